@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { SINK_DEFINITIONS } from '../sinks/registry.js';
+import { byteSize, duration } from './units.js';
+
+/**
+ * The one source of truth for Beacon's configuration: types, defaults, `check-config` and the
+ * docs all come from here. Every object is strict so a misspelt key is an error, not a no-op.
+ */
+
+const corsSchema = z.strictObject({
+  /** Origins allowed to send from a browser; `*` allows any. */
+  origins: z.array(z.string()).default(['*']),
+  /** Send Access-Control-Allow-Credentials (needed for cookies); requires explicit origins. */
+  credentials: z.boolean().default(false),
+  maxAgeSeconds: z.number().int().min(0).default(86_400),
+});
+
+const limitsSchema = z.strictObject({
+  /** Largest request body accepted on the wire. */
+  bodyBytes: byteSize().default(1024 * 1024),
+  /** Largest body after gzip/deflate decompression (a cap against decompression bombs). */
+  decompressedBytes: byteSize().default(8 * 1024 * 1024),
+  /** Most events in one POST /batch. */
+  batchEvents: z.number().int().min(1).max(100_000).default(1000),
+  /** Allowed event type names (a regular expression). */
+  typePattern: z.string().default('^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$'),
+  /** Largest `props` of one event, as JSON. */
+  propsBytes: byteSize().default(64 * 1024),
+  /** Deepest nesting of objects/arrays inside `props`. */
+  propsDepth: z.number().int().min(1).max(64).default(8),
+});
+
+const serverSchema = z.strictObject({
+  host: z.string().default('0.0.0.0'),
+  port: z.number().int().min(0).max(65_535).default(8290),
+  /** Take the client IP from X-Forwarded-For (only behind a proxy you trust). */
+  trustProxy: z.boolean().default(false),
+  /**
+   * HTTP collector processes. `auto` uses one per CPU core; 1 runs everything in one process.
+   * Each collector process writes its own log partition (see docs/architecture.md).
+   */
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
+  keepAliveTimeoutMs: z.number().int().min(0).default(65_000),
+  /** A client must send its whole request within this time (slow-trickle protection). */
+  requestTimeoutMs: z.number().int().min(1000).default(30_000),
+  headersTimeoutMs: z.number().int().min(1000).default(10_000),
+  cors: corsSchema.prefault({}),
+  limits: limitsSchema.prefault({}),
+});
+
+const localLogSchema = z.strictObject({
+  type: z.literal('local'),
+  /** Total size of retained log segments; when reached, appends are refused with 503. */
+  maxBytes: byteSize().default(10 * 1024 ** 3),
+  segmentBytes: byteSize().default(64 * 1024 * 1024),
+  /** How often a cursor's committed position is persisted (a crash re-delivers at most this much). */
+  cursorSyncMs: z.number().int().min(0).default(200),
+  /** Retry-After sent with 503 when the log is full. */
+  retryAfterSeconds: z.number().int().min(1).default(5),
+});
+
+const logSchema = z.discriminatedUnion('type', [localLogSchema]);
+
+const dispatchSchema = z.strictObject({
+  /** Longest back-off between attempts to a failing sink; it keeps probing at this interval. */
+  maxFailoverDuration: duration().default(30_000),
+  initialBackoff: duration().default(100),
+  /** Log a sink's sent count every this many events (the Canopsis dispatcher's habit). */
+  logEvery: z.number().int().min(0).default(1000),
+  /** On shutdown, how long sinks may take to flush before Beacon exits anyway. */
+  shutdownTimeout: duration().default(10_000),
+});
+
+const loggingSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+function sinksSchema() {
+  const options = SINK_DEFINITIONS.map((d) => d.configSchema);
+  const union =
+    options.length >= 2
+      ? z.discriminatedUnion('type', options as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]])
+      : options.length === 1
+        ? options[0]!
+        : z.never();
+  return z.array(union).superRefine((sinks, ctx) => {
+    const seen = new Set<string>();
+    sinks.forEach((s, i) => {
+      const name = (s as { name: string }).name;
+      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `sink name "${name}" is used twice; names must be unique` });
+      seen.add(name);
+    });
+  });
+}
+
+export const configSchema = z.strictObject({
+  server: serverSchema.prefault({}),
+  dataDir: z.string().default('./data'),
+  log: logSchema.default({ type: 'local', maxBytes: 10 * 1024 ** 3, segmentBytes: 64 * 1024 * 1024, cursorSyncMs: 200, retryAfterSeconds: 5 }),
+  dispatch: dispatchSchema.prefault({}),
+  logging: loggingSchema.prefault({}),
+  sinks: sinksSchema().default([]),
+});
+
+export type BeaconConfig = z.output<typeof configSchema>;
+export type ServerConfig = BeaconConfig['server'];
+export type LimitsConfig = ServerConfig['limits'];
+export type LogConfig = BeaconConfig['log'];
+export type DispatchConfig = BeaconConfig['dispatch'];
+
+/** What `beacon start` runs with no --config: one process, local log, a file sink. */
+export const EMBEDDED_DEFAULTS = {
+  sinks: [{ name: 'archive', type: 'file', path: './data/out/events.ndjson', codec: 'json' }],
+} as const;

@@ -1,0 +1,81 @@
+import type { TrackedEvent } from '../event/trackedEvent.js';
+
+/**
+ * The log is the only hand-off between receiving and delivering.
+ *
+ * Promises every implementation keeps (local, and later jetstream/kafka):
+ * 1. `append` resolves only once its events are durable as configured; a collector answers
+ *    2xx only after that. If it rejects, none of the events may be reported as accepted.
+ * 2. A cursor only returns records that are durable: it never passes an unsynced record.
+ * 3. Each cursor delivers records of one partition in append order; after a restart it resumes
+ *    at its last persisted commit, so delivery is at-least-once (a crash between deliver and
+ *    persist re-delivers, never skips).
+ * 4. A full log rejects `append` with BEACON_E_LOG_FULL (the collector answers 503 with
+ *    Retry-After); it never drops silently, and accepts again once cursors move on.
+ */
+export interface EventLog {
+  append(events: readonly TrackedEvent[]): Promise<void>;
+  /**
+   * Opens (or creates) a named cursor. A persistent cursor starts where it last committed,
+   * or at the start of the retained log when new; an ephemeral one (for `tail`) starts at
+   * the end and is never persisted nor counted for retention.
+   */
+  cursor(name: string, options?: CursorOptions): Promise<Cursor>;
+  usage(): LogUsage;
+  /** Waits for in-flight appends, persists every cursor and releases files. */
+  close(): Promise<void>;
+}
+
+export interface CursorOptions {
+  ephemeral?: boolean;
+}
+
+/**
+ * Opaque, JSON-serialisable position returned with a batch; pass it back to `commit`.
+ * For the local log it maps a partition to the next sequence number to read.
+ */
+export type LogPosition = { readonly [partition: string]: number };
+
+export interface LogBatch {
+  events: TrackedEvent[];
+  /** Position just after the last event of this batch. */
+  position: LogPosition;
+}
+
+export type SeekTarget =
+  | { kind: 'start' }
+  | { kind: 'end' }
+  | { kind: 'time'; ts: number }
+  | { kind: 'position'; position: LogPosition };
+
+export interface Cursor {
+  readonly name: string;
+  /**
+   * Resolves with up to `max` events. Returns at once when `max` events are ready; otherwise
+   * waits up to `waitMs` for more and returns what it has, possibly nothing. An aborted
+   * signal resolves the wait early with what is there.
+   */
+  read(max: number, waitMs: number, signal?: AbortSignal): Promise<LogBatch>;
+  /** Marks events up to `position` delivered. Persisted within `log.cursorSyncMs`, and on `flush`/`close`. */
+  commit(position: LogPosition): void;
+  /** Persists the committed position now (atomically: write temp, fsync, rename). */
+  flush(): Promise<void>;
+  /** Moves the read (and committed) position, for replay. */
+  seek(target: SeekTarget): Promise<void>;
+  lag(): CursorLag;
+  close(): Promise<void>;
+}
+
+export interface CursorLag {
+  /** Durable events not yet committed by this cursor. */
+  events: number;
+  /** Receive time of the oldest uncommitted event, when known. */
+  oldestTs: number | undefined;
+}
+
+export interface LogUsage {
+  bytes: number;
+  maxBytes: number;
+  /** Fraction of maxBytes in use, 0..1. */
+  ratio: number;
+}

@@ -1,0 +1,11 @@
+import type { SinkDefinition } from './sink.js';
+
+/**
+ * Every sink type Beacon knows. Adding a sink is one folder under src/sinks/ and one line here;
+ * the config schema, `check-config` and docs are built from this list.
+ */
+export const SINK_DEFINITIONS: readonly SinkDefinition[] = [];
+
+export function findSinkDefinition(type: string): SinkDefinition | undefined {
+  return SINK_DEFINITIONS.find((d) => d.type === type);
+}

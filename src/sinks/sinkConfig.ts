@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { duration } from '../config/units.js';
+
+/** Batching a sink's delivery loop uses: send when `maxEvents` are ready or `maxWaitMs` passed. */
+export const batchSchema = z.strictObject({
+  maxEvents: z.number().int().min(1).max(100_000).default(500),
+  maxWaitMs: z.number().int().min(0).max(60_000).default(200),
+});
+
+/** Fields every sink config has, whatever its type. */
+export const baseSinkFields = {
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
+  codec: z.enum(['json', 'line']).default('json'),
+  batch: batchSchema.prefault({}),
+  /** Per-sink override of dispatch.maxFailoverDuration. */
+  maxFailoverDuration: duration().optional(),
+  /** Only deliver events whose type is listed (all types when absent). */
+  types: z.array(z.string()).optional(),
+};
+
+/** Builds a sink's strict config schema: the base fields plus the sink's own, keyed by `type`. */
+export function sinkConfigSchema<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
+  return z.strictObject({ type: z.literal(type), ...baseSinkFields, ...shape });
+}
+
+export type BaseSinkConfig = z.output<z.ZodObject<typeof baseSinkFields>> & { type: string };
