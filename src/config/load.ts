@@ -1,0 +1,158 @@
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { BeaconError } from '../errors/beaconError.js';
+import { configSchema, EMBEDDED_DEFAULTS, type BeaconConfig } from './schema.js';
+import { applyEnvOverrides, type EnvOverride } from './envOverrides.js';
+import { discriminatorValues, keysAt } from './schemaWalk.js';
+import { didYouMean } from './didYouMean.js';
+
+export interface LoadOptions {
+  /** A file path or an http(s) URL; absent means the embedded defaults. */
+  source?: string;
+  env?: NodeJS.ProcessEnv;
+  /** For a URL source: where the last good copy is kept, and used when the URL is unreachable. */
+  cachePath?: string;
+  fetchTimeoutMs?: number;
+  fetchAttempts?: number;
+  /** Called when the cached copy stands in for an unreachable URL. */
+  onWarning?: (message: string) => void;
+}
+
+export interface LoadedConfig {
+  config: BeaconConfig;
+  /** The raw document after env overrides, before defaults (what check-config shows on error). */
+  raw: Record<string, unknown>;
+  source: string;
+  overrides: EnvOverride[];
+}
+
+export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
+  const env = options.env ?? process.env;
+  const source = options.source ?? '(embedded defaults)';
+  const raw = options.source ? parseDocument(await readSource(options), source) : structuredClone(EMBEDDED_DEFAULTS) as Record<string, unknown>;
+  const overrides = applyEnvOverrides(raw, env, configSchema);
+  return { config: validateConfig(raw, source, overrides), raw, source, overrides };
+}
+
+async function readSource(options: LoadOptions): Promise<string> {
+  const source = options.source!;
+  if (!/^https?:\/\//i.test(source)) {
+    try {
+      return await readFile(source, 'utf8');
+    } catch (err) {
+      throw new BeaconError('BEACON_E_CONFIG_UNREACHABLE', `cannot read config file ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { source }, { cause: err });
+    }
+  }
+  try {
+    const text = await fetchWithRetries(source, options.fetchTimeoutMs ?? 5000, options.fetchAttempts ?? 3);
+    if (options.cachePath) await writeAtomically(options.cachePath, text);
+    return text;
+  } catch (err) {
+    const reason = describeFetchError(err);
+    if (options.cachePath) {
+      try {
+        const cached = await readFile(options.cachePath, 'utf8');
+        options.onWarning?.(`config URL ${source} is unreachable (${reason}); using the last good copy from ${options.cachePath}`);
+        return cached;
+      } catch {
+        // fall through to the error below, which names the URL
+      }
+    }
+    throw new BeaconError('BEACON_E_CONFIG_UNREACHABLE', `cannot fetch config from ${source}: ${reason}`, { source }, { cause: err });
+  }
+}
+
+async function fetchWithRetries(url: string, timeoutMs: number, attempts: number): Promise<string> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+      return await res.text();
+    } catch (err) {
+      lastError = err;
+      if (attempt < attempts) await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
+    }
+  }
+  throw lastError;
+}
+
+function describeFetchError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause as { code?: string; message?: string } | undefined;
+  if (err.name === 'TimeoutError') return 'timed out';
+  return cause?.code ?? cause?.message ?? err.message;
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+function parseDocument(text: string, source: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
+    throw new BeaconError('BEACON_E_CONFIG_PARSE', `${source}${where}: ${(err as Error).message.split('\n')[0]}`, { source });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new BeaconError('BEACON_E_CONFIG_PARSE', `${source}: expected a mapping of config keys at the top level, got ${Array.isArray(doc) ? 'a list' : typeof doc}`, { source });
+  }
+  return doc as Record<string, unknown>;
+}
+
+/** Validates a raw config document; throws one BeaconError listing every problem. */
+export function validateConfig(raw: Record<string, unknown>, source = '(inline)', overrides: EnvOverride[] = []): BeaconConfig {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => describeIssue(issue, raw, overrides));
+  const unknownOnly = result.error.issues.every((i) => i.code === 'unrecognized_keys');
+  throw new BeaconError(
+    unknownOnly ? 'BEACON_E_CONFIG_UNKNOWN_KEY' : 'BEACON_E_CONFIG_FIELD',
+    `invalid config (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    { problems },
+  );
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, overrides: EnvOverride[]): string {
+  const path = issue.path;
+  const field = formatPath(path);
+  const fromEnv = overrides.find((o) => formatPath(o.path) === field);
+  const origin = fromEnv ? ` (from ${fromEnv.variable})` : '';
+  if (issue.code === 'unrecognized_keys') {
+    const known = keysAt(configSchema, path, raw);
+    return issue.keys
+      .map((key) => {
+        const name = field ? `${field}.${key}` : key;
+        const guess = didYouMean(key, known);
+        return `${name}: unknown key${guess ? `; did you mean ${guess}?` : `; allowed here: ${known.join(', ')}`}`;
+      })
+      .join('\n  - ');
+  }
+  const value = valueAt(raw, path);
+  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
+  let expected = issue.message.replace(/^Invalid input: /, '');
+  if (issue.code === 'invalid_union' && 'discriminator' in issue) {
+    const values = discriminatorValues(configSchema, path.slice(0, -1), raw);
+    expected = `expected one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  if (issue.code === 'invalid_value' && 'values' in issue) {
+    expected = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return `${field || '(top level)'}: ${expected}; got ${shown}${origin}`;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v = raw;
+  for (const key of path) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+  return v;
+}
