@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../config/load.js';
+import { redactConfig } from '../../config/redact.js';
+
+export function registerCheckConfig(program: Command): void {
+  program
+    .command('check-config')
+    .description('validate a config and print it resolved (defaults and BEACON_ overrides applied, secrets redacted)')
+    .option('-c, --config <path|url>', 'config file path or http(s) URL (default: the embedded defaults)')
+    .option('--json', 'print JSON instead of YAML')
+    .addHelpText('after', '\nExamples:\n  beacon check-config --config beacon.yaml\n  BEACON_SERVER__PORT=9000 beacon check-config --config https://config.internal/beacon.yaml')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const loaded = await loadConfig({ source: opts.config });
+      const shown = redactConfig(loaded.config);
+      console.log(opts.json ? JSON.stringify(shown, null, 2) : stringify(shown).trimEnd());
+      const from = loaded.overrides.map((o) => o.variable);
+      console.error(`config OK (${loaded.source}${from.length ? `; overridden by ${from.join(', ')}` : ''})`);
+    });
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import { runBeacon } from '../../runtime/run.js';
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('run Beacon: collector, log, dispatcher and API (one process per core by default)')
+    .option('-c, --config <path|url>', 'config file path or http(s) URL, YAML or JSON (default: embedded defaults)')
+    .option('--config-cache <path>', 'with a URL config: keep the last good copy here and use it when the URL is unreachable')
+    .addHelpText(
+      'after',
+      '\nWith no --config Beacon listens on :8290, keeps its log under ./data and writes every event to ./data/out/events.ndjson.\n\nExamples:\n  beacon start\n  beacon start --config beacon.yaml\n  BEACON_SERVER__PORT=9000 beacon start --config https://config.internal/beacon.yaml --config-cache /var/lib/beacon/config.yaml',
+    )
+    .action(async (opts: { config?: string; configCache?: string }) => {
+      const loaded = await loadConfig({
+        source: opts.config,
+        cachePath: opts.configCache,
+        onWarning: (m) => console.error(`warning: ${m}`),
+      });
+      await runBeacon(loaded);
+    });
+}

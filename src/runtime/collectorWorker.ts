@@ -1,0 +1,62 @@
+import type { BeaconConfig } from '../config/schema.js';
+import { createLogger } from '../ops/logger.js';
+import { createMetrics } from '../ops/metrics.js';
+import { openPartitionWriter } from '../log/local/index.js';
+import { adminFallback } from '../api/nodeAdapter.js';
+import type { AdminResponse } from '../api/adminRequest.js';
+import { startIntakeSide } from './intakeSide.js';
+import { localLogOptions } from './localLogOptions.js';
+import { PendingReplies, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
+
+/**
+ * A collector process of the cluster: HTTP intake appending to its own log partition. It
+ * tells the primary each new durable sequence (so cursors may read up to it) and forwards
+ * admin requests to the primary, which owns the dispatcher state.
+ */
+export async function runCollectorWorker(config: BeaconConfig, partition: string, workerCount: number): Promise<void> {
+  const logger = createLogger(config.logging.level, { role: 'collector', partition });
+  const metrics = createMetrics();
+  const send = (msg: WorkerToPrimary) => {
+    if (process.connected) process.send!(msg);
+  };
+  const base = localLogOptions(config, metrics);
+  const writer = await openPartitionWriter({ ...base, partition, maxBytes: Math.floor(config.log.maxBytes / workerCount) });
+  writer.onDurable((seq) => send({ t: 'durable', partition, seq }));
+
+  const adminReplies = new PendingReplies<AdminResponse | null>();
+  let stopping = false;
+  let intake: Awaited<ReturnType<typeof startIntakeSide>> | undefined;
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await intake?.drain(config.dispatch.shutdownTimeout);
+    await writer.close();
+    adminReplies.rejectAll('shutting down');
+    process.exit(0);
+  };
+
+  process.on('message', (msg: PrimaryToWorker) => {
+    if (msg.t === 'adminResult') adminReplies.settle(msg.id, msg.res);
+    else if (msg.t === 'collectMetrics') void metrics.registry.getMetricsAsJSON().then((data) => send({ t: 'metrics', id: msg.id, data: data as never }));
+    else if (msg.t === 'shutdown') void stop();
+  });
+  // The primary is gone (killed): nothing will read what we append, and a new primary will
+  // start new collectors, so stop taking requests rather than run headless.
+  process.on('disconnect', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+
+  intake = await startIntakeSide({
+    config,
+    append: (events) => writer.append(events),
+    logger,
+    metrics,
+    fallback: adminFallback(async (req) => {
+      const { id, reply } = adminReplies.create(35_000);
+      send({ t: 'admin', id, req });
+      return (await reply) ?? undefined;
+    }),
+  });
+  send({ t: 'ready', partition, durable: writer.durable() });
+}

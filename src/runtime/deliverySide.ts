@@ -1,0 +1,70 @@
+import type { Logger } from 'pino';
+import type { BeaconConfig } from '../config/schema.js';
+import type { EventLog } from '../log/eventLog.js';
+import type { Metrics } from '../ops/metrics.js';
+import { Dispatcher } from '../dispatch/index.js';
+import { TailBuffer } from '../live/tailBuffer.js';
+import { createAdminRoutes, type AdminDeps } from '../api/adminRoutes.js';
+import type { AdminHandler } from '../api/adminRequest.js';
+import { VERSION } from '../version.js';
+
+/**
+ * The half of Beacon that reads the log: the dispatcher (one loop per sink), the tail buffer
+ * and the admin API over them. Runs in the single process, or in the cluster primary.
+ */
+export interface DeliverySide {
+  dispatcher: Dispatcher;
+  admin: AdminHandler;
+  stop(): Promise<void>;
+}
+
+export async function startDeliverySide(options: {
+  config: BeaconConfig;
+  log: EventLog;
+  logger: Logger;
+  metrics: Metrics;
+  /** Prometheus text for /metrics: this process's registry, or the cluster's aggregate. */
+  metricsText: () => Promise<{ contentType: string; body: string }>;
+  intakeReady: () => boolean;
+}): Promise<DeliverySide> {
+  const { config, log, logger, metrics } = options;
+  const dispatcher = new Dispatcher({
+    log,
+    sinks: config.sinks.map((sinkConfig) => ({ config: sinkConfig })),
+    dispatch: config.dispatch,
+    dataDir: config.dataDir,
+    logger,
+    metrics,
+  });
+  await dispatcher.start();
+  const tail = new TailBuffer(log);
+  let stopping = false;
+
+  const deps: AdminDeps = {
+    config,
+    version: VERSION,
+    startedAt: Date.now(),
+    sinkStatus: () => dispatcher.status(),
+    logUsage: () => log.usage(),
+    metrics: async () => {
+      const usage = log.usage();
+      metrics.logBytes.set(usage.bytes);
+      metrics.logMaxBytes.set(usage.maxBytes);
+      return options.metricsText();
+    },
+    ready: () => !stopping && options.intakeReady(),
+    replay: async (sink, from) =>
+      from.kind === 'dead-letter' ? dispatcher.replayDeadLetters(sink) : dispatcher.replayFromLog(sink, from),
+    tail: (since, waitMs, filter) => tail.page(since, waitMs, filter),
+  };
+
+  return {
+    dispatcher,
+    admin: createAdminRoutes(deps),
+    async stop() {
+      stopping = true;
+      await tail.close();
+      await dispatcher.stop(config.dispatch.shutdownTimeout);
+    },
+  };
+}

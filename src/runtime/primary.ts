@@ -1,0 +1,131 @@
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { BeaconConfig } from '../config/schema.js';
+import { createLogger } from '../ops/logger.js';
+import { createMetrics } from '../ops/metrics.js';
+import { onShutdownSignal } from '../ops/shutdown.js';
+import { openLocalLogReader } from '../log/local/index.js';
+import type { AdminResponse } from '../api/adminRequest.js';
+import { startDeliverySide, type DeliverySide } from './deliverySide.js';
+import { localLogOptions } from './localLogOptions.js';
+import { PendingReplies, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
+
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+/**
+ * The cluster primary. It forks one collector per partition (p0..pN-1) and re-forks a
+ * partition's collector when it dies, only after the old one exited, so a partition never
+ * has two writers. It opens the log reader once every collector has recovered its
+ * partition, then runs the dispatcher and answers admin requests that collectors forward.
+ */
+export async function runPrimary(rawConfig: Record<string, unknown>, config: BeaconConfig, workerCount: number): Promise<void> {
+  const logger = createLogger(config.logging.level, { role: 'primary' });
+  const metrics = createMetrics();
+  const workerEntry = fileURLToPath(new URL(`./collectorWorkerMain${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+  cluster.setupPrimary({
+    exec: workerEntry,
+    execArgv: workerEntry.endsWith('.ts') && !process.execArgv.includes('tsx') ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+  });
+
+  const partitions = Array.from({ length: workerCount }, (_, i) => `p${i}`);
+  const workers = new Map<string, Worker>();
+  const readyDurable = new Map<string, number>();
+  /** Latest durable sequence per partition, kept even before the reader opens. */
+  const durable = new Map<string, number>();
+  const metricReplies = new PendingReplies<MetricsJson>();
+  let delivery: DeliverySide | undefined;
+  let reader: Awaited<ReturnType<typeof openLocalLogReader>> | undefined;
+  let stopping = false;
+  let allReady: () => void;
+  const allReadyPromise = new Promise<void>((r) => (allReady = r));
+
+  const send = (w: Worker, msg: PrimaryToWorker) => {
+    if (w.isConnected()) w.send(msg);
+  };
+
+  function fork(partition: string): void {
+    const worker = cluster.fork({
+      BEACON_INTERNAL_PARTITION: partition,
+      BEACON_INTERNAL_WORKERS: String(workerCount),
+      BEACON_INTERNAL_CONFIG: JSON.stringify(rawConfig),
+    });
+    workers.set(partition, worker);
+    worker.on('message', (msg: WorkerToPrimary) => void onMessage(worker, msg));
+    worker.on('exit', (code, signal) => {
+      workers.delete(partition);
+      readyDurable.delete(partition);
+      if (stopping) return;
+      logger.error({ partition, code, signal }, 'collector process died; starting a new one for its partition in 1 s');
+      setTimeout(() => !stopping && fork(partition), 1000);
+    });
+  }
+
+  async function onMessage(worker: Worker, msg: WorkerToPrimary): Promise<void> {
+    switch (msg.t) {
+      case 'ready':
+        readyDurable.set(msg.partition, msg.durable);
+        durable.set(msg.partition, Math.max(durable.get(msg.partition) ?? 0, msg.durable));
+        reader?.setDurable(msg.partition, msg.durable);
+        if (readyDurable.size === partitions.length) allReady();
+        break;
+      case 'durable':
+        durable.set(msg.partition, Math.max(durable.get(msg.partition) ?? 0, msg.seq));
+        reader?.setDurable(msg.partition, msg.seq);
+        break;
+      case 'metrics':
+        metricReplies.settle(msg.id, msg.data);
+        break;
+      case 'admin': {
+        let res: AdminResponse | null;
+        try {
+          res = delivery ? ((await delivery.admin(msg.req)) ?? null) : { status: 503, headers: { 'content-type': 'application/json' }, body: '{"code":"BEACON_E_LOG_CLOSED","message":"Beacon is starting; retry in a moment"}' };
+        } catch (err) {
+          res = { status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'BEACON_E_INTERNAL', message: (err as Error).message }) };
+        }
+        send(worker, { t: 'adminResult', id: msg.id, res });
+        break;
+      }
+    }
+  }
+
+  async function clusterMetrics(): Promise<{ contentType: string; body: string }> {
+    const own = (await metrics.registry.getMetricsAsJSON()) as MetricsJson;
+    const fromWorkers = await Promise.all(
+      [...workers.values()].map((w) => {
+        const { id, reply } = metricReplies.create(5000);
+        send(w, { t: 'collectMetrics', id });
+        return reply.catch(() => [] as MetricsJson);
+      }),
+    );
+    const merged = AggregatorRegistry.aggregate([own, ...fromWorkers]);
+    return { contentType: merged.contentType, body: await merged.metrics() };
+  }
+
+  for (const p of partitions) fork(p);
+  await allReadyPromise;
+  reader = await openLocalLogReader(localLogOptions(config, metrics));
+  for (const [p, seq] of durable) reader.setDurable(p, seq);
+  delivery = await startDeliverySide({
+    config,
+    log: reader,
+    logger,
+    metrics,
+    metricsText: clusterMetrics,
+    intakeReady: () => readyDurable.size === partitions.length,
+  });
+  logger.info(
+    { port: config.server.port, dataDir: config.dataDir, sinks: config.sinks.map((s) => s.name), workers: workerCount },
+    `beacon listening on http://${config.server.host}:${config.server.port} with ${workerCount} collector processes`,
+  );
+
+  onShutdownSignal(logger, async () => {
+    stopping = true;
+    const exited = [...workers.values()].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
+    for (const w of workers.values()) send(w, { t: 'shutdown' });
+    await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, config.dispatch.shutdownTimeout))]);
+    metricReplies.rejectAll('shutting down');
+    await delivery?.stop();
+    await reader?.close();
+  });
+}

@@ -1,0 +1,38 @@
+import type { BeaconConfig } from '../config/schema.js';
+import { createLogger } from '../ops/logger.js';
+import { createMetrics } from '../ops/metrics.js';
+import { onShutdownSignal } from '../ops/shutdown.js';
+import { openLocalLog } from '../log/local/index.js';
+import { adminFallback } from '../api/nodeAdapter.js';
+import { startDeliverySide } from './deliverySide.js';
+import { startIntakeSide } from './intakeSide.js';
+import { localLogOptions } from './localLogOptions.js';
+
+/** Every role in one process: collector, local log (partition p0), dispatcher and API. */
+export async function runSingleProcess(config: BeaconConfig): Promise<void> {
+  const logger = createLogger(config.logging.level, { role: 'all' });
+  const metrics = createMetrics();
+  const log = await openLocalLog(localLogOptions(config, metrics));
+  let intakeReady = false;
+  const delivery = await startDeliverySide({
+    config,
+    log,
+    logger,
+    metrics,
+    metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    intakeReady: () => intakeReady,
+  });
+  const intake = await startIntakeSide({ config, append: (events) => log.append(events), logger, metrics, fallback: adminFallback(delivery.admin) });
+  intakeReady = true;
+  logger.info(
+    { port: intake.address.port, host: intake.address.address, dataDir: config.dataDir, sinks: config.sinks.map((s) => s.name), workers: 1 },
+    `beacon listening on http://${intake.address.address}:${intake.address.port}`,
+  );
+
+  onShutdownSignal(logger, async () => {
+    intakeReady = false;
+    await intake.drain(config.dispatch.shutdownTimeout);
+    await delivery.stop();
+    await log.close();
+  });
+}
