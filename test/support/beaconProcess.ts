@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { freePort } from './freePort.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const CLI = join(ROOT, 'src', 'cli', 'main.ts');
+
+export interface BeaconProcess {
+  url: string;
+  port: number;
+  dataDir: string;
+  configPath: string;
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL the whole process group (primary and collectors) and wait. */
+  kill9(): Promise<void>;
+  /** Starts again on the same port, data dir and config. */
+  restart(): Promise<void>;
+  /** Removes the data dir. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Starts Beacon as a real process (`beacon start --config`) on a free port with a temporary
+ * data dir, and resolves when /readyz answers 200. `config` is merged over a test default of
+ * one collector process; pass `server: { workers: 2 }` to test the multi-process mode.
+ */
+export async function startBeacon(config: Record<string, unknown> = {}, options: { dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<BeaconProcess> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'beacon-test-')));
+  const port = await freePort();
+  const server = { host: '127.0.0.1', port, workers: 1, ...((config.server as object) ?? {}) };
+  const full = { logging: { level: 'warn' }, ...config, server, dataDir };
+  const configPath = join(dataDir, 'beacon.yaml');
+  await writeFile(configPath, stringify(full));
+  const url = `http://127.0.0.1:${port}`;
+  let out = '';
+  let child!: ChildProcess;
+
+  async function launch(): Promise<void> {
+    child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--config', configPath], {
+      cwd: dataDir,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`beacon exited with ${code} before it was ready:\n${out}`))),
+    );
+    await Promise.race([waitReady(url, 30_000, () => out), exited]);
+  }
+
+  await launch();
+  const proc: BeaconProcess = {
+    url,
+    port,
+    dataDir,
+    configPath,
+    get child() {
+      return child;
+    },
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      return done;
+    },
+    async kill9() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const done = new Promise<void>((r) => child.once('exit', () => r()));
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      await done;
+      await waitPortFree(port);
+    },
+    restart: launch,
+    cleanup: () => rm(dataDir, { recursive: true, force: true }),
+  };
+  return proc;
+}
+
+async function waitReady(url: string, timeoutMs: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`beacon at ${url} not ready within ${timeoutMs} ms:\n${output()}`);
+}
+
+async function waitPortFree(port: number): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(200) });
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Runs the CLI to completion and returns its exit code and output. */
+export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
