@@ -15,13 +15,13 @@ export interface AdminDeps {
   logUsage(): LogUsage;
   metrics(): Promise<{ contentType: string; body: string }>;
   ready(): boolean;
-  replay(sink: string, from: ReplaySource): Promise<{ replayed: number }>;
+  /** Dead letters: `{replayed, delivered, deadLettered, unreadable}`; log: `{pending}`. */
+  replay(sink: string, from: ReplaySource): Promise<object>;
   tail(since: number | undefined, waitMs: number, filter: (e: TrackedEvent) => boolean): Promise<TailPage>;
 }
 
 export interface SinkStatusView {
   name: string;
-  [field: string]: unknown;
 }
 
 export type ReplaySource = { kind: 'dead-letter' } | SeekTarget;
@@ -80,7 +80,7 @@ async function route(deps: AdminDeps, req: AdminRequest): Promise<AdminResponse 
       throw new BeaconError('BEACON_E_SINK_UNKNOWN', `no sink named "${name}"; configured sinks: ${deps.sinkStatus().map((s) => s.name).join(', ') || 'none'}`);
     }
     const result = await deps.replay(name, parseReplaySource(req.body ?? ''));
-    return jsonResponse(200, { sink: name, ...result });
+    return jsonResponse(200, { ...result, sink: name });
   }
   return undefined;
 }

@@ -1,7 +1,8 @@
 import type { BeaconConfig } from '../config/schema.js';
 import { createLogger } from '../ops/logger.js';
 import { createMetrics } from '../ops/metrics.js';
-import { openPartitionWriter } from '../log/local/index.js';
+import { join } from 'node:path';
+import { PartitionWriter } from '../log/local/index.js';
 import { adminFallback } from '../api/nodeAdapter.js';
 import type { AdminResponse } from '../api/adminRequest.js';
 import { startIntakeSide } from './intakeSide.js';
@@ -20,8 +21,10 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
     if (process.connected) process.send!(msg);
   };
   const base = localLogOptions(config, metrics);
-  const writer = await openPartitionWriter({ ...base, partition, maxBytes: Math.floor(config.log.maxBytes / workerCount) });
+  const writer = await PartitionWriter.open({ ...base, dir: join(base.dir, partition), maxBytes: Math.floor(config.log.maxBytes / workerCount) });
   writer.onDurable((seq) => send({ t: 'durable', partition, seq }));
+  let startIntake: () => void;
+  const started = new Promise<void>((r) => (startIntake = r));
 
   const adminReplies = new PendingReplies<AdminResponse | null>();
   let stopping = false;
@@ -39,6 +42,7 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
   process.on('message', (msg: PrimaryToWorker) => {
     if (msg.t === 'adminResult') adminReplies.settle(msg.id, msg.res);
     else if (msg.t === 'collectMetrics') void metrics.registry.getMetricsAsJSON().then((data) => send({ t: 'metrics', id: msg.id, data: data as never }));
+    else if (msg.t === 'start') startIntake();
     else if (msg.t === 'shutdown') void stop();
   });
   // The primary is gone (killed): nothing will read what we append, and a new primary will
@@ -47,6 +51,11 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
 
+  // The primary opens its log reader only once every partition is recovered, so it never
+  // sees a torn tail that is about to be cut; it then tells us to start.
+  send({ t: 'recovered', partition, durable: writer.durableSeq });
+  await started;
+  if (stopping) return;
   intake = await startIntakeSide({
     config,
     append: (events) => writer.append(events),
@@ -58,5 +67,5 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
       return (await reply) ?? undefined;
     }),
   });
-  send({ t: 'ready', partition, durable: writer.durable() });
+  send({ t: 'ready', partition });
 }

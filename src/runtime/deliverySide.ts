@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { BeaconConfig } from '../config/schema.js';
 import type { EventLog } from '../log/eventLog.js';
 import type { Metrics } from '../ops/metrics.js';
-import { Dispatcher } from '../dispatch/index.js';
+import { Dispatcher, type DispatcherSink } from '../dispatch/index.js';
 import { TailBuffer } from '../live/tailBuffer.js';
 import { createAdminRoutes, type AdminDeps } from '../api/adminRoutes.js';
 import type { AdminHandler } from '../api/adminRequest.js';
@@ -30,7 +30,7 @@ export async function startDeliverySide(options: {
   const { config, log, logger, metrics } = options;
   const dispatcher = new Dispatcher({
     log,
-    sinks: config.sinks.map((sinkConfig) => ({ config: sinkConfig })),
+    sinks: config.sinks.map((sinkConfig) => ({ config: sinkConfig as DispatcherSink['config'] })),
     dispatch: config.dispatch,
     dataDir: config.dataDir,
     logger,

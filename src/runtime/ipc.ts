@@ -6,7 +6,10 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
  * workers (HTTP intake, one log partition each), over the cluster IPC channel.
  */
 export type WorkerToPrimary =
-  | { t: 'ready'; partition: string; durable: number }
+  /** The partition is recovered (torn tail cut); the collector waits for `start` before taking requests. */
+  | { t: 'recovered'; partition: string; durable: number }
+  /** The collector listens. */
+  | { t: 'ready'; partition: string }
   | { t: 'durable'; partition: string; seq: number }
   | { t: 'admin'; id: number; req: AdminRequest }
   | { t: 'metrics'; id: number; data: MetricObjectWithValues<MetricValue<string>>[] };
@@ -14,6 +17,7 @@ export type WorkerToPrimary =
 export type PrimaryToWorker =
   | { t: 'adminResult'; id: number; res: AdminResponse | null }
   | { t: 'collectMetrics'; id: number }
+  | { t: 'start' }
   | { t: 'shutdown' };
 
 /** Request/response over a message channel: each request gets an id and a timeout. */

@@ -10,7 +10,7 @@ export function localLogOptions(config: BeaconConfig, metrics: Metrics) {
     segmentBytes: config.log.segmentBytes,
     cursorSyncMs: config.log.cursorSyncMs,
     retryAfterSeconds: config.log.retryAfterSeconds,
-    onCorrupt: (count: number) => metrics.logCorruptRecords.inc(count),
+    onCorrupt: () => metrics.logCorruptRecords.inc(),
     onSync: (seconds: number) => metrics.logFsyncSeconds.observe(seconds),
   };
 }

@@ -5,10 +5,11 @@ import type { BeaconConfig } from '../config/schema.js';
 import { createLogger } from '../ops/logger.js';
 import { createMetrics } from '../ops/metrics.js';
 import { onShutdownSignal } from '../ops/shutdown.js';
-import { openLocalLogReader } from '../log/local/index.js';
+import { LocalLogReader } from '../log/local/index.js';
 import type { AdminResponse } from '../api/adminRequest.js';
 import { startDeliverySide, type DeliverySide } from './deliverySide.js';
 import { localLogOptions } from './localLogOptions.js';
+import { readOnlyLog } from './readerLog.js';
 import { PendingReplies, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -25,20 +26,21 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
   const workerEntry = fileURLToPath(new URL(`./collectorWorkerMain${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
   cluster.setupPrimary({
     exec: workerEntry,
-    execArgv: workerEntry.endsWith('.ts') && !process.execArgv.includes('tsx') ? [...process.execArgv, '--import', 'tsx'] : process.execArgv,
+    execArgv: workerEntry.endsWith('.ts') && !process.execArgv.some((a) => a.includes('tsx')) ? [...process.execArgv, '--import', import.meta.resolve('tsx')] : process.execArgv,
   });
 
   const partitions = Array.from({ length: workerCount }, (_, i) => `p${i}`);
   const workers = new Map<string, Worker>();
-  const readyDurable = new Map<string, number>();
+  const recovered = new Set<string>();
+  const listening = new Set<string>();
   /** Latest durable sequence per partition, kept even before the reader opens. */
   const durable = new Map<string, number>();
   const metricReplies = new PendingReplies<MetricsJson>();
   let delivery: DeliverySide | undefined;
-  let reader: Awaited<ReturnType<typeof openLocalLogReader>> | undefined;
+  let reader: LocalLogReader | undefined;
   let stopping = false;
-  let allReady: () => void;
-  const allReadyPromise = new Promise<void>((r) => (allReady = r));
+  let allRecovered: () => void;
+  const allRecoveredPromise = new Promise<void>((r) => (allRecovered = r));
 
   const send = (w: Worker, msg: PrimaryToWorker) => {
     if (w.isConnected()) w.send(msg);
@@ -54,7 +56,8 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
     worker.on('message', (msg: WorkerToPrimary) => void onMessage(worker, msg));
     worker.on('exit', (code, signal) => {
       workers.delete(partition);
-      readyDurable.delete(partition);
+      recovered.delete(partition);
+      listening.delete(partition);
       if (stopping) return;
       logger.error({ partition, code, signal }, 'collector process died; starting a new one for its partition in 1 s');
       setTimeout(() => !stopping && fork(partition), 1000);
@@ -63,11 +66,18 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
 
   async function onMessage(worker: Worker, msg: WorkerToPrimary): Promise<void> {
     switch (msg.t) {
-      case 'ready':
-        readyDurable.set(msg.partition, msg.durable);
+      case 'recovered':
+        recovered.add(msg.partition);
         durable.set(msg.partition, Math.max(durable.get(msg.partition) ?? 0, msg.durable));
-        reader?.setDurable(msg.partition, msg.durable);
-        if (readyDurable.size === partitions.length) allReady();
+        if (reader) {
+          reader.setDurable(msg.partition, msg.durable);
+          send(worker, { t: 'start' });
+        } else if (recovered.size === partitions.length) {
+          allRecovered();
+        }
+        break;
+      case 'ready':
+        listening.add(msg.partition);
         break;
       case 'durable':
         durable.set(msg.partition, Math.max(durable.get(msg.partition) ?? 0, msg.seq));
@@ -103,17 +113,18 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
   }
 
   for (const p of partitions) fork(p);
-  await allReadyPromise;
-  reader = await openLocalLogReader(localLogOptions(config, metrics));
+  await allRecoveredPromise;
+  reader = await LocalLogReader.open({ ...localLogOptions(config, metrics), partitionMaxBytes: Math.floor(config.log.maxBytes / workerCount) });
   for (const [p, seq] of durable) reader.setDurable(p, seq);
   delivery = await startDeliverySide({
     config,
-    log: reader,
+    log: readOnlyLog(reader),
     logger,
     metrics,
     metricsText: clusterMetrics,
-    intakeReady: () => readyDurable.size === partitions.length,
+    intakeReady: () => listening.size === partitions.length,
   });
+  for (const w of workers.values()) send(w, { t: 'start' });
   logger.info(
     { port: config.server.port, dataDir: config.dataDir, sinks: config.sinks.map((s) => s.name), workers: workerCount },
     `beacon listening on http://${config.server.host}:${config.server.port} with ${workerCount} collector processes`,

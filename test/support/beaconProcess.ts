@@ -8,6 +8,8 @@ import { freePort } from './freePort.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'src', 'cli', 'main.ts');
+/** tsx's loader as an absolute URL, so Beacon can run from any working directory. */
+export const TSX = import.meta.resolve('tsx');
 
 export interface BeaconProcess {
   url: string;
@@ -44,7 +46,7 @@ export async function startBeacon(config: Record<string, unknown> = {}, options:
   let child!: ChildProcess;
 
   async function launch(): Promise<void> {
-    child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--config', configPath], {
+    child = spawn(process.execPath, ['--import', TSX, CLI, 'start', '--config', configPath], {
       cwd: dataDir,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -119,7 +121,7 @@ async function waitPortFree(port: number): Promise<void> {
 /** Runs the CLI to completion and returns its exit code and output. */
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

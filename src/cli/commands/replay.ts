@@ -29,7 +29,7 @@ export function registerReplay(program: Command): void {
       if (opts.fromTime) body = { from: 'time', time: opts.fromTime };
       if (opts.fromPosition) body = { from: 'position', position: JSON.parse(opts.fromPosition) as unknown };
       const result = expectOk(
-        await callBeacon<{ replayed: number }>(opts.url, `/api/v1/sinks/${encodeURIComponent(opts.sink)}/replay`, {
+        await callBeacon<{ replayed?: number; delivered?: number; deadLettered?: number; unreadable?: number; pending?: number }>(opts.url, `/api/v1/sinks/${encodeURIComponent(opts.sink)}/replay`, {
           method: 'POST',
           body: JSON.stringify(body),
           headers: { 'content-type': 'application/json' },
@@ -37,7 +37,15 @@ export function registerReplay(program: Command): void {
         }),
         'replay',
       );
-      console.log(`${opts.sink}: ${formatCount(result.replayed)} events queued for re-delivery (${String(body.from)})`);
+      if (result.replayed !== undefined) {
+        console.log(
+          `${opts.sink}: ${formatCount(result.replayed)} dead letters replayed: ${formatCount(result.delivered ?? 0)} delivered, ` +
+            `${formatCount(result.deadLettered ?? 0)} rejected again (still in the dead letter)` +
+            (result.unreadable ? `, ${formatCount(result.unreadable)} unreadable lines kept` : ''),
+        );
+        return;
+      }
+      console.log(`${opts.sink}: cursor moved (${String(body.from)}); ${formatCount(result.pending ?? 0)} events to re-deliver`);
       if (!opts.wait) return;
       await showProgress(opts.url, opts.sink);
     });
