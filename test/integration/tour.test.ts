@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBeacon, runCli, type BeaconProcess } from '../support/beaconProcess.js';
+import { freePort } from '../support/freePort.js';
 
 /** The README's five-minute tour, run against Beacon as a real process. */
 
@@ -140,8 +141,9 @@ describe('beacon check-config', () => {
   });
 
   it('stops `beacon start` with one clear message when the config URL is unreachable', async () => {
-    const res = await runCli(['start', '--config', 'http://127.0.0.1:1/beacon.yaml']);
+    const url = `http://127.0.0.1:${await freePort()}/beacon.yaml`;
+    const res = await runCli(['start', '--config', url]);
     assert.equal(res.code, 1);
-    assert.match(res.stderr, /BEACON_E_CONFIG_UNREACHABLE: cannot fetch config from http:\/\/127\.0\.0\.1:1\/beacon\.yaml: ECONNREFUSED/);
+    assert.ok(res.stderr.includes(`BEACON_E_CONFIG_UNREACHABLE: cannot fetch config from ${url}: ECONNREFUSED`), res.stderr);
   });
 });

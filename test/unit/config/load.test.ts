@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, validateConfig } from '../../../src/config/load.js';
 import { BeaconError } from '../../../src/errors/beaconError.js';
+import { freePort } from '../../support/freePort.js';
 
 function configError(fn: () => unknown): BeaconError {
   try {
@@ -135,9 +136,10 @@ describe('config loading', () => {
   });
 
   it('names the URL and the reason when the config server is unreachable', async () => {
-    const err = await configErrorAsync(loadConfig({ source: 'http://127.0.0.1:1/beacon.yaml', env: {}, fetchAttempts: 1 }));
+    const url = `http://127.0.0.1:${await freePort()}/beacon.yaml`;
+    const err = await configErrorAsync(loadConfig({ source: url, env: {}, fetchAttempts: 1 }));
     assert.equal(err.code, 'BEACON_E_CONFIG_UNREACHABLE');
-    assert.match(err.message, /http:\/\/127\.0\.0\.1:1\/beacon\.yaml: ECONNREFUSED/);
+    assert.ok(err.message.includes(`${url}: ECONNREFUSED`), err.message);
   });
 
   it('falls back to the cached copy, with a warning, when the URL is unreachable', async () => {
