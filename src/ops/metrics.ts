@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  *   received = appended + rejected(intake)      appended = delivered + dead_lettered + lag (per sink)
  */
 export function createMetrics(registry: Registry = new Registry()) {
-  collectDefaultMetrics({ register: registry, prefix: 'beacon_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'beacon_' });
   const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   return {
     registry,
