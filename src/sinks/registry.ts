@@ -1,10 +1,17 @@
 import type { SinkDefinition } from './sink.js';
+import { fileSink } from './file/index.js';
+import { httpSink } from './http/index.js';
+import { stdoutSink } from './stdout/index.js';
 
 /**
  * Every sink type Beacon knows. Adding a sink is one folder under src/sinks/ and one line here;
  * the config schema, `check-config` and docs are built from this list.
  */
-export const SINK_DEFINITIONS: readonly SinkDefinition[] = [];
+export const SINK_DEFINITIONS: readonly SinkDefinition[] = [
+  stdoutSink,
+  fileSink,
+  httpSink,
+];
 
 export function findSinkDefinition(type: string): SinkDefinition | undefined {
   return SINK_DEFINITIONS.find((d) => d.type === type);
