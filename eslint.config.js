@@ -10,6 +10,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+      // Handles assigned after start-up but read by closures made earlier must stay `let`.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
 );

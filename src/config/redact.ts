@@ -1,4 +1,5 @@
 import { findSinkDefinition } from '../sinks/registry.js';
+import { findSourceDefinition } from '../sources/registry.js';
 
 const SECRET_KEY = /pass(word)?|secret|token|authorization|api[-_]?key|credentials?$/i;
 export const REDACTED = '***';
@@ -11,11 +12,16 @@ export const REDACTED = '***';
 export function redactConfig<T>(config: T): T {
   const copy = structuredClone(config) as unknown;
   walk(copy);
-  const sinks = (copy as { sinks?: unknown[] }).sinks;
-  for (const sink of Array.isArray(sinks) ? sinks : []) {
-    const s = sink as Record<string, unknown>;
-    const def = typeof s.type === 'string' ? findSinkDefinition(s.type) : undefined;
-    for (const dotted of def?.secretKeys ?? []) redactPath(s, dotted.split('.'));
+  const parts = copy as { sinks?: unknown[]; sources?: unknown[] };
+  for (const [list, find] of [
+    [parts.sinks, findSinkDefinition],
+    [parts.sources, findSourceDefinition],
+  ] as const) {
+    for (const part of Array.isArray(list) ? list : []) {
+      const p = part as Record<string, unknown>;
+      const def = typeof p.type === 'string' ? find(p.type) : undefined;
+      for (const dotted of def?.secretKeys ?? []) redactPath(p, dotted.split('.'));
+    }
   }
   return copy as T;
 }

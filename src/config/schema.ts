@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SINK_DEFINITIONS } from '../sinks/registry.js';
+import { SOURCE_DEFINITIONS } from '../sources/registry.js';
 import { byteSize, duration } from './units.js';
 
 /**
@@ -75,8 +76,8 @@ const loggingSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-function sinksSchema() {
-  const options = SINK_DEFINITIONS.map((d) => d.configSchema);
+/** A list of named, typed parts (sinks or sources) as a discriminated union built from a registry. */
+function namedPartsSchema(kind: 'sink' | 'source', options: z.ZodObject[]) {
   const union =
     options.length >= 2
       ? z.discriminatedUnion('type', options as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]])
@@ -87,7 +88,7 @@ function sinksSchema() {
     const seen = new Set<string>();
     sinks.forEach((s, i) => {
       const name = (s as { name: string }).name;
-      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `sink name "${name}" is used twice; names must be unique` });
+      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `${kind} name "${name}" is used twice; names must be unique` });
       seen.add(name);
     });
   });
@@ -99,7 +100,9 @@ export const configSchema = z.strictObject({
   log: logSchema.default({ type: 'local', maxBytes: 10 * 1024 ** 3, segmentBytes: 64 * 1024 * 1024, cursorSyncMs: 200, retryAfterSeconds: 5 }),
   dispatch: dispatchSchema.prefault({}),
   logging: loggingSchema.prefault({}),
-  sinks: sinksSchema().default([]),
+  /** Queue sources (RabbitMQ, NATS, ...); the HTTP collector is always on. */
+  sources: namedPartsSchema('source', SOURCE_DEFINITIONS.map((d) => d.configSchema)).default([]),
+  sinks: namedPartsSchema('sink', SINK_DEFINITIONS.map((d) => d.configSchema)).default([]),
 });
 
 export type BeaconConfig = z.output<typeof configSchema>;

@@ -7,6 +7,7 @@ import { adminFallback } from '../api/nodeAdapter.js';
 import type { AdminResponse } from '../api/adminRequest.js';
 import { startIntakeSide } from './intakeSide.js';
 import { localLogOptions } from './localLogOptions.js';
+import { startQueueSources } from './queueSources.js';
 import { PendingReplies, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
 
 /**
@@ -29,11 +30,12 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
   const adminReplies = new PendingReplies<AdminResponse | null>();
   let stopping = false;
   let intake: Awaited<ReturnType<typeof startIntakeSide>> | undefined;
+  let queues: Awaited<ReturnType<typeof startQueueSources>> | undefined;
 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await intake?.drain(config.dispatch.shutdownTimeout);
+    await Promise.all([intake?.drain(config.dispatch.shutdownTimeout), queues?.stop()]);
     await writer.close();
     adminReplies.rejectAll('shutting down');
     process.exit(0);
@@ -67,5 +69,16 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
       return (await reply) ?? undefined;
     }),
   });
+  if (partition === 'p0') {
+    queues = await startQueueSources({
+      config,
+      emit: async (events) => {
+        await writer.append(events);
+        metrics.eventsAppended.inc(events.length);
+      },
+      logger,
+      metrics,
+    });
+  }
   send({ t: 'ready', partition });
 }

@@ -7,6 +7,7 @@ import { adminFallback } from '../api/nodeAdapter.js';
 import { startDeliverySide } from './deliverySide.js';
 import { startIntakeSide } from './intakeSide.js';
 import { localLogOptions } from './localLogOptions.js';
+import { startQueueSources } from './queueSources.js';
 
 /** Every role in one process: collector, local log (partition p0), dispatcher and API. */
 export async function runSingleProcess(config: BeaconConfig): Promise<void> {
@@ -22,6 +23,11 @@ export async function runSingleProcess(config: BeaconConfig): Promise<void> {
     metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     intakeReady: () => intakeReady,
   });
+  const append = async (events: Parameters<typeof log.append>[0]) => {
+    await log.append(events);
+    metrics.eventsAppended.inc(events.length);
+  };
+  const queues = await startQueueSources({ config, emit: append, logger, metrics });
   const intake = await startIntakeSide({ config, append: (events) => log.append(events), logger, metrics, fallback: adminFallback(delivery.admin) });
   intakeReady = true;
   logger.info(
@@ -31,7 +37,7 @@ export async function runSingleProcess(config: BeaconConfig): Promise<void> {
 
   onShutdownSignal(logger, async () => {
     intakeReady = false;
-    await intake.drain(config.dispatch.shutdownTimeout);
+    await Promise.all([intake.drain(config.dispatch.shutdownTimeout), queues.stop()]);
     await delivery.stop();
     await log.close();
   });

@@ -1,4 +1,9 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { LimitsConfig } from '../config/schema.js';
+import type { ErrorCode } from '../errors/codes.js';
 import type { TrackedEvent } from '../event/trackedEvent.js';
+import type { Metrics } from '../ops/metrics.js';
 
 /**
  * A source turns outside input into events. `emit` resolves only when the events are durable
@@ -13,4 +18,28 @@ export interface Source {
   start(emit: Emit): Promise<void>;
   /** Stops taking new input and resolves when in-flight input has been emitted or refused. */
   stop(): Promise<void>;
+}
+
+/** What a queue source gets from Beacon besides `emit`. */
+export interface SourceContext {
+  name: string;
+  dataDir: string;
+  logger: Logger;
+  metrics: Metrics;
+  limits: LimitsConfig;
+  /**
+   * Puts a message that can never become events (malformed, too large...) into
+   * `dataDir/dlq/source-<name>.ndjson` with the reason, so the queue is never blocked by it.
+   * Resolves when the entry is on disk; only then may the source ack the message.
+   */
+  deadLetter(payload: Buffer | string, code: ErrorCode, reason: string): Promise<void>;
+}
+
+export interface SourceDefinition<S extends z.ZodObject = z.ZodObject> {
+  /** The config `type` value. */
+  readonly type: string;
+  readonly configSchema: S;
+  /** Dotted config keys whose values are redacted by `check-config` and the admin API. */
+  readonly secretKeys?: readonly string[];
+  create(config: z.output<S> & { name: string; type: string }, context: SourceContext): Source;
 }
