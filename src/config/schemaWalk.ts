@@ -93,3 +93,17 @@ export function discriminatorValues(schema: z.ZodType, unionPath: readonly Prope
     return lit.values ?? [];
   });
 }
+
+/**
+ * Every dotted key path under `schema` (objects only; arrays and unions of objects are not
+ * descended), e.g. `server.limits.bodyBytes`. Used to check the docs name every key.
+ */
+export function keyPaths(schema: z.ZodType, prefix = ''): string[] {
+  const s = unwrap(schema);
+  const d = defOf(s);
+  if (d.type !== 'object' || !d.shape) return [];
+  return Object.entries(d.shape).flatMap(([key, child]) => {
+    const path = prefix ? `${prefix}.${key}` : key;
+    return [path, ...keyPaths(child, path)];
+  });
+}
