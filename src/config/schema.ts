@@ -55,7 +55,7 @@ const localLogSchema = z.strictObject({
   maxBytes: byteSize().default(10 * 1024 ** 3),
   segmentBytes: byteSize().default(64 * 1024 * 1024),
   /** How often a cursor's committed position is persisted (a crash re-delivers at most this much). */
-  cursorSyncMs: z.number().int().min(0).default(200),
+  cursorSyncMs: z.number().int().min(0).default(50),
   /** Retry-After sent with 503 when the log is full. */
   retryAfterSeconds: z.number().int().min(1).default(5),
 });
@@ -97,7 +97,7 @@ function namedPartsSchema(kind: 'sink' | 'source', options: z.ZodObject[]) {
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
   dataDir: z.string().default('./data'),
-  log: logSchema.default({ type: 'local', maxBytes: 10 * 1024 ** 3, segmentBytes: 64 * 1024 * 1024, cursorSyncMs: 200, retryAfterSeconds: 5 }),
+  log: logSchema.default({ type: 'local', maxBytes: 10 * 1024 ** 3, segmentBytes: 64 * 1024 * 1024, cursorSyncMs: 50, retryAfterSeconds: 5 }),
   dispatch: dispatchSchema.prefault({}),
   logging: loggingSchema.prefault({}),
   /** Queue sources (RabbitMQ, NATS, ...); the HTTP collector is always on. */
