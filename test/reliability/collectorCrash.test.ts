@@ -1,0 +1,57 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
+
+/** The children of a process, from /proc (the collectors of a Beacon primary). */
+function childrenOf(pid: number): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
+  return out.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a collector process killed with SIGKILL', () => {
+  let beacon: BeaconProcess;
+  after(async () => {
+    await beacon?.stop();
+    await beacon?.cleanup();
+  });
+
+  it('keeps the instance answering, gets a new collector for its partition, and loses none of its acked events', async () => {
+    beacon = await startBeacon({ server: { workers: 2 }, sinks: [{ name: 'archive', type: 'file', path: 'out/events.ndjson' }] });
+    const acked: string[] = [];
+    const send = async (id: string) => {
+      const res = await fetch(`${beacon.url}/batch`, { method: 'POST', body: JSON.stringify([{ type: 'crash', id }]), headers: { 'content-type': 'application/json' } });
+      if (res.status === 200) acked.push(id);
+      return res.status;
+    };
+    for (let i = 0; i < 200; i++) await send(`before-${i}`);
+
+    const collectors = childrenOf(beacon.child.pid!);
+    assert.equal(collectors.length, 2, 'two collector processes');
+    process.kill(collectors[0]!, 'SIGKILL');
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 100; i++) statuses.push(await send(`after-${i}`).catch(() => 0));
+    assert.ok(statuses.every((s) => s === 200), `requests failed after the kill: ${statuses.filter((s) => s !== 200).length}`);
+
+    await waitFor('a replacement collector', () => childrenOf(beacon.child.pid!).filter((p) => p !== collectors[0]).length === 2);
+    await waitFor('ready again', async () => (await fetch(`${beacon.url}/readyz`)).status === 200);
+
+    const file = join(beacon.dataDir, 'out', 'events.ndjson');
+    await waitFor('every acked event in the file', async () => {
+      const ids = new Set((await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id));
+      return acked.every((id) => ids.has(id));
+    });
+    assert.equal(acked.length, 300);
+  });
+});
