@@ -1,6 +1,7 @@
 import type { SinkDefinition } from './sink.js';
 import { fileSink } from './file/index.js';
 import { httpSink } from './http/index.js';
+import { kafkaSink } from './kafka/index.js';
 import { stdoutSink } from './stdout/index.js';
 
 /**
@@ -11,6 +12,7 @@ export const SINK_DEFINITIONS: readonly SinkDefinition[] = [
   stdoutSink,
   fileSink,
   httpSink,
+  kafkaSink,
 ];
 
 export function findSinkDefinition(type: string): SinkDefinition | undefined {
