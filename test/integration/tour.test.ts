@@ -107,9 +107,15 @@ for (const workers of [1, 2]) {
     });
 
     it('follows new events with `beacon tail`', async () => {
-      const tail = runCli(['tail', '--url', beacon.url, '--type', 'tailed', '--count', '1'], { timeoutMs: 20_000 });
-      await new Promise((r) => setTimeout(r, 1500));
-      await fetch(`${beacon.url}/t/tailed?n=1`);
+      // tail shows what arrives after it started following; the CLI's start-up time varies, so
+      // keep sending until it has printed one.
+      const tail = runCli(['tail', '--url', beacon.url, '--type', 'tailed', '--count', '1'], { timeoutMs: 30_000 });
+      let done = false;
+      void tail.then(() => (done = true));
+      for (let n = 0; !done && n < 60; n++) {
+        await fetch(`${beacon.url}/t/tailed?n=${n}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
       const result = await tail;
       assert.equal(result.code, 0, result.stderr);
       assert.equal((JSON.parse(result.stdout.trim()) as { type: string }).type, 'tailed');
