@@ -8,6 +8,7 @@ import { registerSend } from './commands/send.js';
 import { registerTail } from './commands/tail.js';
 import { registerStatus } from './commands/status.js';
 import { registerReplay } from './commands/replay.js';
+import { registerImportCanopsis } from './commands/importCanopsis.js';
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ registerSend(program);
 registerTail(program);
 registerStatus(program);
 registerReplay(program);
+registerImportCanopsis(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isBeaconError(err)) {

@@ -2,6 +2,10 @@ import type { SinkDefinition } from './sink.js';
 import { fileSink } from './file/index.js';
 import { httpSink } from './http/index.js';
 import { kafkaSink } from './kafka/index.js';
+import { mqttSink } from './mqtt/index.js';
+import { natsSink } from './nats/index.js';
+import { rabbitmqSink } from './rabbitmq/index.js';
+import { redisSink } from './redis/index.js';
 import { stdoutSink } from './stdout/index.js';
 
 /**
@@ -13,6 +17,10 @@ export const SINK_DEFINITIONS: readonly SinkDefinition[] = [
   fileSink,
   httpSink,
   kafkaSink,
+  natsSink,
+  redisSink,
+  mqttSink,
+  rabbitmqSink,
 ];
 
 export function findSinkDefinition(type: string): SinkDefinition | undefined {
