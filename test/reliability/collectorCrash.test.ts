@@ -40,9 +40,16 @@ describe('a collector process killed with SIGKILL', () => {
     assert.equal(collectors.length, 2, 'two collector processes');
     process.kill(collectors[0]!, 'SIGKILL');
 
-    const statuses: number[] = [];
-    for (let i = 0; i < 100; i++) statuses.push(await send(`after-${i}`).catch(() => 0));
-    assert.ok(statuses.every((s) => s === 200), `requests failed after the kill: ${statuses.filter((s) => s !== 200).length}`);
+    // A request sent on a keep-alive connection to the killed process fails (the socket is
+    // gone); a client retries it with the same event id. Sent one at a time, at most one can.
+    let failed = 0;
+    for (let i = 0; i < 100; i++) {
+      const status = await send(`after-${i}`).catch(() => 0);
+      if (status === 200) continue;
+      failed++;
+      assert.equal(await send(`after-${i}`), 200, `the retry of after-${i} failed too`);
+    }
+    assert.ok(failed <= 1, `${failed} requests failed after the kill; only one can have been on the dead connection`);
 
     await waitFor('a replacement collector', () => childrenOf(beacon.child.pid!).filter((p) => p !== collectors[0]).length === 2);
     await waitFor('ready again', async () => (await fetch(`${beacon.url}/readyz`)).status === 200);
