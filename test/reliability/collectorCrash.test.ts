@@ -5,10 +5,14 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
 
-/** The children of a process, from /proc (the collectors of a Beacon primary). */
+/** The collector processes of a Beacon primary (its children running the collector entry point). */
 function childrenOf(pid: number): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
-  return out.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((l) => l.includes('collectorWorkerMain'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]))
+    .filter((n) => n > 0);
 }
 
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
