@@ -3,7 +3,9 @@ import { fileSink } from './file/index.js';
 import { httpSink } from './http/index.js';
 import { kafkaSink } from './kafka/index.js';
 import { mqttSink } from './mqtt/index.js';
+import { mysqlSink } from './mysql/index.js';
 import { natsSink } from './nats/index.js';
+import { postgresSink } from './postgres/index.js';
 import { rabbitmqSink } from './rabbitmq/index.js';
 import { redisSink } from './redis/index.js';
 import { stdoutSink } from './stdout/index.js';
@@ -21,6 +23,8 @@ export const SINK_DEFINITIONS: readonly SinkDefinition[] = [
   redisSink,
   mqttSink,
   rabbitmqSink,
+  postgresSink,
+  mysqlSink,
 ];
 
 export function findSinkDefinition(type: string): SinkDefinition | undefined {
