@@ -1,6 +1,7 @@
 /**
- * Starts the Beacon server under test as a child process (`node --import tsx src/cli/main.ts
- * start --config <file>`), waits for GET /readyz = 200, and stops it with SIGTERM.
+ * Starts the Beacon server under test as a child process (`node dist/cli/main.js start
+ * --config <file>`, the build a user runs; see build.ts), waits for GET /readyz = 200, and
+ * stops it with SIGTERM.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -8,8 +9,14 @@ import { freePort, start, stop, waitForHttp, type Started } from './proc.js';
 import { RssSampler, type RssPeak } from './rss.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
-/** The CLI entry run with `node --import tsx`; BEACON_BENCH_ENTRY overrides it (another checkout, a stub). */
-export const BEACON_ENTRY = process.env.BEACON_BENCH_ENTRY ? resolve(process.env.BEACON_BENCH_ENTRY) : join(REPO_ROOT, 'src/cli/main.ts');
+/**
+ * The CLI entry: the compiled one (main.ts builds it first), or BEACON_BENCH_ENTRY (another
+ * checkout, a stub); a `.ts` entry runs through tsx.
+ */
+export const BEACON_SOURCE_ENTRY = join(REPO_ROOT, 'src/cli/main.ts');
+export const BEACON_ENTRY = process.env.BEACON_BENCH_ENTRY ? resolve(process.env.BEACON_BENCH_ENTRY) : join(REPO_ROOT, 'dist/cli/main.js');
+/** True when the bench should compile src/ before starting Beacon. */
+export const BUILD_BEACON = !process.env.BEACON_BENCH_ENTRY;
 
 /** Thrown when the server code is not in the tree yet; scenarios report it and go on. */
 export class BeaconUnavailable extends Error {}
@@ -39,7 +46,7 @@ export interface BeaconServer {
 }
 
 export function checkBeaconPresent(): void {
-  if (!existsSync(BEACON_ENTRY)) {
+  if (!existsSync(BUILD_BEACON ? BEACON_SOURCE_ENTRY : BEACON_ENTRY)) {
     throw new BeaconUnavailable(`Beacon's server is not in this tree yet (${BEACON_ENTRY} is missing); only the reference can be measured. Re-run \`npm run bench\` once it lands.`);
   }
 }
@@ -70,7 +77,8 @@ export async function startBeacon(spec: BeaconSpec): Promise<BeaconServer> {
   const dataDir = join(spec.dir, 'data');
   const configPath = join(spec.dir, 'beacon.yaml');
   writeFileSync(configPath, beaconConfigYaml({ ...spec, port, dataDir }));
-  const proc = start(process.execPath, ['--import', 'tsx', BEACON_ENTRY, 'start', '--config', configPath], {
+  const loader = BEACON_ENTRY.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const proc = start(process.execPath, [...loader, BEACON_ENTRY, 'start', '--config', configPath], {
     cwd: REPO_ROOT,
     env: { ...process.env, NODE_ENV: 'production' },
   });

@@ -11,7 +11,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from './beacon.js';
+import { BUILD_BEACON, REPO_ROOT, checkBeaconPresent } from './beacon.js';
+import { buildBeacon } from './build.js';
 import { BenchContext } from './context.js';
 import { machineInfo } from './machine.js';
 import { parseOptions, type BenchOptions, type Scenario } from './options.js';
@@ -67,6 +68,15 @@ async function main(): Promise<number> {
 
   const results: ScenarioResult[] = [];
   try {
+    if (!opts.referenceOnly && BUILD_BEACON) {
+      try {
+        checkBeaconPresent();
+        await buildBeacon(REPO_ROOT, (m) => ctx.log(m));
+      } catch (e) {
+        // Scenarios then report Beacon as unavailable (a missing dist/ entry) and measure the reference.
+        ctx.log(`build failed: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
     for (const name of opts.only) {
       ctx.log(`── ${name}`);
       try {

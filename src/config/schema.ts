@@ -37,7 +37,8 @@ const serverSchema = z.strictObject({
   /** Take the client IP from X-Forwarded-For (only behind a proxy you trust). */
   trustProxy: z.boolean().default(false),
   /**
-   * HTTP collector processes. `auto` uses one per CPU core; 1 runs everything in one process.
+   * HTTP collector processes. `auto` is one per CPU core but one (so one process on 1-2 cores);
+   * 1 runs everything in one process.
    * Each collector process writes its own log partition (see docs/architecture.md).
    */
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),

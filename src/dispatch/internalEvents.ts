@@ -10,19 +10,35 @@ import { SINK_STATES, type SinkState } from './status.js';
  */
 export class DispatchEvents {
   private sentLogged = 0;
+  /**
+   * This sink's series, looked up once: prom-client hashes a label object on every call that
+   * passes one, and `delivered` observes once per event (a few hundred thousand a second).
+   */
+  private readonly series;
 
   constructor(
     private readonly sink: string,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly logEvery: number,
-  ) {}
+  ) {
+    const labels = { sink };
+    this.series = {
+      delivered: metrics.sinkDelivered.labels(labels),
+      deliverySeconds: metrics.sinkDeliverySeconds.labels(labels),
+      ingestDeliverySeconds: metrics.ingestDeliverySeconds.labels(labels),
+      lag: metrics.sinkLag.labels(labels),
+      lagSeconds: metrics.sinkLagSeconds.labels(labels),
+      state: SINK_STATES.map((state) => ({ state, gauge: metrics.sinkState.labels({ sink, state }) })),
+    };
+  }
 
   /** `sink_delivered`: counts, latency, and the "sent N" line every `logEvery` events. */
   delivered(count: number, total: number, seconds: number, eventTs: readonly number[], now: number): void {
-    this.metrics.sinkDelivered.inc({ sink: this.sink }, count);
-    this.metrics.sinkDeliverySeconds.observe({ sink: this.sink }, seconds);
-    for (const ts of eventTs) this.metrics.ingestDeliverySeconds.observe({ sink: this.sink }, Math.max(0, now - ts) / 1000);
+    const { delivered, deliverySeconds, ingestDeliverySeconds } = this.series;
+    delivered.inc(count);
+    deliverySeconds.observe(seconds);
+    for (const ts of eventTs) ingestDeliverySeconds.observe(Math.max(0, now - ts) / 1000);
     if (this.logEvery > 0 && Math.floor(total / this.logEvery) > Math.floor(this.sentLogged / this.logEvery)) {
       this.sentLogged = total;
       this.logger.info({ event: 'sink_sent', sink: this.sink, sent: total }, 'sent events');
@@ -58,11 +74,11 @@ export class DispatchEvents {
   }
 
   state(state: SinkState): void {
-    for (const s of SINK_STATES) this.metrics.sinkState.set({ sink: this.sink, state: s }, s === state ? 1 : 0);
+    for (const s of this.series.state) s.gauge.set(s.state === state ? 1 : 0);
   }
 
   lag(events: number, seconds: number): void {
-    this.metrics.sinkLag.set({ sink: this.sink }, events);
-    this.metrics.sinkLagSeconds.set({ sink: this.sink }, seconds);
+    this.series.lag.set(events);
+    this.series.lagSeconds.set(seconds);
   }
 }

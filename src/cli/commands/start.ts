@@ -5,7 +5,7 @@ import { runBeacon } from '../../runtime/run.js';
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('run Beacon: collector, log, dispatcher and API (one process per core by default)')
+    .description('run Beacon: collector, log, dispatcher and API (server.workers collector processes; auto = cores - 1)')
     .option('-c, --config <path|url>', 'config file path or http(s) URL, YAML or JSON (default: embedded defaults)')
     .option('--config-cache <path>', 'with a URL config: keep the last good copy here and use it when the URL is unreachable')
     .addHelpText(

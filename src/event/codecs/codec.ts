@@ -10,6 +10,11 @@ export interface Codec {
   /** MIME type of one encoded event, for sinks that send a Content-Type. */
   readonly contentType: string;
   encode(event: TrackedEvent): Buffer;
+  /**
+   * Text codecs: what `encode` returns, as a string (its UTF-8 bytes are `encode`'s). Lets a
+   * stream sink join a batch into one string and make one Buffer instead of one per event.
+   */
+  encodeText?(event: TrackedEvent): string;
   /** Parses a payload written by `encode` back into event-like objects (for sources and replay). */
   decode?(payload: Buffer): unknown[];
 }

@@ -87,6 +87,7 @@ export const lineCodec: Codec = {
   name: 'line',
   contentType: 'text/plain; charset=utf-8',
   encode: (event) => Buffer.from(encodeLine(event), 'utf8'),
+  encodeText: encodeLine,
   decode: (payload) =>
     payload
       .toString('utf8')

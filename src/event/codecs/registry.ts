@@ -18,6 +18,12 @@ export function getCodec(name: string): Codec {
 
 /** Encodes a batch as a stream: one payload per line, each line ending in a newline. */
 export function encodeLines(codec: Codec, events: readonly TrackedEvent[]): Buffer {
+  if (codec.encodeText) {
+    // One string and one Buffer per batch: per-event Buffers and a concat cost more than the text.
+    let text = '';
+    for (const event of events) text += codec.encodeText(event) + '\n';
+    return Buffer.from(text, 'utf8');
+  }
   const parts: Buffer[] = [];
   for (const event of events) {
     parts.push(codec.encode(event), NEWLINE);

@@ -1,15 +1,19 @@
 import { BeaconError } from '../../errors/beaconError.js';
+import { fromLog } from '../../event/codecs/json.js';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import type { Cursor, CursorLag, LogBatch, LogPosition, SeekTarget } from '../eventLog.js';
 import { isNotFound, type LogFs } from './logFs.js';
 import type { PartitionView } from './partition.js';
-import { FRAME_NEED_MORE, FRAME_OK, FrameReader, findNextFrame, newFrameView, parseFrame } from './recordFormat.js';
+import type { RecentRecords } from './recentRecords.js';
+import { FRAME_NEED_MORE, FRAME_OK, FrameReader, HEADER_BYTES, findNextFrame, newFrameView, parseFrame, readFrameSeq } from './recordFormat.js';
 
 /** What a cursor needs from the reader that made it. */
 export interface CursorHost {
   readonly fs: LogFs;
   readonly chunkBytes: number;
   readonly cursorSyncMs: number;
+  /** Events other cursors of this reader decoded lately, to share instead of parsing again. */
+  readonly recent: RecentRecords;
   /** Bumped whenever a durable watermark advances. */
   readonly version: number;
   partitionViews(): PartitionView[];
@@ -209,6 +213,7 @@ export class LocalCursor implements Cursor {
     const read = this.readFor(view.name);
     const before = out.length;
     const v = this.view;
+    const recent = this.host.recent;
     while (out.length < limit) {
       const durable = view.durable;
       if (read.seq >= durable) break;
@@ -217,6 +222,20 @@ export class LocalCursor implements Cursor {
       if (!r.loaded) {
         read.durableAtFill = durable;
         await r.fill();
+      }
+      // Another cursor decoded this very frame lately: take its event, skip the CRC and the parse.
+      if (r.len - r.pos >= HEADER_BYTES) {
+        const seq = readFrameSeq(r.buf, r.pos);
+        const size = HEADER_BYTES + r.buf.readUInt32LE(r.pos);
+        if (seq >= read.seq && seq < read.durableAtFill && size <= r.len - r.pos) {
+          const shared = recent.get(view.name, seq, read.segmentBase, r.offset, size);
+          if (shared !== undefined) {
+            out.push(shared);
+            read.seq = seq + 1;
+            r.pos += size;
+            continue;
+          }
+        }
       }
       const code = parseFrame(r.buf, r.pos, r.len, v);
       if (code === FRAME_OK) {
@@ -231,7 +250,11 @@ export class LocalCursor implements Cursor {
           await r.fill();
           continue;
         }
-        out.push(JSON.parse(r.buf.toString('utf8', v.payloadStart, v.payloadEnd)) as TrackedEvent);
+        // The text is kept with the event: a json-codec sink writes it out instead of re-encoding.
+        const text = r.buf.toString('utf8', v.payloadStart, v.payloadEnd);
+        const event = fromLog(JSON.parse(text) as TrackedEvent, text);
+        recent.put(view.name, v.seq, read.segmentBase, r.offset, v.size, event);
+        out.push(event);
         read.seq = v.seq + 1;
         r.pos = v.payloadEnd;
         continue;

@@ -4,6 +4,7 @@ import { CursorStore } from './cursorStore.js';
 import { LocalCursor, type CursorHost } from './localCursor.js';
 import { nodeLogFs, isNotFound, type LogFs } from './logFs.js';
 import { PartitionView } from './partition.js';
+import { RecentRecords } from './recentRecords.js';
 import type { CorruptRecord } from './partitionWriter.js';
 import { scanSegment } from './recordFormat.js';
 
@@ -57,6 +58,7 @@ export class LocalLogReader {
   private isClosed = false;
 
   private readonly host: CursorHost;
+  private readonly recent = new RecentRecords();
 
   private constructor(private readonly options: LocalLogReaderOptions) {
     this.fs = options.fs ?? nodeLogFs;
@@ -67,6 +69,7 @@ export class LocalLogReader {
       fs: this.fs,
       chunkBytes: options.chunkBytes ?? 1 << 20,
       cursorSyncMs: options.cursorSyncMs,
+      recent: this.recent,
       get version() {
         return reader.version_;
       },
@@ -84,6 +87,7 @@ export class LocalLogReader {
           this.openCursors.delete(cursor.name);
           this.persistedPositions.set(cursor.name, cursor.persistedSnapshot);
         }
+        this.countReaders();
       },
     };
   }
@@ -107,6 +111,10 @@ export class LocalLogReader {
     reader.timer = setInterval(() => reader.enforceRetention().catch(() => undefined), interval);
     reader.timer.unref?.();
     return reader;
+  }
+
+  private countReaders(): void {
+    this.recent.setReaders(this.openCursors.size + this.ephemeralCursors.size);
   }
 
   partitions(): string[] {
@@ -135,12 +143,14 @@ export class LocalLogReader {
       for (const view of this.viewList) end[view.name] = view.durable;
       const cursor = new LocalCursor(name, true, this.host, end);
       this.ephemeralCursors.add(cursor);
+      this.countReaders();
       return cursor;
     }
     if (this.openCursors.has(name)) throw new Error(`cursor "${name}" is already open`);
     const start = (await this.store.load(name)) ?? {};
     const cursor = new LocalCursor(name, false, this.host, start);
     this.openCursors.set(name, cursor);
+    this.countReaders();
     this.persistedPositions.set(name, start);
     return cursor;
   }

@@ -1,5 +1,6 @@
 import { crc32c } from './crc32c.js';
 import type { LogFile } from './logFs.js';
+import { jsonText } from '../../event/codecs/json.js';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 
 /**
@@ -8,7 +9,8 @@ import type { TrackedEvent } from '../../event/trackedEvent.js';
  *   offset 0  u32 LE  payload length in bytes
  *          4  u32 LE  CRC32C of payload ++ bytes 8..16 ++ bytes 0..4 (so it covers seq and length)
  *          8  u64 LE  sequence number in the partition (below 2^53)
- *         16  payload: UTF-8 JSON of one TrackedEvent
+ *         16  payload: UTF-8 JSON of one TrackedEvent, as the json codec writes it (`jsonText`),
+ *             so a sink with the json codec can write the record's text as it is
  *
  * The checksum starts with the payload so that it can be computed when the event is encoded,
  * before its sequence number is known, and finished cheaply when the batch is written.
@@ -47,7 +49,7 @@ export function encodeBatch(events: readonly TrackedEvent[]): EncodedBatch {
   const offsets = new Array<number>(n + 1);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const s = JSON.stringify(events[i]);
+    const s = jsonText(events[i]!);
     json[i] = s;
     offsets[i] = total;
     total += HEADER_BYTES + Buffer.byteLength(s);
@@ -96,6 +98,11 @@ export interface FrameView {
 
 export function newFrameView(): FrameView {
   return { seq: 0, payloadStart: 0, payloadEnd: 0, size: 0 };
+}
+
+/** The sequence number field of the frame at `pos` (unchecked: the caller knows the header is there). */
+export function readFrameSeq(buf: Buffer, pos: number): number {
+  return buf.readUInt32LE(pos + 8) + buf.readUInt32LE(pos + 12) * TWO_32;
 }
 
 export function parseFrame(buf: Buffer, pos: number, limit: number, out: FrameView): number {

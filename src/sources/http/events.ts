@@ -161,10 +161,12 @@ function addProp(props: Record<string, unknown>, key: string, value: string): vo
 
 /** An event for GET /t/<type> and POST /t/<type>: the page sending it is the Referer. */
 export function pageEvent(type: string, props: Record<string, unknown>, facts: RequestFacts): TrackedEvent {
-  const event: TrackedEvent = { id: uuidv7(facts.ts), type, ts: facts.ts, props, meta: { source: 'http' } };
+  // Keys are added in the json codec's order (meta last) so the log can stringify the event as it is.
+  const event = { id: uuidv7(facts.ts), type, ts: facts.ts, props } as TrackedEvent;
   if (facts.ip !== undefined) event.ip = facts.ip;
   if (facts.ua !== undefined) event.ua = facts.ua;
   if (facts.referer !== undefined) event.url = facts.referer;
+  event.meta = { source: 'http' };
   return event;
 }
 
@@ -195,7 +197,8 @@ export function batchEvent(item: unknown, facts: RequestFacts, rules: EventRules
   const badProps = checkProps(props, rules, rawBound);
   if (badProps) return badProps;
 
-  const event: TrackedEvent = { id, type, ts: facts.ts, props, meta: { source: 'http' } };
+  // Keys are added in the json codec's order (meta last) so the log can stringify the event as it is.
+  const event = { id, type, ts: facts.ts, props } as TrackedEvent;
 
   if (input.ts !== undefined && input.ts !== null) {
     const clientTs = timestamp(input.ts);
@@ -221,6 +224,7 @@ export function batchEvent(item: unknown, facts: RequestFacts, rules: EventRules
     event[field] = value;
   }
   if (event.referrer === undefined && facts.referer !== undefined) event.referrer = facts.referer;
+  event.meta = { source: 'http' };
   return event;
 }
 
