@@ -1,33 +1,10 @@
-import { z } from 'zod';
-import { duration } from '../../config/units.js';
+import type { z } from 'zod';
 import type { SinkDefinition } from '../sink.js';
 import { sinkConfigSchema } from '../sinkConfig.js';
-import { columnsOption, connectionConflict, tableName } from '../sqlColumns.js';
+import { refineSqlConnection, sqlSinkFields, SQL_SECRET_KEYS } from '../sqlSinkFields.js';
 import { MysqlSink } from './mysqlSink.js';
 
-export const mysqlConfigSchema = sinkConfigSchema('mysql', {
-  /** `mysql://user:password@host:3306/database`. Exclusive with host/port/user/password/database. Redacted. */
-  url: z.string().regex(/^(mysql|mariadb):\/\//, 'a mysql:// or mariadb:// URL').optional(),
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(1).max(65_535).optional(),
-  user: z.string().min(1).optional(),
-  /** Redacted by check-config and the admin API. */
-  password: z.string().optional(),
-  database: z.string().min(1).optional(),
-  /** Table the events go to, `events` or `database.events`. */
-  table: tableName(),
-  /** Create the table (default layout or the `columns` mapping) at open when it does not exist. */
-  createTable: z.boolean().default(false),
-  /** `{ <column>: <event field or props.x / meta.x> }`; replaces the default mapping. */
-  columns: columnsOption(),
-  /** Time to connect and check the table. */
-  connectTimeoutMs: duration().default(10_000),
-  /** Longest wait for one statement; past it the connection is dropped and the batch retried. */
-  queryTimeoutMs: duration().default(30_000),
-}).superRefine((config, ctx) => {
-  const conflict = connectionConflict(config);
-  if (conflict) ctx.addIssue({ code: 'custom', path: ['url'], message: conflict });
-});
+export const mysqlConfigSchema = sinkConfigSchema('mysql', sqlSinkFields({ pattern: /^(mysql|mariadb):\/\//, expected: 'a mysql:// or mariadb:// URL' })).superRefine(refineSqlConnection);
 
 export type MysqlSinkConfig = z.output<typeof mysqlConfigSchema>;
 
@@ -35,6 +12,6 @@ export type MysqlSinkConfig = z.output<typeof mysqlConfigSchema>;
 export const mysqlSink: SinkDefinition<typeof mysqlConfigSchema> = {
   type: 'mysql',
   configSchema: mysqlConfigSchema,
-  secretKeys: ['password', 'url'],
+  secretKeys: SQL_SECRET_KEYS,
   create: (config, context) => new MysqlSink(config, context),
 };

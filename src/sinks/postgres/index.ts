@@ -1,33 +1,10 @@
-import { z } from 'zod';
-import { duration } from '../../config/units.js';
+import type { z } from 'zod';
 import type { SinkDefinition } from '../sink.js';
 import { sinkConfigSchema } from '../sinkConfig.js';
-import { columnsOption, connectionConflict, tableName } from '../sqlColumns.js';
+import { refineSqlConnection, sqlSinkFields, SQL_SECRET_KEYS } from '../sqlSinkFields.js';
 import { PostgresSink } from './postgresSink.js';
 
-export const postgresConfigSchema = sinkConfigSchema('postgres', {
-  /** `postgres://user:password@host:5432/database?sslmode=require`. Exclusive with host/port/user/password/database. Redacted. */
-  url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL').optional(),
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(1).max(65_535).optional(),
-  user: z.string().min(1).optional(),
-  /** Redacted by check-config and the admin API. */
-  password: z.string().optional(),
-  database: z.string().min(1).optional(),
-  /** Table the events go to, `events` or `schema.events`; the names are used as written (quoted). */
-  table: tableName(),
-  /** Create the table (default layout or the `columns` mapping) at open when it does not exist. */
-  createTable: z.boolean().default(false),
-  /** `{ <column>: <event field or props.x / meta.x> }`; replaces the default mapping. */
-  columns: columnsOption(),
-  /** Time to connect and check the table. */
-  connectTimeoutMs: duration().default(10_000),
-  /** Longest wait for one statement; past it the connection is dropped and the batch retried. */
-  queryTimeoutMs: duration().default(30_000),
-}).superRefine((config, ctx) => {
-  const conflict = connectionConflict(config);
-  if (conflict) ctx.addIssue({ code: 'custom', path: ['url'], message: conflict });
-});
+export const postgresConfigSchema = sinkConfigSchema('postgres', sqlSinkFields({ pattern: /^postgres(ql)?:\/\//, expected: 'a postgres:// or postgresql:// URL' })).superRefine(refineSqlConnection);
 
 export type PostgresSinkConfig = z.output<typeof postgresConfigSchema>;
 
@@ -35,6 +12,6 @@ export type PostgresSinkConfig = z.output<typeof postgresConfigSchema>;
 export const postgresSink: SinkDefinition<typeof postgresConfigSchema> = {
   type: 'postgres',
   configSchema: postgresConfigSchema,
-  secretKeys: ['password', 'url'],
+  secretKeys: SQL_SECRET_KEYS,
   create: (config, context) => new PostgresSink(config, context),
 };
