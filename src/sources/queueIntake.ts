@@ -60,8 +60,11 @@ export class QueueIntake {
   }
 }
 
-/** The parts of a message as the decoder numbers them (array items, or non-empty lines); undefined for a single part. */
-function splitParts(text: string): string[] | undefined {
+/**
+ * The parts of a message as the decoder numbers them (array items, or non-empty lines), so a
+ * dead-letter entry holds only the bad part; undefined for a single part.
+ */
+export function splitParts(text: string): string[] | undefined {
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) {
     try {
@@ -73,18 +76,4 @@ function splitParts(text: string): string[] | undefined {
   }
   const lines = trimmed.split('\n').filter((l) => l.trim() !== '');
   return lines.length > 1 ? lines : undefined;
-}
-
-/** Sleeps `ms`, ending early when `signal` aborts. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Connection, ConsumerStatus, type AsyncMessage, type Consumer } from 'rabbitmq-client';
 import type { ErrorCode } from '../../errors/codes.js';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
+import { systemClock } from '../../ops/clock.js';
 import { PayloadDecoder } from '../decodePayload.js';
+import { splitParts } from '../queueIntake.js';
 import type { Emit, Source, SourceContext } from '../source.js';
 import type { AmqpSourceConfig } from './index.js';
 
@@ -110,7 +112,7 @@ export class AmqpSource implements Source {
       this.refusals++;
       const pause = Math.min(this.config.maxBackoff, 100 * 2 ** Math.min(this.refusals, 16));
       this.context.logger.warn({ event: 'source_refused', err: (err as Error).message, pauseMs: pause }, 'amqp source: the log refused a message; requeued');
-      await sleep(pause, this.stopping.signal);
+      await systemClock.sleep(pause, this.stopping.signal);
       return ConsumerStatus.REQUEUE;
     }
   }
@@ -164,24 +166,6 @@ function rawBody(msg: AsyncMessage): Buffer {
   return Buffer.from(JSON.stringify(body) ?? '', 'utf8');
 }
 
-/**
- * The message's parts as the decoder numbers them (array items, or non-empty lines), so a
- * dead-letter entry holds only the bad part. Undefined when the message is a single part.
- */
-function splitParts(text: string): string[] | undefined {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('[')) {
-    try {
-      const items = JSON.parse(trimmed) as unknown;
-      return Array.isArray(items) ? items.map((item) => JSON.stringify(item)) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  const lines = trimmed.split('\n').filter((l) => l.trim() !== '');
-  return lines.length > 1 ? lines : undefined;
-}
-
 function describe(err: { code?: string; message?: string }, where: string, user: string): string {
   const detail = err.message ?? String(err);
   switch (err.code) {
@@ -194,17 +178,4 @@ function describe(err: { code?: string; message?: string }, where: string, user:
     default:
       return `${where}: ${detail}. Reconnecting with back-off.`;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,6 +1,7 @@
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { pause, QueueIntake } from '../queueIntake.js';
+import { systemClock } from '../../ops/clock.js';
+import { QueueIntake } from '../queueIntake.js';
 import type { Emit, Source, SourceContext } from '../source.js';
 import type { NatsSourceConfig } from './index.js';
 
@@ -69,7 +70,7 @@ export class NatsSource implements Source {
       } catch (err) {
         if (signal.aborted) break;
         this.context.logger.warn({ source: this.name, err: (err as Error).message }, 'nats source failed; retrying');
-        await pause(this.intake.retryDelay(), signal);
+        await systemClock.sleep(this.intake.retryDelay(), signal);
       }
     }
   }
@@ -133,7 +134,7 @@ export class NatsSource implements Source {
     while (!(await this.intake.take([payload], emit))) {
       const delay = this.intake.retryDelay();
       this.pausedUntil = Date.now() + delay;
-      await pause(delay, signal);
+      await systemClock.sleep(delay, signal);
       if (signal.aborted) {
         this.context.logger.warn({ source: this.name, subject: msg.subject }, 'stopping while the log refuses: a core NATS message is dropped (core NATS cannot redeliver)');
         return;
@@ -146,7 +147,7 @@ export class NatsSource implements Source {
   private async slot(signal: AbortSignal): Promise<void> {
     while (this.inFlight.size >= this.config.concurrency) await Promise.race(this.inFlight);
     const wait = this.pausedUntil - Date.now();
-    if (wait > 0) await pause(wait, signal);
+    if (wait > 0) await systemClock.sleep(wait, signal);
   }
 
   private track(work: Promise<void>): void {

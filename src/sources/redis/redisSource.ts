@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { createClient } from 'redis';
-import { pause, QueueIntake } from '../queueIntake.js';
+import { systemClock } from '../../ops/clock.js';
+import { QueueIntake } from '../queueIntake.js';
 import type { Emit, Source, SourceContext } from '../source.js';
 import type { RedisSourceConfig } from './index.js';
 
@@ -80,7 +81,7 @@ export class RedisSource implements Source {
       } catch (err) {
         if (signal.aborted) break;
         this.context.logger.warn({ source: this.name, err: (err as Error).message }, 'redis source read failed; retrying');
-        await pause(this.intake.retryDelay(), signal);
+        await systemClock.sleep(this.intake.retryDelay(), signal);
       }
     }
   }
@@ -157,7 +158,7 @@ export class RedisSource implements Source {
       const taken = await attempt;
       this.inFlight = undefined;
       if (taken) return true;
-      await pause(this.intake.retryDelay(), signal);
+      await systemClock.sleep(this.intake.retryDelay(), signal);
       if (signal.aborted) return false;
     }
   }
