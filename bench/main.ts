@@ -3,6 +3,7 @@
  *
  *   npm run bench                         all scenarios, 10 s runs, recorded in docs/performance.md
  *   npm run bench -- --quick --only pixel a smoke test (3 s runs, not recorded)
+ *   npm run bench -- --only rabbitmq,jetstream,kafka,amqp-e2e   the broker scenarios only
  *   npm run bench -- --help
  *
  * Exit code: 0 when every requested scenario ran; 1 when one could not (e.g. Beacon failed to
@@ -22,8 +23,20 @@ import type { RssPeak } from './rss.js';
 import { batch } from './scenarios/batch.js';
 import { dispatch } from './scenarios/dispatch.js';
 import { pixel } from './scenarios/pixel.js';
+import { amqpE2e, amqpE2eEvents } from './scenarios/amqpE2e.js';
+import { jetstreamEvents, jetstreamScenario } from './scenarios/jetstream.js';
+import { kafka, kafkaEvents } from './scenarios/kafka.js';
+import { rabbitmq, rabbitmqEvents } from './scenarios/rabbitmq.js';
 
-const RUNNERS: Record<Scenario, (ctx: BenchContext) => Promise<ScenarioResult>> = { pixel, batch, dispatch };
+const RUNNERS: Record<Scenario, (ctx: BenchContext) => Promise<ScenarioResult>> = {
+  pixel,
+  batch,
+  dispatch,
+  rabbitmq,
+  jetstream: jetstreamScenario,
+  kafka,
+  'amqp-e2e': amqpE2e,
+};
 export const DOC_PATH = join(REPO_ROOT, 'docs/performance.md');
 
 function settings(o: BenchOptions): string {
@@ -33,6 +46,10 @@ function settings(o: BenchOptions): string {
     `wrk -t${o.threads} -c${o.connections}`,
     o.only.includes('batch') ? `${o.batchSize} events per POST /batch` : '',
     o.only.includes('dispatch') ? `${o.dispatchEvents.toLocaleString('en-US')} events pre-filled for dispatch` : '',
+    o.only.includes('rabbitmq') ? `rabbitmq ${rabbitmqEvents(o.quick).toLocaleString('en-US')} messages` : '',
+    o.only.includes('jetstream') ? `jetstream ${jetstreamEvents(o.quick).toLocaleString('en-US')} messages` : '',
+    o.only.includes('kafka') ? `kafka ${kafkaEvents(o.quick).toLocaleString('en-US')} records` : '',
+    o.only.includes('amqp-e2e') ? `amqp-e2e ${amqpE2eEvents(o.quick).toLocaleString('en-US')} messages` : '',
     o.quick ? 'quick mode' : '',
     o.referenceOnly ? 'reference only' : '',
   ]

@@ -1,6 +1,8 @@
 /** Command-line options of `npm run bench -- ...`. */
 
-export const SCENARIOS = ['pixel', 'batch', 'dispatch'] as const;
+export const SCENARIOS = ['pixel', 'batch', 'dispatch', 'rabbitmq', 'jetstream', 'kafka', 'amqp-e2e'] as const;
+/** Scenarios that need the machine's RabbitMQ (127.0.0.1:5672), NATS (127.0.0.1:4222) or kcat and the Kafka mock. */
+export const BROKER_SCENARIOS = ['rabbitmq', 'jetstream', 'kafka', 'amqp-e2e'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -26,14 +28,16 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --quick              3 s runs, 1 s warm-up, 100k dispatch events; not recorded unless --record
+  --quick              3 s runs, 1 s warm-up, 100k dispatch events, fewer broker messages;
+                       not recorded unless --record
   --duration SEC       seconds per measured run (default 10)
   --warmup SEC         seconds of warm-up before each run (default 2)
   --connections N      wrk connections (default 64)
   --threads N          wrk threads (default 1)
   --events N           events pre-filled for dispatch (default 500000)
   --batch-size N       events per POST /batch (default 20)
-  --only a,b           scenarios to run: ${SCENARIOS.join(', ')} (default all)
+  --only a,b           scenarios to run: ${SCENARIOS.join(', ')} (default all;
+                       the broker ones, ${BROKER_SCENARIOS.join(', ')}, add about 1 minute)
   --reference-only     measure nginx / the raw copy only (no Beacon)
   --record / --no-record   append to docs/performance.md (default: on, off with --quick)
   --strict             exit 1 when a figure misses its target

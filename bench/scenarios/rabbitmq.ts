@@ -168,9 +168,13 @@ export async function measureRabbitmq(n: number, ctx: Logger): Promise<ScenarioR
   return res;
 }
 
+export function rabbitmqEvents(quick: boolean): number {
+  return quick ? 20_000 : 100_000;
+}
+
 /** The bench runner's entry: `npm run bench -- --only rabbitmq`. */
 export function rabbitmq(ctx: Logger & { opts: { quick: boolean } }): Promise<ScenarioResult> {
-  return measureRabbitmq(ctx.opts.quick ? 20_000 : 100_000, ctx);
+  return measureRabbitmq(rabbitmqEvents(ctx.opts.quick), ctx);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
