@@ -77,6 +77,48 @@ const loggingSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Enrichment steps run on every event before it is written to the log (docs/enrichment.md). */
+const enrichUaSchema = z.strictObject({
+  /** Parse the user agent into `meta.ua` (browser, OS, device). */
+  enabled: z.boolean().default(true),
+  /** Distinct user agents whose parse is kept in memory. */
+  cacheSize: z.number().int().min(1).max(1_000_000).default(10_000),
+});
+
+const enrichBotsSchema = z.strictObject({
+  /** Flag events from crawlers and tools with `meta.bot: true`. */
+  enabled: z.boolean().default(true),
+  /** Drop flagged events instead of writing them (counted as BEACON_E_BOT_DROPPED). */
+  drop: z.boolean().default(false),
+  /** Extra regular expressions (case-insensitive) a user agent is matched against, besides isbot's list. */
+  patterns: z.array(z.string()).default([]),
+  cacheSize: z.number().int().min(1).max(1_000_000).default(10_000),
+});
+
+const enrichGeoSchema = z.strictObject({
+  /** Look the client IP up in a MaxMind-format database: `meta.geo.country` (and city/region with a city database). */
+  enabled: z.boolean().default(true),
+  /** Path of an .mmdb file (GeoLite2-City, DB-IP city lite...); unset: the bundled DB-IP country database. */
+  mmdb: z.string().min(1).optional(),
+  cacheSize: z.number().int().min(1).max(1_000_000).default(10_000),
+});
+
+const enrichIpSchema = z.strictObject({
+  /** `truncate` keeps a network prefix, `full` drops the IP, `none` writes it as received. */
+  anonymize: z.enum(['truncate', 'full', 'none']).default('truncate'),
+  ipv4Prefix: z.number().int().min(0).max(32).default(24),
+  ipv6Prefix: z.number().int().min(0).max(128).default(48),
+});
+
+const enrichSchema = z.strictObject({
+  ua: enrichUaSchema.prefault({}),
+  bots: enrichBotsSchema.prefault({}),
+  geo: enrichGeoSchema.prefault({}),
+  ip: enrichIpSchema.prefault({}),
+  /** Write `meta.clockSkewMs` (server receive time minus the client's `ts`) when a client time is given. */
+  clockSkew: z.boolean().default(true),
+});
+
 /** A list of named, typed parts (sinks or sources) as a discriminated union built from a registry. */
 function namedPartsSchema(kind: 'sink' | 'source', options: z.ZodObject[]) {
   const union =
@@ -101,6 +143,7 @@ export const configSchema = z.strictObject({
   log: logSchema.default({ type: 'local', maxBytes: 10 * 1024 ** 3, segmentBytes: 64 * 1024 * 1024, cursorSyncMs: 50, retryAfterSeconds: 5 }),
   dispatch: dispatchSchema.prefault({}),
   logging: loggingSchema.prefault({}),
+  enrich: enrichSchema.prefault({}),
   /** Queue sources (RabbitMQ, NATS, ...); the HTTP collector is always on. */
   sources: namedPartsSchema('source', SOURCE_DEFINITIONS.map((d) => d.configSchema)).default([]),
   sinks: namedPartsSchema('sink', SINK_DEFINITIONS.map((d) => d.configSchema)).default([]),
@@ -111,6 +154,7 @@ export type ServerConfig = BeaconConfig['server'];
 export type LimitsConfig = ServerConfig['limits'];
 export type LogConfig = BeaconConfig['log'];
 export type DispatchConfig = BeaconConfig['dispatch'];
+export type EnrichConfig = BeaconConfig['enrich'];
 
 /** What `beacon start` runs with no --config: one process, local log, a file sink. */
 export const EMBEDDED_DEFAULTS = {

@@ -3,17 +3,24 @@ import type { Logger } from 'pino';
 import type { BeaconConfig } from '../config/schema.js';
 import type { Metrics } from '../ops/metrics.js';
 import { appendDurably } from '../ops/durableAppend.js';
+import { processEnrichChain } from '../enrich/chain.js';
 import { findSourceDefinition } from '../sources/registry.js';
 import type { Emit, Source } from '../sources/source.js';
 
 /**
  * Starts the configured queue sources (RabbitMQ, NATS, ...). In the multi-process mode only
  * the collector of partition p0 runs them, so each queue has one consumer per instance and a
- * subscription (MQTT, NATS core) is not received twice.
+ * subscription (MQTT, NATS core) is not received twice. Their events pass the same
+ * enrichment chain as the HTTP collector's before `emit` appends them.
  */
 export async function startQueueSources(options: { config: BeaconConfig; emit: Emit; logger: Logger; metrics: Metrics }): Promise<{ stop(): Promise<void> }> {
   const { config, logger, metrics } = options;
   const started: Source[] = [];
+  const enrich = processEnrichChain(config, metrics, logger);
+  const emit: Emit = async (events) => {
+    const kept = enrich.run(events);
+    if (kept.length > 0) await options.emit(kept);
+  };
   for (const sourceConfig of config.sources as { name: string; type: string }[]) {
     const definition = findSourceDefinition(sourceConfig.type);
     if (!definition) throw new Error(`no source type "${sourceConfig.type}" (the config schema should have refused it)`);
@@ -31,7 +38,7 @@ export async function startQueueSources(options: { config: BeaconConfig; emit: E
         await appendDurably(deadLetterPath, JSON.stringify({ ts: Date.now(), source: name, code, reason, payload: text }) + '\n');
       },
     });
-    await source.start(options.emit);
+    await source.start(emit);
     started.push(source);
     logger.info({ source: name, type: sourceConfig.type }, 'queue source started');
   }

@@ -1,0 +1,14 @@
+import type { TrackedEvent } from '../event/trackedEvent.js';
+
+/**
+ * One enrichment step. `apply` reads the event and writes its findings into `event.meta`
+ * (or, for IP anonymisation, rewrites `event.ip`) in place. A step never throws on bad input:
+ * it skips what it cannot read, or sets a flag in `meta`. The chain still guards every call,
+ * so a bug in one step costs that step's result, never the event.
+ */
+export interface EnrichStep {
+  readonly name: string;
+  apply(event: TrackedEvent): void;
+  /** Called once after each batch of events: publish counts gathered per event (cheaper than a metric call per event). */
+  flush?(): void;
+}
