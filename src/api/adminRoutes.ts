@@ -2,8 +2,6 @@ import type { BeaconConfig } from '../config/schema.js';
 import { redactConfig } from '../config/redact.js';
 import { BeaconError, isBeaconError } from '../errors/beaconError.js';
 import type { SeekTarget, LogUsage } from '../log/eventLog.js';
-import type { TrackedEvent } from '../event/trackedEvent.js';
-import type { TailPage } from '../live/tailBuffer.js';
 import { jsonResponse, type AdminHandler, type AdminRequest, type AdminResponse } from './adminRequest.js';
 
 /** What the admin API reads from the process that runs the dispatcher. */
@@ -17,7 +15,6 @@ export interface AdminDeps {
   ready(): boolean;
   /** Dead letters: `{replayed, delivered, deadLettered, unreadable}`; log: `{pending}`. */
   replay(sink: string, from: ReplaySource): Promise<object>;
-  tail(since: number | undefined, waitMs: number, filter: (e: TrackedEvent) => boolean): Promise<TailPage>;
 }
 
 export interface SinkStatusView {
@@ -32,7 +29,6 @@ export type ReplaySource = { kind: 'dead-letter' } | SeekTarget;
  *   GET  /readyz                       200 once the log and sinks are open, 503 while draining
  *   GET  /api/v1/status                version, uptime, log usage, per-sink state and lag
  *   GET  /api/v1/config                the running config, secrets redacted
- *   GET  /api/v1/tail?since=&type=&where=k=v&waitMs=   new events (long poll, for `beacon tail`)
  *   POST /api/v1/sinks/<name>/replay   {"from":"dead-letter"|"start"|"end"|"time"|"position", "time"?, "position"?}
  */
 export function createAdminRoutes(deps: AdminDeps): AdminHandler {
@@ -67,12 +63,6 @@ async function route(deps: AdminDeps, req: AdminRequest): Promise<AdminResponse 
   if (path === '/api/v1/config' && method === 'GET') {
     return jsonResponse(200, redactConfig(deps.config));
   }
-  if (path === '/api/v1/tail' && method === 'GET') {
-    const since = req.query.since !== undefined ? Number(req.query.since) : undefined;
-    const waitMs = Math.min(Number(req.query.waitMs ?? 10_000) || 0, 30_000);
-    const page = await deps.tail(Number.isFinite(since) ? since : undefined, waitMs, tailFilter(req.query));
-    return jsonResponse(200, page);
-  }
   const replay = /^\/api\/v1\/sinks\/([^/]+)\/replay$/.exec(path);
   if (replay && method === 'POST') {
     const name = decodeURIComponent(replay[1]!);
@@ -83,14 +73,6 @@ async function route(deps: AdminDeps, req: AdminRequest): Promise<AdminResponse 
     return jsonResponse(200, { ...result, sink: name });
   }
   return undefined;
-}
-
-function tailFilter(query: Record<string, string>): (e: TrackedEvent) => boolean {
-  const types = query.type ? new Set(query.type.split(',')) : undefined;
-  const where = query.where ? query.where.split(',').map((kv) => kv.split('=', 2) as [string, string | undefined]) : [];
-  return (e) =>
-    (!types || types.has(e.type)) &&
-    where.every(([k, v]) => (v === undefined ? k in e.props : String(e.props[k]) === v));
 }
 
 export function parseReplaySource(body: string): ReplaySource {

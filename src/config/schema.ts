@@ -119,6 +119,22 @@ const enrichSchema = z.strictObject({
   clockSkew: z.boolean().default(true),
 });
 
+/** The `/live` WebSocket stream (docs/live.md): bounds that keep a slow viewer from costing anyone else. */
+const liveSchema = z.strictObject({
+  /** Viewers connected at once (per collector process); more are closed with 1013. */
+  maxViewers: z.number().int().min(0).default(100),
+  /** Events waiting for one viewer's socket; past this, its events are dropped (and counted). */
+  viewerMaxEvents: z.number().int().min(1).default(1000),
+  /** Bytes waiting for one viewer's socket (the same queue, measured in bytes). */
+  viewerMaxBytes: byteSize().default(1024 * 1024),
+  /** A viewer's socket counts as backed up once `bufferedAmount` reaches this. */
+  socketMaxBytes: byteSize().default(256 * 1024),
+  /** A viewer that stays behind (backed up or dropping) this long is closed with 1013. */
+  maxBehind: duration().default(10_000),
+  /** Multi-process mode: events the primary may have in flight to one collector; past this they are dropped for it. */
+  collectorMaxEvents: z.number().int().min(1).default(10_000),
+});
+
 /** A list of named, typed parts (sinks or sources) as a discriminated union built from a registry. */
 function namedPartsSchema(kind: 'sink' | 'source', options: z.ZodObject[]) {
   const union =
@@ -144,6 +160,7 @@ export const configSchema = z.strictObject({
   dispatch: dispatchSchema.prefault({}),
   logging: loggingSchema.prefault({}),
   enrich: enrichSchema.prefault({}),
+  live: liveSchema.prefault({}),
   /** Queue sources (RabbitMQ, NATS, ...); the HTTP collector is always on. */
   sources: namedPartsSchema('source', SOURCE_DEFINITIONS.map((d) => d.configSchema)).default([]),
   sinks: namedPartsSchema('sink', SINK_DEFINITIONS.map((d) => d.configSchema)).default([]),
@@ -155,6 +172,7 @@ export type LimitsConfig = ServerConfig['limits'];
 export type LogConfig = BeaconConfig['log'];
 export type DispatchConfig = BeaconConfig['dispatch'];
 export type EnrichConfig = BeaconConfig['enrich'];
+export type LiveConfig = BeaconConfig['live'];
 
 /** What `beacon start` runs with no --config: one process, local log, a file sink. */
 export const EMBEDDED_DEFAULTS = {

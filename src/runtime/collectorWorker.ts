@@ -4,6 +4,7 @@ import { createMetrics } from '../ops/metrics.js';
 import { join } from 'node:path';
 import { PartitionWriter } from '../log/local/index.js';
 import { adminFallback } from '../api/nodeAdapter.js';
+import { createLiveEndpoint, createLiveHub, IpcFeed } from '../live/index.js';
 import type { AdminResponse } from '../api/adminRequest.js';
 import { startIntakeSide } from './intakeSide.js';
 import { localLogOptions } from './localLogOptions.js';
@@ -13,7 +14,8 @@ import { PendingReplies, type PrimaryToWorker, type WorkerToPrimary } from './ip
 /**
  * A collector process of the cluster: HTTP intake appending to its own log partition. It
  * tells the primary each new durable sequence (so cursors may read up to it) and forwards
- * admin requests to the primary, which owns the dispatcher state.
+ * admin requests to the primary, which owns the dispatcher state. Its `/live` viewers are fed
+ * by the primary's log feed over IPC while it has any (src/live/ipcLink.ts).
  */
 export async function runCollectorWorker(config: BeaconConfig, partition: string, workerCount: number): Promise<void> {
   const logger = createLogger(config.logging.level, { role: 'collector', partition });
@@ -31,10 +33,13 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
   let stopping = false;
   let intake: Awaited<ReturnType<typeof startIntakeSide>> | undefined;
   let queues: Awaited<ReturnType<typeof startQueueSources>> | undefined;
+  const liveFeed = new IpcFeed(send);
+  const live = createLiveEndpoint(createLiveHub(liveFeed, config.live, metrics), logger);
 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    await live.close();
     await Promise.all([intake?.drain(config.dispatch.shutdownTimeout), queues?.stop()]);
     await writer.close();
     adminReplies.rejectAll('shutting down');
@@ -46,6 +51,7 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
     else if (msg.t === 'collectMetrics') void metrics.registry.getMetricsAsJSON().then((data) => send({ t: 'metrics', id: msg.id, data: data as never }));
     else if (msg.t === 'start') startIntake();
     else if (msg.t === 'shutdown') void stop();
+    else if (msg.t === 'liveReady' || msg.t === 'liveEvents') liveFeed.onMessage(msg);
   });
   // The primary is gone (killed): nothing will read what we append, and a new primary will
   // start new collectors, so stop taking requests rather than run headless.
@@ -68,6 +74,7 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
       send({ t: 'admin', id, req });
       return (await reply) ?? undefined;
     }),
+    onUpgrade: live.onUpgrade,
   });
   if (partition === 'p0') {
     queues = await startQueueSources({

@@ -3,14 +3,14 @@ import type { BeaconConfig } from '../config/schema.js';
 import type { EventLog } from '../log/eventLog.js';
 import type { Metrics } from '../ops/metrics.js';
 import { Dispatcher, type DispatcherSink } from '../dispatch/index.js';
-import { TailBuffer } from '../live/tailBuffer.js';
 import { createAdminRoutes, type AdminDeps } from '../api/adminRoutes.js';
 import type { AdminHandler } from '../api/adminRequest.js';
 import { VERSION } from '../version.js';
 
 /**
- * The half of Beacon that reads the log: the dispatcher (one loop per sink), the tail buffer
- * and the admin API over them. Runs in the single process, or in the cluster primary.
+ * The half of Beacon that reads the log: the dispatcher (one loop per sink) and the admin API
+ * over it. Runs in the single process, or in the cluster primary (the live stream's log feed
+ * is started beside it by the runtime: see single.ts and primary.ts).
  */
 export interface DeliverySide {
   dispatcher: Dispatcher;
@@ -37,7 +37,6 @@ export async function startDeliverySide(options: {
     metrics,
   });
   await dispatcher.start();
-  const tail = new TailBuffer(log);
   let stopping = false;
 
   const deps: AdminDeps = {
@@ -55,7 +54,6 @@ export async function startDeliverySide(options: {
     ready: () => !stopping && options.intakeReady(),
     replay: async (sink, from) =>
       from.kind === 'dead-letter' ? dispatcher.replayDeadLetters(sink) : dispatcher.replayFromLog(sink, from),
-    tail: (since, waitMs, filter) => tail.page(since, waitMs, filter),
   };
 
   return {
@@ -63,7 +61,6 @@ export async function startDeliverySide(options: {
     admin: createAdminRoutes(deps),
     async stop() {
       stopping = true;
-      await tail.close();
       await dispatcher.stop(config.dispatch.shutdownTimeout);
     },
   };

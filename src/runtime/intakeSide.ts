@@ -5,6 +5,7 @@ import type { TrackedEvent } from '../event/trackedEvent.js';
 import type { Metrics } from '../ops/metrics.js';
 import { processEnrichChain } from '../enrich/chain.js';
 import { createHttpServer } from '../sources/http/index.js';
+import type { UpgradeHandler } from '../sources/http/server.js';
 
 /**
  * The half of Beacon that takes events in: the HTTP collector appending to a log (the whole
@@ -18,6 +19,8 @@ export async function startIntakeSide(options: {
   logger: Logger;
   metrics: Metrics;
   fallback: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /** The `/live` WebSocket endpoint (or its IPC link in a collector process). */
+  onUpgrade?: UpgradeHandler;
 }) {
   const { config, metrics } = options;
   // Built (and the geo database loaded) here at start, shared with this process's queue sources.
@@ -34,6 +37,7 @@ export async function startIntakeSide(options: {
     metrics,
     logger: options.logger,
     fallback: options.fallback,
+    onUpgrade: options.onUpgrade,
   });
   const address = await http.listen(config.server.port, config.server.host);
   return {

@@ -1,5 +1,6 @@
 import type { AdminRequest, AdminResponse } from '../api/adminRequest.js';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { LiveToCollector, LiveToPrimary } from '../live/ipcLink.js';
 
 /**
  * Messages between the primary (log reader, dispatcher, admin state) and its collector
@@ -12,13 +13,17 @@ export type WorkerToPrimary =
   | { t: 'ready'; partition: string }
   | { t: 'durable'; partition: string; seq: number }
   | { t: 'admin'; id: number; req: AdminRequest }
-  | { t: 'metrics'; id: number; data: MetricObjectWithValues<MetricValue<string>>[] };
+  | { t: 'metrics'; id: number; data: MetricObjectWithValues<MetricValue<string>>[] }
+  /** Live stream: subscribe while this collector has `/live` viewers, ack each batch. */
+  | LiveToPrimary;
 
 export type PrimaryToWorker =
   | { t: 'adminResult'; id: number; res: AdminResponse | null }
   | { t: 'collectMetrics'; id: number }
   | { t: 'start' }
-  | { t: 'shutdown' };
+  | { t: 'shutdown' }
+  /** Live stream: batches for a subscribed collector (bounded by its acks). */
+  | LiveToCollector;
 
 /** Request/response over a message channel: each request gets an id and a timeout. */
 export class PendingReplies<T> {

@@ -7,6 +7,7 @@ import { createMetrics } from '../ops/metrics.js';
 import { onShutdownSignal } from '../ops/shutdown.js';
 import { LocalLogReader } from '../log/local/index.js';
 import type { AdminResponse } from '../api/adminRequest.js';
+import { LiveFanout, LogFeed } from '../live/index.js';
 import { startDeliverySide, type DeliverySide } from './deliverySide.js';
 import { localLogOptions } from './localLogOptions.js';
 import { readOnlyLog } from './readerLog.js';
@@ -19,6 +20,7 @@ type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
  * partition's collector when it dies, only after the old one exited, so a partition never
  * has two writers. It opens the log reader once every collector has recovered its
  * partition, then runs the dispatcher and answers admin requests that collectors forward.
+ * It also runs the live stream's one log feed, streamed (bounded) to collectors with viewers.
  */
 export async function runPrimary(rawConfig: Record<string, unknown>, config: BeaconConfig, workerCount: number): Promise<void> {
   const logger = createLogger(config.logging.level, { role: 'primary' });
@@ -37,6 +39,7 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
   const durable = new Map<string, number>();
   const metricReplies = new PendingReplies<MetricsJson>();
   let delivery: DeliverySide | undefined;
+  let live: LiveFanout | undefined;
   let reader: LocalLogReader | undefined;
   let stopping = false;
   let allRecovered: () => void;
@@ -56,6 +59,7 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
     worker.on('message', (msg: WorkerToPrimary) => void onMessage(worker, msg));
     worker.on('exit', (code, signal) => {
       workers.delete(partition);
+      live?.forget(partition);
       recovered.delete(partition);
       listening.delete(partition);
       if (stopping) return;
@@ -66,6 +70,11 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
 
   async function onMessage(worker: Worker, msg: WorkerToPrimary): Promise<void> {
     switch (msg.t) {
+      case 'liveSubscribe':
+      case 'liveUnsubscribe':
+      case 'liveAck':
+        live?.onMessage(partitionOf(worker), msg, (m) => send(worker, m));
+        break;
       case 'recovered':
         recovered.add(msg.partition);
         durable.set(msg.partition, Math.max(durable.get(msg.partition) ?? 0, msg.durable));
@@ -99,6 +108,11 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
     }
   }
 
+  function partitionOf(worker: Worker): string {
+    for (const [p, w] of workers) if (w === worker) return p;
+    return `worker-${worker.id}`;
+  }
+
   async function clusterMetrics(): Promise<{ contentType: string; body: string }> {
     const own = (await metrics.registry.getMetricsAsJSON()) as MetricsJson;
     const fromWorkers = await Promise.all(
@@ -124,6 +138,7 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
     metricsText: clusterMetrics,
     intakeReady: () => listening.size === partitions.length,
   });
+  live = new LiveFanout(new LogFeed(readOnlyLog(reader), logger), config.live.collectorMaxEvents);
   for (const w of workers.values()) send(w, { t: 'start' });
   logger.info(
     { port: config.server.port, dataDir: config.dataDir, sinks: config.sinks.map((s) => s.name), workers: workerCount },
@@ -136,6 +151,7 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
     for (const w of workers.values()) send(w, { t: 'shutdown' });
     await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, config.dispatch.shutdownTimeout))]);
     metricReplies.rejectAll('shutting down');
+    await live?.close();
     await delivery?.stop();
     await reader?.close();
   });

@@ -4,12 +4,13 @@ import { createMetrics } from '../ops/metrics.js';
 import { onShutdownSignal } from '../ops/shutdown.js';
 import { openLocalLog } from '../log/local/index.js';
 import { adminFallback } from '../api/nodeAdapter.js';
+import { createLiveEndpoint, createLiveHub, LogFeed } from '../live/index.js';
 import { startDeliverySide } from './deliverySide.js';
 import { startIntakeSide } from './intakeSide.js';
 import { localLogOptions } from './localLogOptions.js';
 import { startQueueSources } from './queueSources.js';
 
-/** Every role in one process: collector, local log (partition p0), dispatcher and API. */
+/** Every role in one process: collector, local log (partition p0), dispatcher, API and the live stream. */
 export async function runSingleProcess(config: BeaconConfig): Promise<void> {
   const logger = createLogger(config.logging.level, { role: 'all' });
   const metrics = createMetrics();
@@ -28,7 +29,15 @@ export async function runSingleProcess(config: BeaconConfig): Promise<void> {
     metrics.eventsAppended.inc(events.length);
   };
   const queues = await startQueueSources({ config, emit: append, logger, metrics });
-  const intake = await startIntakeSide({ config, append: (events) => log.append(events), logger, metrics, fallback: adminFallback(delivery.admin) });
+  const live = createLiveEndpoint(createLiveHub(new LogFeed(log, logger), config.live, metrics), logger);
+  const intake = await startIntakeSide({
+    config,
+    append: (events) => log.append(events),
+    logger,
+    metrics,
+    fallback: adminFallback(delivery.admin),
+    onUpgrade: live.onUpgrade,
+  });
   intakeReady = true;
   logger.info(
     { port: intake.address.port, host: intake.address.address, dataDir: config.dataDir, sinks: config.sinks.map((s) => s.name), workers: 1 },
@@ -37,6 +46,8 @@ export async function runSingleProcess(config: BeaconConfig): Promise<void> {
 
   onShutdownSignal(logger, async () => {
     intakeReady = false;
+    // Viewers first: their sockets would otherwise hold the HTTP drain open to its deadline.
+    await live.close();
     await Promise.all([intake.drain(config.dispatch.shutdownTimeout), queues.stop()]);
     await delivery.stop();
     await log.close();

@@ -1,41 +1,82 @@
 import type { Command } from 'commander';
+import WebSocket from 'ws';
+import { BeaconError } from '../../errors/beaconError.js';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
-import { callBeacon, DEFAULT_URL, expectOk } from '../client.js';
+import { DEFAULT_URL } from '../client.js';
 
-interface TailBody {
-  events: TrackedEvent[];
-  next: number;
-  missed: number;
+type LiveMessage = { kind: 'ready' } | { kind: 'event'; event: TrackedEvent } | { kind: 'dropped'; count: number };
+
+interface TailOptions {
+  url: string;
+  type?: string;
+  where?: string;
+  format: string;
+  count?: string;
+  sample?: string;
+  maxRate?: string;
+}
+
+/** The `/live` URL for these options: http(s) becomes ws(s), filters go in the query string. */
+export function liveUrl(base: string, opts: Omit<TailOptions, 'url' | 'format' | 'count'>): URL {
+  const url = new URL('/live', base);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  if (opts.type) url.searchParams.set('type', opts.type);
+  if (opts.where) url.searchParams.set('where', opts.where);
+  if (opts.sample) url.searchParams.set('sample', opts.sample);
+  if (opts.maxRate) url.searchParams.set('maxRate', opts.maxRate);
+  return url;
 }
 
 export function registerTail(program: Command): void {
   program
     .command('tail')
-    .description('follow new events as a running Beacon makes them durable')
+    .description('follow new events as a running Beacon makes them durable (over the /live WebSocket)')
     .option('--url <url>', 'Beacon to follow', DEFAULT_URL)
     .option('--type <types>', 'only these event types (comma-separated)')
     .option('--where <k=v>', 'only events whose props match (comma-separated k=v)')
     .option('--format <format>', 'json (one event per line) or line (type and props)', 'json')
     .option('--count <n>', 'stop after n events')
+    .option('--sample <n>', 'show 1 in n matching events')
+    .option('--max-rate <m>', 'show at most m events per second')
     .addHelpText('after', '\nExamples:\n  beacon tail\n  beacon tail --type pageview,signup --where plan=pro --format line')
-    .action(async (opts: { url: string; type?: string; where?: string; format: string; count?: string }) => {
+    .action(async (opts: TailOptions) => {
       if (opts.format !== 'json' && opts.format !== 'line') throw new Error(`--format must be json or line, not "${opts.format}"`);
       const limit = opts.count ? Number(opts.count) : Infinity;
-      let since: number | undefined;
-      let shown = 0;
-      process.stderr.write(`following ${opts.url} (Ctrl-C to stop)\n`);
-      while (shown < limit) {
-        const q = new URLSearchParams({ waitMs: '10000' });
-        if (since !== undefined) q.set('since', String(since));
-        if (opts.type) q.set('type', opts.type);
-        if (opts.where) q.set('where', opts.where);
-        const page = expectOk(await callBeacon<TailBody>(opts.url, `/api/v1/tail?${q}`, { timeoutMs: 20_000 }), 'tail');
-        if (page.missed > 0) process.stderr.write(`(${page.missed} events went by faster than tail could show them)\n`);
-        for (const e of page.events) {
-          if (shown++ >= limit) break;
-          console.log(opts.format === 'json' ? JSON.stringify(e) : `${new Date(e.ts).toISOString()} ${e.type} ${JSON.stringify(e.props)}`);
-        }
-        since = page.next;
+      if (!(limit >= 1)) throw new Error(`--count must be a number of at least 1, not "${opts.count}"`);
+      await follow(opts, limit);
+    });
+}
+
+function follow(opts: TailOptions, limit: number): Promise<void> {
+  const url = liveUrl(opts.url, opts);
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    let shown = 0;
+    let opened = false;
+    ws.on('open', () => (opened = true));
+    ws.on('message', (data: Buffer) => {
+      const msg = JSON.parse(data.toString('utf8')) as LiveMessage;
+      if (msg.kind === 'ready') {
+        process.stderr.write(`following ${opts.url} (Ctrl-C to stop)\n`);
+      } else if (msg.kind === 'dropped') {
+        process.stderr.write(`(${msg.count} events went by faster than tail could show them)\n`);
+      } else if (msg.kind === 'event' && shown < limit) {
+        shown++;
+        const e = msg.event;
+        process.stdout.write(
+          (opts.format === 'json' ? JSON.stringify(e) : `${new Date(e.ts).toISOString()} ${e.type} ${JSON.stringify(e.props)}`) + '\n',
+        );
+        if (shown >= limit) ws.close(1000);
       }
     });
+    ws.on('close', (code: number, reason: Buffer) => {
+      if (shown >= limit || code === 1000) resolve();
+      else reject(new Error(`Beacon closed the stream (${code}${reason.length ? `: ${reason.toString('utf8')}` : ''})`));
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (opened) return; // 'close' follows and says why
+      ws.terminate();
+      reject(new BeaconError('BEACON_E_NOT_RUNNING', `no Beacon answering at ${opts.url} (${err.code ?? err.message})`, { url: opts.url }, { cause: err }));
+    });
+  });
 }

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { unescape } from 'node:querystring';
 import type { Logger } from 'pino';
@@ -43,6 +44,8 @@ export interface HttpServerDeps {
    * false when it did not handle it, which answers 404 BEACON_E_NOT_FOUND.
    */
   fallback?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /** Takes HTTP upgrades (the `/live` WebSocket); returns false for a path it does not own (answered 404). */
+  onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 }
 
 /** Shared with the server: set when every answer should close its connection (draining, or keep-alive off). */

@@ -1,4 +1,4 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BeaconError } from '../../errors/beaconError.js';
@@ -31,6 +31,9 @@ function rawAnswer(status: string, body?: BeaconError): string {
   const json = JSON.stringify(body.toBody());
   return `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`;
 }
+
+/** Takes an HTTP upgrade (the `/live` WebSocket); returns false when the path is not its own. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 
 export function createHttpServer(deps: HttpServerDeps): BeaconHttpServer {
   const { config, metrics } = deps;
@@ -78,6 +81,23 @@ export function createHttpServer(deps: HttpServerDeps): BeaconHttpServer {
     socket.destroy();
   });
   server.on('error', (err) => logger.error({ err }, 'http server error'));
+
+  const onUpgrade = deps.onUpgrade;
+  if (onUpgrade) {
+    const notFound = rawAnswer('404 Not Found', new BeaconError('BEACON_E_NOT_FOUND', 'no WebSocket endpoint here; use /live'));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      let taken = false;
+      try {
+        taken = onUpgrade(req, socket, head);
+      } catch (err) {
+        logger.error({ err }, 'upgrade handler failed');
+      }
+      if (!taken) {
+        if (socket.writable) socket.write(notFound);
+        socket.destroy();
+      }
+    });
+  }
 
   function listen(port: number = config.port, host: string = config.host): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
