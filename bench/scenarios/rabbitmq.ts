@@ -19,20 +19,13 @@
  *   node --import tsx bench/scenarios/rabbitmq.ts [--events N]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Registry } from 'prom-client';
 import { Connection, type AsyncMessage } from 'rabbitmq-client';
-import { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import type { TrackedEvent } from '../../src/event/trackedEvent.js';
-import { silentLogger } from '../../src/ops/logger.js';
-import { createMetrics } from '../../src/ops/metrics.js';
 import { rabbitmqConfigSchema } from '../../src/sinks/rabbitmq/index.js';
-import { MemoryLog } from '../../test/support/memoryLog.js';
 import { fmt, newResult, type ScenarioResult } from '../report.js';
+import { drainThroughDispatcher, waitUntil } from '../sinkDrain.js';
 
 export const RABBITMQ_TARGET_RATIO = 2;
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -55,42 +48,15 @@ function makeEvents(n: number): TrackedEvent[] {
   }));
 }
 
-async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
-
-/** Events/s of the rabbitmq sink draining `n` events into `queue`; the message size for the reference. */
 async function measureSink(admin: Connection, queue: string, n: number): Promise<{ perSec: number; seconds: number; bodyBytes: number }> {
   await admin.queueDeclare({ queue, durable: true });
-  const log = new MemoryLog();
   const events = makeEvents(n);
-  for (let i = 0; i < n; i += 10_000) await log.append(events.slice(i, i + 10_000));
-  const dataDir = mkdtempSync(join(tmpdir(), 'beacon-bench-rabbitmq-'));
   const config = rabbitmqConfigSchema.parse({ type: 'rabbitmq', name: 'bench-rabbitmq', host: '127.0.0.1', queue, batch: { maxEvents: 500, maxWaitMs: 0 } });
-  const dispatcher = new Dispatcher({
-    log,
-    sinks: [{ config }],
-    dispatch: { maxFailoverDuration: 1000, initialBackoff: 10, logEvery: 0, shutdownTimeout: 5000 },
-    dataDir,
-    logger: silentLogger,
-    metrics: createMetrics(new Registry()),
-  });
-  const started = performance.now();
-  await dispatcher.start();
-  const done = await waitUntil(() => dispatcher.status()[0]!.delivered >= n, 600_000);
-  const seconds = (performance.now() - started) / 1000;
-  await dispatcher.stop(5000);
-  rmSync(dataDir, { recursive: true, force: true });
-  if (!done) throw new Error(`the rabbitmq sink delivered ${dispatcher.status()[0]!.delivered} of ${n} events in ${seconds.toFixed(0)} s`);
+  const { seconds, perSec } = await drainThroughDispatcher(config, events, 600_000);
   const count = (await admin.queueDeclare({ queue, passive: true })).messageCount;
   if (count < n) throw new Error(`queue ${queue} holds ${count} of ${n} messages`);
   const sample = Buffer.byteLength(JSON.stringify(events[0]));
-  return { perSec: n / seconds, seconds, bodyBytes: sample };
+  return { perSec, seconds, bodyBytes: sample };
 }
 
 function shovelPluginEnabled(): boolean {
