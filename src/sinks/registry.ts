@@ -1,4 +1,5 @@
 import type { SinkDefinition } from './sink.js';
+import { clickhouseSink } from './clickhouse/index.js';
 import { fileSink } from './file/index.js';
 import { httpSink } from './http/index.js';
 import { kafkaSink } from './kafka/index.js';
@@ -25,6 +26,7 @@ export const SINK_DEFINITIONS: readonly SinkDefinition[] = [
   rabbitmqSink,
   postgresSink,
   mysqlSink,
+  clickhouseSink,
 ];
 
 export function findSinkDefinition(type: string): SinkDefinition | undefined {
