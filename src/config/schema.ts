@@ -110,11 +110,39 @@ const enrichIpSchema = z.strictObject({
   ipv6Prefix: z.number().int().min(0).max(128).default(48),
 });
 
+const enrichDuplicatesSchema = z.strictObject({
+  /** Flag repeated requests and repeated client-given event ids with `meta.duplicate: true`. */
+  enabled: z.boolean().default(true),
+  /** `flag` keeps duplicates (flagged); `drop` leaves them out (counted as BEACON_E_DUPLICATE_DROPPED). */
+  action: z.enum(['flag', 'drop']).default('flag'),
+  /** Short-term request memory: two rotating Bloom filters of request fingerprints, in memory only. */
+  memory: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Distinct requests per filter; the memory covers the last 1 to 2 times this many. */
+      expectedItems: z.number().int().min(100).max(100_000_000).default(100_000),
+      /** Chance that a new request is wrongly flagged (both filters together). */
+      falsePositiveRate: z.number().gt(0).max(0.5).default(0.001),
+    })
+    .prefault({}),
+  /** Idempotency memory of client-given event ids, persisted under dataDir/dedupe/. */
+  ids: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** How long an id is remembered. */
+      ttl: duration().default(24 * 3600 * 1000),
+      /** Most ids remembered per collector process; past this the oldest are forgotten. */
+      maxIds: z.number().int().min(1).max(10_000_000).default(100_000),
+    })
+    .prefault({}),
+});
+
 const enrichSchema = z.strictObject({
   ua: enrichUaSchema.prefault({}),
   bots: enrichBotsSchema.prefault({}),
   geo: enrichGeoSchema.prefault({}),
   ip: enrichIpSchema.prefault({}),
+  duplicates: enrichDuplicatesSchema.prefault({}),
   /** Write `meta.clockSkewMs` (server receive time minus the client's `ts`) when a client time is given. */
   clockSkew: z.boolean().default(true),
 });

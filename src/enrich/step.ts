@@ -11,4 +11,10 @@ export interface EnrichStep {
   apply(event: TrackedEvent): void;
   /** Called once after each batch of events: publish counts gathered per event (cheaper than a metric call per event). */
   flush?(): void;
+  /**
+   * Called once the append of these events succeeded (`durable`) or failed (log full,
+   * closing). A step that remembers events for later (duplicate memories) remembers them only
+   * once durable: a client retries what failed, and the retry must not count as a repeat.
+   */
+  settled?(events: readonly TrackedEvent[], durable: boolean): void;
 }

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   BEACON_E_METHOD_NOT_ALLOWED: { status: 405, hint: 'See the endpoint list in the README for the methods each path takes.' },
   BEACON_E_REQUEST_TIMEOUT: { status: 408, hint: 'Send the whole request within server.requestTimeoutMs.' },
   BEACON_E_BOT_DROPPED: { status: 204, hint: 'Not an error: enrich.bots.drop is on and the user agent is a bot; the client got its usual answer. Turn drop off to keep bot events.' },
+  BEACON_E_DUPLICATE_DROPPED: { status: 204, hint: 'Not an error: enrich.duplicates.action is drop and the event repeats a recent request or client event id; the client got its usual answer. Set action to flag to keep duplicates.' },
   BEACON_E_INTERNAL: { status: 500, hint: 'A bug in Beacon: the request was not accepted. Retry, and report it with the server log line.' },
   // log
   BEACON_E_LOG_FULL: { status: 503, hint: 'Retry after the Retry-After delay; sinks are behind. Raise log.maxBytes or fix the slow sink.' },

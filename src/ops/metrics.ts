@@ -28,6 +28,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     sinkState: new Gauge({ name: 'beacon_sink_state', help: '1 for the state a sink is in (idle, delivering, backing_off, fatal, stopped)', labelNames: ['sink', 'state'], registers: [registry] }),
     sinkDeliverySeconds: new Histogram({ name: 'beacon_sink_delivery_seconds', help: 'Duration of one deliver() call that succeeded', labelNames: ['sink'], buckets: latencyBuckets, registers: [registry] }),
     enrichUaCacheLookups: new Counter({ name: 'beacon_enrich_ua_cache_lookups_total', help: 'User-agent parses served from the enrichment cache (hit) or parsed anew (miss)', labelNames: ['result'], registers: [registry] }),
+    enrichDuplicates: new Counter({ name: 'beacon_enrich_duplicates_total', help: 'Events found to be duplicates, per tier: request (repeated request fingerprint) or id (repeated client event id)', labelNames: ['tier'], registers: [registry] }),
     liveViewers: new Gauge({ name: 'beacon_live_viewers', help: 'WebSocket viewers connected to /live', registers: [registry] }),
     liveDropped: new Counter({ name: 'beacon_live_dropped_total', help: 'Events not sent to a /live viewer because it (or its collector link) was behind, summed over viewers', registers: [registry] }),
     ingestDeliverySeconds: new Histogram({ name: 'beacon_ingest_delivery_seconds', help: 'From server receive time to delivery by a sink', labelNames: ['sink'], buckets: latencyBuckets, registers: [registry] }),

@@ -75,6 +75,7 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
       return (await reply) ?? undefined;
     }),
     onUpgrade: live.onUpgrade,
+    partition,
   });
   if (partition === 'p0') {
     queues = await startQueueSources({

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { BeaconConfig } from '../config/schema.js';
 import type { TrackedEvent } from '../event/trackedEvent.js';
 import type { Metrics } from '../ops/metrics.js';
-import { processEnrichChain } from '../enrich/chain.js';
+import { appendEnriched, processEnrichChain } from '../enrich/chain.js';
 import { createHttpServer } from '../sources/http/index.js';
 import type { UpgradeHandler } from '../sources/http/server.js';
 
@@ -21,18 +21,17 @@ export async function startIntakeSide(options: {
   fallback: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
   /** The `/live` WebSocket endpoint (or its IPC link in a collector process). */
   onUpgrade?: UpgradeHandler;
+  /** This collector's log partition (names its duplicate-id file); one process: p0. */
+  partition?: string;
 }) {
   const { config, metrics } = options;
   // Built (and the geo database loaded) here at start, shared with this process's queue sources.
-  const enrich = processEnrichChain(config, metrics, options.logger);
+  const enrich = processEnrichChain(config, metrics, options.logger, { partition: options.partition ?? 'p0' });
   const http = createHttpServer({
     config: config.server,
     emit: async (events) => {
-      const kept = enrich.run(events);
-      // Only dropped bots: nothing to store, and the client gets its usual answer.
-      if (kept.length === 0) return;
-      await options.append(kept);
-      metrics.eventsAppended.inc(kept.length);
+      const appended = await appendEnriched(enrich, events, (kept) => options.append(kept));
+      if (appended > 0) metrics.eventsAppended.inc(appended);
     },
     metrics,
     logger: options.logger,

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { BeaconConfig } from '../config/schema.js';
 import type { Metrics } from '../ops/metrics.js';
 import { appendDurably } from '../ops/durableAppend.js';
-import { processEnrichChain } from '../enrich/chain.js';
+import { appendEnriched, processEnrichChain } from '../enrich/chain.js';
 import { findSourceDefinition } from '../sources/registry.js';
 import type { Emit, Source } from '../sources/source.js';
 
@@ -18,8 +18,7 @@ export async function startQueueSources(options: { config: BeaconConfig; emit: E
   const started: Source[] = [];
   const enrich = processEnrichChain(config, metrics, logger);
   const emit: Emit = async (events) => {
-    const kept = enrich.run(events);
-    if (kept.length > 0) await options.emit(kept);
+    await appendEnriched(enrich, events, options.emit);
   };
   for (const sourceConfig of config.sources as { name: string; type: string }[]) {
     const definition = findSourceDefinition(sourceConfig.type);

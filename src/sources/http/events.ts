@@ -186,7 +186,8 @@ export function batchEvent(item: unknown, facts: RequestFacts, rules: EventRules
   if (badType) return badType;
 
   let id: string;
-  if (input.id === undefined || input.id === null) id = uuidv7(facts.ts);
+  const clientId = input.id !== undefined && input.id !== null;
+  if (!clientId) id = uuidv7(facts.ts);
   else if (typeof input.id === 'string' && input.id.length > 0 && input.id.length <= MAX_ID_CHARS) id = input.id;
   else return { code: 'BEACON_E_BAD_EVENT', message: `"id" must be a string of 1 to ${MAX_ID_CHARS} characters` };
 
@@ -225,7 +226,19 @@ export function batchEvent(item: unknown, facts: RequestFacts, rules: EventRules
   }
   if (event.referrer === undefined && facts.referer !== undefined) event.referrer = facts.referer;
   event.meta = { source: 'http' };
+  if (clientId) clientIdEvents.add(event);
   return event;
+}
+
+/**
+ * Events whose `id` the client gave (idempotency keys for the duplicate check). Kept beside
+ * the events rather than on them, so the event's shape (and the log's stringify) is unchanged.
+ */
+const clientIdEvents = new WeakSet<object>();
+
+/** True when `event` came from a /batch element that carried its own `id`. */
+export function hasClientId(event: object): boolean {
+  return clientIdEvents.has(event);
 }
 
 const ID_FIELDS = ['partyId', 'sessionId', 'pageViewId'] as const;

@@ -26,9 +26,9 @@ describe('the enrichment chain', () => {
   });
 
   test('it runs the steps in the documented order', () => {
-    assert.deepEqual(createEnrichChain(enrichConfig()).steps.map((s) => s.name), ['clockSkew', 'ua', 'bots', 'geo', 'ip']);
+    assert.deepEqual(createEnrichChain(enrichConfig()).steps.map((s) => s.name), ['clockSkew', 'ua', 'bots', 'geo', 'ids', 'requests', 'ip']);
     assert.deepEqual(
-      createEnrichChain(enrichConfig({ ua: { enabled: false }, bots: { enabled: false }, geo: { enabled: false }, ip: { anonymize: 'none' }, clockSkew: false })).steps,
+      createEnrichChain(enrichConfig({ ua: { enabled: false }, bots: { enabled: false }, geo: { enabled: false }, ip: { anonymize: 'none' }, duplicates: { enabled: false }, clockSkew: false })).steps,
       [],
     );
   });
