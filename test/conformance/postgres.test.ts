@@ -17,6 +17,7 @@ import { SinkError, type Sink } from '../../src/sinks/sink.js';
 import { MemoryLog } from '../support/memoryLog.js';
 import { TcpProxy } from '../support/tcpProxy.js';
 import { runSinkConformance } from './sink.js';
+import { waitUntil } from '../support/waitFor.js';
 
 /**
  * The postgres sink against the machine's real PostgreSQL (127.0.0.1:5432, trust auth, user
@@ -113,13 +114,7 @@ async function failure(p: Promise<unknown>): Promise<SinkError> {
   return err;
 }
 
-async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) => waitUntil(what, check, timeoutMs, 20);
 
 describe('postgres sink', () => {
   test('creates the documented table on open when createTable is set', async () => {

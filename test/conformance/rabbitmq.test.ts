@@ -16,6 +16,7 @@ import { SinkError } from '../../src/sinks/sink.js';
 import { MemoryLog } from '../support/memoryLog.js';
 import { TcpProxy } from '../support/tcpProxy.js';
 import { runSinkConformance } from './sink.js';
+import { waitUntil } from '../support/waitFor.js';
 
 /**
  * The rabbitmq sink against the machine's real RabbitMQ (127.0.0.1:5672, guest/guest), through
@@ -110,13 +111,7 @@ function makeEvents(n: number, extra: (i: number) => Partial<TrackedEvent> = () 
   return Array.from({ length: n }, (_, i) => ({ id: `r${RUN}-${String(i).padStart(5, '0')}`, type: 'order.created', ts: Date.now(), props: { n: i }, meta: {}, ...extra(i) }));
 }
 
-async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) => waitUntil(what, check, timeoutMs, 20);
 
 describe('rabbitmq sink', () => {
   test('loses nothing when connections are cut again and again in the middle of batches', async (t) => {

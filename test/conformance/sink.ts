@@ -12,6 +12,7 @@ import { systemClock } from '../../src/ops/clock.js';
 import type { Sink, SinkContext } from '../../src/sinks/sink.js';
 import type { BaseSinkConfig } from '../../src/sinks/sinkConfig.js';
 import { MemoryLog } from '../support/memoryLog.js';
+import { waitUntil } from '../support/waitFor.js';
 
 /**
  * What a sink's conformance test provides: a destination it can start, stop and read back.
@@ -42,13 +43,7 @@ export interface SinkHarness {
 
 const TIMEOUT_MS = 15_000;
 
-async function waitFor(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + TIMEOUT_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const waitFor = (check: () => Promise<boolean> | boolean, what: string) => waitUntil(what, check, TIMEOUT_MS, 10);
 
 function makeEvents(n: number, from = 0, extra: (i: number) => Partial<TrackedEvent> = () => ({})): TrackedEvent[] {
   return Array.from({ length: n }, (_, k) => {

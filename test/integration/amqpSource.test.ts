@@ -15,6 +15,7 @@ import { Registry } from 'prom-client';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
 import { createRecordingEmit } from '../support/recordingEmit.js';
 import { TcpProxy } from '../support/tcpProxy.js';
+import { waitUntil } from '../support/waitFor.js';
 
 /**
  * The amqp source against the machine's real RabbitMQ: Beacon as a real process consuming a
@@ -58,13 +59,7 @@ async function dlqEntries(path: string): Promise<{ source: string; code: string;
   }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) => waitUntil(what, check, timeoutMs);
 
 before(async () => {
   await admin.onConnect(5000);

@@ -6,6 +6,7 @@ import { Connection, type AsyncMessage, type Consumer, type Publisher } from 'ra
 import { canopsisToBeaconConfig, parseCanopsisTargets } from '../../src/config/import/canopsis.js';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
 import { TcpProxy } from '../support/tcpProxy.js';
+import { waitUntil } from '../support/waitFor.js';
 
 /**
  * The Canopsis dispatcher scenario, end to end against the machine's real RabbitMQ: events
@@ -74,13 +75,7 @@ function canopsisEvent(seq: number) {
   };
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number) => waitUntil(what, check, timeoutMs, 100);
 
 describe(`the Canopsis dispatcher scenario (three vhosts, one unreachable for ${OUTAGE_MS / 1000} s)`, () => {
   const targets = VHOSTS.map((v) => new Target(v));

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
+import { waitForValue as waitFor } from '../support/waitFor.js';
 
 /** `/live` against Beacon as a real process, in one process and with two collector processes. */
 
@@ -54,15 +55,6 @@ async function stuckViewer(port: number): Promise<Socket> {
   return socket;
 }
 
-async function waitFor<T>(what: string | (() => string), fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function droppedNotices(v: Viewer): number {
   return v.messages.reduce((n, m) => n + (m.kind === 'dropped' ? m.count! : 0), 0);

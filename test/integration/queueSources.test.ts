@@ -9,6 +9,7 @@ import { createClient } from 'redis';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { lineCodec } from '../../src/event/codecs/line.js';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
+import { waitForValue } from '../support/waitFor.js';
 
 /**
  * Beacon as a real process reading the machine's NATS (core and JetStream), Redis (list and
@@ -25,15 +26,7 @@ const names = {
   topic: `beacon-qs/${run}`,
 };
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000) => waitForValue(what, fn, timeoutMs);
 
 async function jsonLines(path: string): Promise<Record<string, unknown>[]> {
   try {

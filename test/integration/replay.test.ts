@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBeacon, runCli, type BeaconProcess } from '../support/beaconProcess.js';
 import { startHttpReceiver, type HttpReceiver } from '../support/httpReceiver.js';
+import { waitUntil } from '../support/waitFor.js';
 
 interface Status {
   sinks: { name: string; lagEvents: number; delivered: number; deadLettered: number }[];
@@ -13,13 +14,7 @@ async function status(beacon: BeaconProcess): Promise<Status> {
   return (await (await fetch(`${beacon.url}/api/v1/status`)).json()) as Status;
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, timeoutMs = 15_000) => waitUntil(what, check, timeoutMs);
 
 async function lines(path: string): Promise<{ id: string }[]> {
   return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string });

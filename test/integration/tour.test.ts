@@ -4,18 +4,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBeacon, runCli, type BeaconProcess } from '../support/beaconProcess.js';
 import { freePort } from '../support/freePort.js';
+import { waitForValue as waitFor } from '../support/waitFor.js';
 
 /** The README's five-minute tour, run against Beacon as a real process. */
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function fileLines(path: string): Promise<Record<string, unknown>[]> {
   try {

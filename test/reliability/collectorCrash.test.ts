@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
+import { waitUntil } from '../support/waitFor.js';
 
 /** The collector processes of a Beacon primary (its children running the collector entry point). */
 function childrenOf(pid: number): number[] {
@@ -15,13 +16,7 @@ function childrenOf(pid: number): number[] {
     .filter((n) => n > 0);
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) => waitUntil(what, check, timeoutMs, 100);
 
 describe('a collector process killed with SIGKILL', () => {
   let beacon: BeaconProcess;
