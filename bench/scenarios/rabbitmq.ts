@@ -22,10 +22,9 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Connection, type AsyncMessage } from 'rabbitmq-client';
-import type { TrackedEvent } from '../../src/event/trackedEvent.js';
 import { rabbitmqConfigSchema } from '../../src/sinks/rabbitmq/index.js';
 import { fmt, newResult, type ScenarioResult } from '../report.js';
-import { drainThroughDispatcher, waitUntil } from '../sinkDrain.js';
+import { benchEvents, drainThroughDispatcher, waitUntil } from '../sinkDrain.js';
 
 export const RABBITMQ_TARGET_RATIO = 2;
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -34,23 +33,9 @@ interface Logger {
   log(msg: string): void;
 }
 
-function makeEvents(n: number): TrackedEvent[] {
-  const ts = Date.now();
-  return Array.from({ length: n }, (_, i) => ({
-    id: `0190f5c2-${String(i).padStart(4, '0')}-7000-8000-${String(i).padStart(12, '0')}`,
-    type: 'pageview',
-    ts: ts + i,
-    sessionId: 's-1',
-    ip: '127.0.0.1',
-    url: `https://example.com/docs/page-${i % 97}`,
-    props: { k: 'v', n: i % 20 },
-    meta: { source: 'http' },
-  }));
-}
-
 async function measureSink(admin: Connection, queue: string, n: number): Promise<{ perSec: number; seconds: number; bodyBytes: number }> {
   await admin.queueDeclare({ queue, durable: true });
-  const events = makeEvents(n);
+  const events = benchEvents(n);
   const config = rabbitmqConfigSchema.parse({ type: 'rabbitmq', name: 'bench-rabbitmq', host: '127.0.0.1', queue, batch: { maxEvents: 500, maxWaitMs: 0 } });
   const { seconds, perSec } = await drainThroughDispatcher(config, events, 600_000);
   const count = (await admin.queueDeclare({ queue, passive: true })).messageCount;
