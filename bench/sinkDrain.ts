@@ -1,8 +1,8 @@
 /**
- * Sink-level broker scenarios (jetstream, kafka; rabbitmq has its own copy): the real
- * Dispatcher and sink draining N events pre-filled in an in-memory log
- * (test/support/memoryLog.ts, as the conformance suite drives sinks), so the figure is the
- * sink and the dispatch loop, not Beacon's disk log (the dispatch scenario measures that).
+ * Sink-level scenarios (rabbitmq, jetstream, kafka, postgres, mysql, clickhouse): the real
+ * Dispatcher and sink draining N events pre-filled in an in-memory log that decodes each event
+ * on read as the local log does (bench/recordLog.ts), so the figure is the sink and the
+ * dispatch loop, not Beacon's disk log (the dispatch scenario measures that).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import type { TrackedEvent } from '../src/event/trackedEvent.js';
 import { silentLogger } from '../src/ops/logger.js';
 import { createMetrics } from '../src/ops/metrics.js';
 import type { BaseSinkConfig } from '../src/sinks/sinkConfig.js';
-import { MemoryLog } from '../test/support/memoryLog.js';
+import { RecordLog } from './recordLog.js';
 
 /** `n` events shaped like the collector's (about 200 bytes as JSON), distinct ids. */
 export function benchEvents(n: number, run = ''): TrackedEvent[] {
@@ -55,10 +55,13 @@ export interface Drained {
   perSec: number;
 }
 
-/** Drains `events` through a real Dispatcher into the sink `config` (parsed by its schema). */
-export async function drainThroughDispatcher(config: BaseSinkConfig & Record<string, unknown>, events: readonly TrackedEvent[], timeoutMs: number): Promise<Drained> {
+/**
+ * Drains `events` through a real Dispatcher into the sink `config` (parsed by its schema).
+ * With `progress`, a line every 10 s (a slow database can take minutes).
+ */
+export async function drainThroughDispatcher(config: BaseSinkConfig & Record<string, unknown>, events: readonly TrackedEvent[], timeoutMs: number, progress?: (msg: string) => void): Promise<Drained> {
   const n = events.length;
-  const log = new MemoryLog();
+  const log = new RecordLog();
   for (let i = 0; i < n; i += 10_000) await log.append(events.slice(i, i + 10_000));
   const dataDir = mkdtempSync(join(tmpdir(), `beacon-bench-${config.type}-`));
   const dispatcher = new Dispatcher({
@@ -70,6 +73,7 @@ export async function drainThroughDispatcher(config: BaseSinkConfig & Record<str
     metrics: createMetrics(new Registry()),
   });
   const started = performance.now();
+  const ticker = progress ? setInterval(() => progress(`${config.name}: ${dispatcher.status()[0]!.delivered.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} delivered after ${((performance.now() - started) / 1000).toFixed(0)} s`), 10_000) : undefined;
   try {
     await dispatcher.start();
     const done = await waitUntil(() => dispatcher.status()[0]!.delivered >= n, timeoutMs, 5);
@@ -79,6 +83,7 @@ export async function drainThroughDispatcher(config: BaseSinkConfig & Record<str
     if (s.deadLettered > 0) throw new Error(`the ${config.type} sink dead-lettered ${s.deadLettered} of ${n} events${s.lastError ? ` (${s.lastError.message})` : ''}`);
     return { delivered: s.delivered, errors: s.errors, seconds, perSec: n / seconds };
   } finally {
+    clearInterval(ticker);
     await dispatcher.stop(5000).catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@
  *
  * - Beacon: the real Dispatcher and RabbitmqSink (batches of 500, persistent messages, every
  *   message confirmed before the batch counts) draining N events pre-filled in an in-memory log
- *   (test/support/memoryLog.ts), so the figure is the sink and dispatch loop, not the disk log
+ *   (bench/recordLog.ts, via bench/sinkDrain.ts), so the figure is the sink and dispatch loop, not the disk log
  *   (the dispatch scenario measures the log's read side).
  * - Reference: a RabbitMQ shovel from queue A to queue B with `ack-mode: on-confirm`, when the
  *   rabbitmq_shovel plugin is enabled. When it is not (enabling a plugin reconfigures the

@@ -46,6 +46,8 @@ export function alwaysPresent(source: string): boolean {
 }
 
 export function valueAt(event: TrackedEvent, source: string): unknown {
+  // Called for every column of every row: a top-level field needs no split (and no garbage).
+  if (!source.includes('.')) return (event as unknown as Record<string, unknown>)[source];
   let value: unknown = event;
   for (const key of source.split('.')) {
     if (value === null || typeof value !== 'object') return undefined;

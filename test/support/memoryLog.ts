@@ -1,6 +1,7 @@
 import { BeaconError } from '../../src/errors/beaconError.js';
 import type { TrackedEvent } from '../../src/event/trackedEvent.js';
 import type { Cursor, CursorLag, CursorOptions, EventLog, LogBatch, LogPosition, LogUsage, SeekTarget } from '../../src/log/eventLog.js';
+import { AppendWaiters } from './appendWaiters.js';
 
 const PARTITION = '0';
 
@@ -17,7 +18,7 @@ export class MemoryLog implements EventLog {
   readonly events: TrackedEvent[] = [];
   private readonly committed = new Map<string, number>();
   private readonly persisted = new Map<string, number>();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new AppendWaiters();
   private closed = false;
   /** How many times each cursor was flushed (persisted on request). */
   readonly flushes = new Map<string, number>();
@@ -25,7 +26,7 @@ export class MemoryLog implements EventLog {
   async append(events: readonly TrackedEvent[]): Promise<void> {
     if (this.closed) throw new BeaconError('BEACON_E_LOG_CLOSED', 'the log is closed');
     for (const e of events) this.events.push(JSON.parse(JSON.stringify(e)) as TrackedEvent);
-    for (const wake of [...this.waiters]) wake();
+    this.waiters.wakeAll();
   }
 
   async cursor(name: string, options: CursorOptions = {}): Promise<Cursor> {
@@ -43,7 +44,7 @@ export class MemoryLog implements EventLog {
   async close(): Promise<void> {
     for (const [name, seq] of this.committed) this.persisted.set(name, seq);
     this.closed = true;
-    for (const wake of [...this.waiters]) wake();
+    this.waiters.wakeAll();
   }
 
   /** Committed position of a cursor (next sequence to deliver). */
@@ -79,18 +80,7 @@ export class MemoryLog implements EventLog {
   }
 
   waitForAppend(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    return this.waiters.wait(ms, signal);
   }
 }
 

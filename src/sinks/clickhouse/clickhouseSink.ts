@@ -59,13 +59,22 @@ function baseType(type: string): string {
   return inner ? baseType(inner[1]!) : type;
 }
 
+/** `baseType` per type string: `encode` runs for every value of every row, a table has few types. */
+const baseTypes = new Map<string, string>();
+
+function cachedBaseType(type: string): string {
+  let base = baseTypes.get(type);
+  if (base === undefined) baseTypes.set(type, (base = baseType(type)));
+  return base;
+}
+
 /**
  * Turns an event value into the JSON value a column of this type parses. `undefined` leaves
  * the key out of the row, so the column takes its default (NULL for a Nullable column).
  */
 export function encode(value: unknown, type: string): unknown {
   if (value === undefined || value === null) return undefined;
-  const base = baseType(type);
+  const base = cachedBaseType(type);
   if (base === 'String' || base.startsWith('FixedString') || base.startsWith('Enum')) {
     return typeof value === 'string' ? value : JSON.stringify(value);
   }

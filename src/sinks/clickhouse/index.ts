@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { duration } from '../../config/units.js';
 import type { SinkDefinition } from '../sink.js';
-import { sinkConfigSchema } from '../sinkConfig.js';
+import { batchWithDefaults, sinkConfigSchema } from '../sinkConfig.js';
 import { columnsOption, tableName } from '../sqlColumns.js';
 import { ClickHouseSink } from './clickhouseSink.js';
+
+/** The clickhouse sink's batching defaults: a few INSERTs per second at most, thousands of rows each. */
+export const CLICKHOUSE_BATCH = { maxEvents: 10_000, maxWaitMs: 1000 };
 
 export const clickhouseConfigSchema = sinkConfigSchema('clickhouse', {
   /** The server's HTTP interface, e.g. http://clickhouse.internal:8123 (https:// for TLS). Redacted. */
@@ -20,6 +23,11 @@ export const clickhouseConfigSchema = sinkConfigSchema('clickhouse', {
   columns: columnsOption(),
   /** Longest wait for one HTTP request (connect included); past it the batch is retried. */
   requestTimeoutMs: duration().default(30_000),
+  /**
+   * Larger than other sinks' defaults (500 events, 200 ms): every INSERT makes a part that
+   * ClickHouse writes and merges later, so rows/s grows with the batch (docs/performance.md).
+   */
+  batch: batchWithDefaults(CLICKHOUSE_BATCH).prefault({}),
 });
 
 export type ClickHouseSinkConfig = z.output<typeof clickhouseConfigSchema>;

@@ -37,7 +37,7 @@ export function createTableSql(table: string, mapping: ColumnMapping): string {
 }
 
 /** Turns an event value into what a column of this type takes (`json` also covers MariaDB's JSON alias). */
-function encode(value: unknown, columnType: string): unknown {
+export function encode(value: unknown, columnType: string): unknown {
   if (value === undefined || value === null) return null;
   if (columnType === 'json') return JSON.stringify(value);
   if (typeof value === 'number' && (columnType === 'datetime' || columnType === 'timestamp' || columnType === 'date')) return new Date(value);

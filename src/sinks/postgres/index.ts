@@ -8,7 +8,7 @@ export const postgresConfigSchema = sinkConfigSchema('postgres', sqlSinkFields({
 
 export type PostgresSinkConfig = z.output<typeof postgresConfigSchema>;
 
-/** `postgres`: inserts each batch as one multi-row INSERT ... ON CONFLICT (id) DO NOTHING. */
+/** `postgres`: writes each batch with one COPY, or a multi-row INSERT ... ON CONFLICT (id) DO NOTHING when the COPY is refused (an id already there). */
 export const postgresSink: SinkDefinition<typeof postgresConfigSchema> = {
   type: 'postgres',
   configSchema: postgresConfigSchema,

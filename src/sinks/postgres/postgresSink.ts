@@ -2,11 +2,15 @@ import pg from 'pg';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { SinkError, type RejectedEvent, type Sink, type SinkContext } from '../sink.js';
 import { alwaysPresent, columnMapping, sourceKind, valueAt, type ColumnMapping, type SourceKind } from '../sqlColumns.js';
+import { copyChunks, copyFrom } from './copyFrom.js';
 import type { PostgresSinkConfig } from './index.js';
-import { classifyPgError, isDataError, rowReason, type PgWhere } from './pgErrors.js';
+import { classifyPgError, isDataError, rowReason, sqlState, type PgWhere } from './pgErrors.js';
 
 /** PostgreSQL takes at most 65535 parameters in one statement. */
 const MAX_PARAMS = 65_535;
+
+/** COPY refused as an operation on this table, not for its data: 0A000, e.g. "COPY FROM not supported with row-level security". */
+const COPY_UNSUPPORTED = new Set(['0A000']);
 
 /** Column types `createTable` uses for each kind of source. */
 const CREATE_TYPES: Record<SourceKind, string> = {
@@ -37,7 +41,7 @@ export function createTableSql(table: string, mapping: ColumnMapping): string {
 }
 
 /** Turns an event value into the parameter a column of this type takes. */
-function encode(value: unknown, columnType: string): unknown {
+export function encode(value: unknown, columnType: string): unknown {
   if (value === undefined || value === null) return null;
   if (columnType === 'json' || columnType === 'jsonb') return JSON.stringify(value);
   if (typeof value === 'number' && (columnType.startsWith('timestamp') || columnType === 'date')) return new Date(value).toISOString();
@@ -46,14 +50,22 @@ function encode(value: unknown, columnType: string): unknown {
 }
 
 /**
- * Writes each batch with one multi-row `INSERT ... ON CONFLICT (<id column>) DO NOTHING`, so a
- * batch delivered again after a crash or a lost connection writes nothing twice.
+ * Writes each batch with one `COPY ... FROM STDIN`, and falls back to a multi-row
+ * `INSERT ... ON CONFLICT (<id column>) DO NOTHING` when the COPY is refused, so a batch
+ * delivered again after a crash or a lost connection writes nothing twice.
  *
+ * - COPY is the fast path (several times the INSERT's rows/s, see docs/performance.md) but it
+ *   has no ON CONFLICT: one id already in the table fails the whole COPY with a unique
+ *   violation, and nothing of it is written. That is a data error (class 23), so the same
+ *   attempt writes the batch again with the INSERT, which skips the ids already there. A
+ *   redelivery, the only way an id comes twice, costs one refused COPY.
+ * - A table COPY cannot write (row-level security that applies to the user: SQLSTATE 0A000)
+ *   is remembered and gets the INSERT, which obeys the policies, from then on.
  * - One attempt per `deliver` on one connection; the dispatcher owns retries and reconnects.
- * - A batch larger than one statement can carry (65535 parameters) is split into several
+ * - A batch larger than one INSERT can carry (65535 parameters) is split into several
  *   INSERTs inside one transaction: the batch is written whole or not at all.
- * - When the INSERT fails on a data error (class 22 or 23: a value too long, a CHECK or NOT
- *   NULL violation), the sink inserts the batch again row by row in one transaction, each
+ * - When the INSERT fails on a data error too (class 22 or 23: a value too long, a CHECK or
+ *   NOT NULL violation), the sink inserts the batch again row by row in one transaction, each
  *   row under a savepoint, commits the rows that go in, and names the others (with
  *   PostgreSQL's message) so the dispatcher dead-letters just them. Still one attempt.
  */
@@ -65,6 +77,8 @@ export class PostgresSink implements Sink {
   private broken: unknown;
   /** The type of each mapped column, read from the table at open. */
   private columnTypes: string[] = [];
+  /** False once the table refused COPY as an operation (not for its data). */
+  private copyWorks = true;
 
   constructor(
     private readonly config: PostgresSinkConfig,
@@ -111,6 +125,15 @@ export class PostgresSink implements Sink {
   async deliver(batch: readonly TrackedEvent[]): Promise<void> {
     const client = this.client;
     if (!client || this.broken) throw this.lostConnection();
+    if (this.copyWorks) {
+      try {
+        await copyFrom(client, this.copySql, copyChunks(batch, (event) => this.row(event)));
+        return;
+      } catch (err) {
+        if (COPY_UNSUPPORTED.has(sqlState(err) ?? '')) this.copyWorks = false;
+        else if (!isDataError(err)) throw this.failed(err);
+      }
+    }
     const rows = batch.map((event) => this.row(event));
     try {
       await this.insertAll(client, rows);
@@ -130,6 +153,10 @@ export class PostgresSink implements Sink {
 
   private row(event: TrackedEvent): unknown[] {
     return this.mapping.sources.map((source, i) => encode(valueAt(event, source), this.columnTypes[i]!));
+  }
+
+  private get copySql(): string {
+    return `COPY ${quoteTable(this.config.table)} (${this.mapping.columns.map(quoteIdent).join(',')}) FROM STDIN`;
   }
 
   private insertSql(rowCount: number): string {
@@ -196,7 +223,7 @@ export class PostgresSink implements Sink {
     }
   }
 
-  /** The type of every mapped column; fatal when the table or a column is missing. */
+  /** The type of every mapped column; fatal when the table or a column is missing, or the id column is not unique. */
   private async describeTable(client: pg.Client): Promise<string[]> {
     const result = await client.query<{ exists: boolean; name: string | null; type: string | null }>(
       `SELECT to_regclass($1) IS NOT NULL AS exists, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
@@ -212,6 +239,18 @@ export class PostgresSink implements Sink {
     const missing = this.mapping.columns.filter((c) => !types.has(c));
     if (missing.length > 0) {
       throw new SinkError('fatal', `${at}: table ${this.config.table} has no column ${missing.join(', ')}: add it, or change the sink's "columns" mapping`, { errorType: 'no_column' });
+    }
+    // COPY has no ON CONFLICT: without a unique key on the id a redelivery would write twice,
+    // where the INSERT would have failed (42P10). The key ON CONFLICT (id) can use: unique,
+    // immediate, on exactly that column, not partial, not an expression.
+    const key = await client.query<{ unique_id: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indimmediate AND i.indnkeyatts = 1
+           AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = $2) AS unique_id`,
+      [quoteTable(this.config.table), this.mapping.idColumn],
+    );
+    if (!key.rows[0]?.unique_id) {
+      throw new SinkError('fatal', `${at}: column ${this.mapping.idColumn} of ${this.config.table} must be the primary key (or have a unique index): it takes the event id that keeps redeliveries from writing twice`, { errorType: 'no_unique_id' });
     }
     return this.mapping.columns.map((c) => types.get(c)!.replace(/\(.*$/, ''));
   }
