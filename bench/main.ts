@@ -4,6 +4,7 @@
  *   npm run bench                         all scenarios, 10 s runs, recorded in docs/performance.md
  *   npm run bench -- --quick --only pixel a smoke test (3 s runs, not recorded)
  *   npm run bench -- --only rabbitmq,jetstream,kafka,amqp-e2e   the broker scenarios only
+ *   npm run bench -- --only postgres,mysql,clickhouse          the database sink scenarios only
  *   npm run bench -- --help
  *
  * Exit code: 0 when every requested scenario ran; 1 when one could not (e.g. Beacon failed to
@@ -16,26 +17,35 @@ import { BUILD_BEACON, REPO_ROOT, checkBeaconPresent } from './beacon.js';
 import { buildBeacon } from './build.js';
 import { BenchContext } from './context.js';
 import { machineInfo } from './machine.js';
-import { parseOptions, type BenchOptions, type Scenario } from './options.js';
+import { DATABASE_SCENARIOS, parseOptions, type BenchOptions, type Scenario } from './options.js';
 import { installCleanupHandlers } from './proc.js';
 import { appendSection, consoleReport, markdownSection, newResult, type ScenarioResult } from './report.js';
 import type { RssPeak } from './rss.js';
 import { batch } from './scenarios/batch.js';
 import { dispatch } from './scenarios/dispatch.js';
+import { enrich } from './scenarios/enrich.js';
 import { pixel } from './scenarios/pixel.js';
 import { amqpE2e, amqpE2eEvents } from './scenarios/amqpE2e.js';
 import { jetstreamEvents, jetstreamScenario } from './scenarios/jetstream.js';
 import { kafka, kafkaEvents } from './scenarios/kafka.js';
 import { rabbitmq, rabbitmqEvents } from './scenarios/rabbitmq.js';
+import { clickhouse } from './scenarios/clickhouse.js';
+import { mysqlScenario } from './scenarios/mysql.js';
+import { postgres } from './scenarios/postgres.js';
+import { sqlBenchRows } from './sqlSinkBench.js';
 
 const RUNNERS: Record<Scenario, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   pixel,
+  enrich,
   batch,
   dispatch,
   rabbitmq,
   jetstream: jetstreamScenario,
   kafka,
   'amqp-e2e': amqpE2e,
+  postgres,
+  mysql: mysqlScenario,
+  clickhouse,
 };
 export const DOC_PATH = join(REPO_ROOT, 'docs/performance.md');
 
@@ -50,6 +60,7 @@ function settings(o: BenchOptions): string {
     o.only.includes('jetstream') ? `jetstream ${jetstreamEvents(o.quick).toLocaleString('en-US')} messages` : '',
     o.only.includes('kafka') ? `kafka ${kafkaEvents(o.quick).toLocaleString('en-US')} records` : '',
     o.only.includes('amqp-e2e') ? `amqp-e2e ${amqpE2eEvents(o.quick).toLocaleString('en-US')} messages` : '',
+    o.only.some((s) => (DATABASE_SCENARIOS as readonly string[]).includes(s)) ? `${sqlBenchRows(o.quick).toLocaleString('en-US')} rows per database scenario` : '',
     o.quick ? 'quick mode' : '',
     o.referenceOnly ? 'reference only' : '',
   ]

@@ -1,8 +1,13 @@
 /** Command-line options of `npm run bench -- ...`. */
 
-export const SCENARIOS = ['pixel', 'batch', 'dispatch', 'rabbitmq', 'jetstream', 'kafka', 'amqp-e2e'] as const;
+export const SCENARIOS = ['pixel', 'enrich', 'batch', 'dispatch', 'rabbitmq', 'jetstream', 'kafka', 'amqp-e2e', 'postgres', 'mysql', 'clickhouse'] as const;
 /** Scenarios that need the machine's RabbitMQ (127.0.0.1:5672), NATS (127.0.0.1:4222) or kcat and the Kafka mock. */
 export const BROKER_SCENARIOS = ['rabbitmq', 'jetstream', 'kafka', 'amqp-e2e'] as const;
+/**
+ * Scenarios that need the machine's PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306) with
+ * psql and mariadb, or start a private ClickHouse (scripts/ensure-clickhouse.sh).
+ */
+export const DATABASE_SCENARIOS = ['postgres', 'mysql', 'clickhouse'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -28,8 +33,8 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --quick              3 s runs, 1 s warm-up, 100k dispatch events, fewer broker messages;
-                       not recorded unless --record
+  --quick              3 s runs, 1 s warm-up, 100k dispatch events, fewer broker messages,
+                       20k database rows (200k in a full run); not recorded unless --record
   --duration SEC       seconds per measured run (default 10)
   --warmup SEC         seconds of warm-up before each run (default 2)
   --connections N      wrk connections (default 64)
@@ -37,7 +42,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --events N           events pre-filled for dispatch (default 500000)
   --batch-size N       events per POST /batch (default 20)
   --only a,b           scenarios to run: ${SCENARIOS.join(', ')} (default all;
-                       the broker ones, ${BROKER_SCENARIOS.join(', ')}, add about 1 minute)
+                       the broker ones, ${BROKER_SCENARIOS.join(', ')}, add about 1 minute;
+                       the database ones, ${DATABASE_SCENARIOS.join(', ')}, about 2 minutes: each
+                       sink against the database's own bulk loader (psql \\copy, LOAD DATA
+                       LOCAL INFILE, clickhouse-client) writing the same rows)
   --reference-only     measure nginx / the raw copy only (no Beacon)
   --record / --no-record   append to docs/performance.md (default: on, off with --quick)
   --strict             exit 1 when a figure misses its target
