@@ -1,11 +1,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { createClient, ClickHouseLogLevel } from '@clickhouse/client';
 import { Registry } from 'prom-client';
 import { Dispatcher } from '../../src/dispatch/dispatcher.js';
@@ -16,18 +14,18 @@ import { clickhouseConfigSchema } from '../../src/sinks/clickhouse/index.js';
 import { ClickHouseSink, createTableSql } from '../../src/sinks/clickhouse/clickhouseSink.js';
 import { DEFAULT_COLUMNS, columnMapping } from '../../src/sinks/sqlColumns.js';
 import { SinkError, type Sink } from '../../src/sinks/sink.js';
-import { freePort } from '../support/freePort.js';
+import { startClickHouse } from '../support/clickhouseServer.js';
 import { MemoryLog } from '../support/memoryLog.js';
 import { TcpProxy } from '../support/tcpProxy.js';
 import { runSinkConformance } from './sink.js';
 
 /**
  * The clickhouse sink against a private ClickHouse server (Debian's 18.16) that this file
- * starts: `scripts/ensure-clickhouse.sh --exec` installs the packages when missing, writes a
- * config and data dir in a temp dir, and execs the server on free ports; the test owns the
- * process and kills it at the end. The sink reaches it through a TcpProxy, so an outage can be
- * played; set-up and read-back go to the server directly. Everything lives in a database
- * named after this run, dropped at the end with the server.
+ * starts (test/support/clickhouseServer.ts: `scripts/ensure-clickhouse.sh --exec` installs the
+ * packages when missing, writes a config and data dir in a temp dir, and execs the server on
+ * free ports); the test owns the process and stops it at the end. The sink reaches it through
+ * a TcpProxy, so an outage can be played; set-up and read-back go to the server directly.
+ * Everything lives in a database named after this run, dropped at the end with the server.
  *
  * Read-back uses `SELECT ... FINAL ORDER BY id`: a ReplacingMergeTree collapses rows of one id
  * at merge time, FINAL does it at read time. ClickHouse keeps no arrival order (rows are
@@ -40,60 +38,10 @@ import { runSinkConformance } from './sink.js';
  * "Cannot parse string '<reason>' as UInt8" (Code 6). It names no row for an expression
  * failing on a block, so this check also exercises the dispatcher's bisection.
  */
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const RUN = randomUUID().slice(0, 8);
 const DB = `beacon_test_${RUN}`;
 
-interface Server {
-  url: string;
-  port: number;
-  child: ChildProcess;
-  dir: string;
-}
-
-async function startServer(): Promise<Server | { skip: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'beacon-clickhouse-'));
-  const [http, tcp] = [await freePort(), await freePort()];
-  const child = spawn('sh', ['scripts/ensure-clickhouse.sh', '--exec', dir, String(http), String(tcp)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 600_000; // the first run installs the packages
-  for (;;) {
-    const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 200))]);
-    if (early !== undefined) {
-      rmSync(dir, { recursive: true, force: true });
-      if (early === 3) return { skip: `ClickHouse tests skipped: clickhouse-server cannot be installed here (${stderr.trim().split('\n').pop()})` };
-      throw new Error(`scripts/ensure-clickhouse.sh exited with ${early} before the server answered:\n${stderr}\n${readLog(dir)}`);
-    }
-    const ok = await fetch(`http://127.0.0.1:${http}/ping`).then((r) => r.text(), () => '');
-    if (ok.trim() === 'Ok.') return { url: `http://127.0.0.1:${http}`, port: http, child, dir };
-    if (Date.now() > deadline) throw new Error(`ClickHouse did not answer /ping in time:\n${stderr}`);
-  }
-}
-
-function readLog(dir: string): string {
-  try {
-    return readFileSync(join(dir, 'log', 'clickhouse-server.err.log'), 'utf8').slice(-2000);
-  } catch {
-    return '';
-  }
-}
-
-async function stopServer(server: Server): Promise<void> {
-  const { child } = server;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  rmSync(server.dir, { recursive: true, force: true });
-}
-
-const started = await startServer();
+const started = await startClickHouse();
 if ('skip' in started) {
   test('clickhouse sink', { skip: started.skip }, () => {});
 } else {
@@ -106,7 +54,7 @@ if ('skip' in started) {
     await admin.command({ query: `DROP DATABASE IF EXISTS ${DB}` }).catch(() => {});
     await admin.close();
     await proxy.stop();
-    await stopServer(server);
+    await server.stop();
   });
 
   const run = (query: string) => admin.command({ query });
