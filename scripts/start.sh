@@ -6,4 +6,6 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/ensure-node-modules.sh
 npx tsc -p tsconfig.build.json
+node scripts/build-tracker.mjs
+node scripts/build-web.mjs
 exec node dist/cli/main.js start "$@"

@@ -7,7 +7,9 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/ensure-node-modules.sh
 sh scripts/ensure-services.sh
-echo "== typecheck" && npx tsc -p tsconfig.json --noEmit
+# The browser tests (test/e2e) drive Debian's Chromium; the API cache test runs Debian's nginx.
+sh scripts/ensure-debian-packages.sh chromium nginx
+echo "== typecheck" && npx tsc -p tsconfig.json --noEmit && npx tsc -p tracker/tsconfig.json && npx tsc -p web/tsconfig.json
 echo "== lint" && npx eslint .
 echo "== tests"
-exec node scripts/run-tests.mjs test/unit test/conformance test/integration test/reliability
+exec node scripts/run-tests.mjs test/unit test/conformance test/integration test/reliability test/e2e

@@ -9,6 +9,10 @@ export interface AdminRequest {
   query: Record<string, string>;
   headers: Record<string, string | undefined>;
   body?: string;
+  /** The TCP peer's address (for audit lines); X-Forwarded-For stays in `headers`. */
+  remoteAddress?: string;
+  /** Whether the request came over TLS to Beacon itself (server.tls); a proxy's X-Forwarded-Proto stays in `headers`. */
+  tls?: boolean;
 }
 
 export interface AdminResponse {

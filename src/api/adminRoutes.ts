@@ -1,78 +1,113 @@
 import type { BeaconConfig } from '../config/schema.js';
 import { redactConfig } from '../config/redact.js';
-import { BeaconError, isBeaconError } from '../errors/beaconError.js';
+import type { SinkStatus } from '../dispatch/status.js';
+import { BeaconError } from '../errors/beaconError.js';
 import type { SeekTarget, LogUsage } from '../log/eventLog.js';
-import { jsonResponse, type AdminHandler, type AdminRequest, type AdminResponse } from './adminRequest.js';
+import { jsonResponse } from './adminRequest.js';
+import type { DeadLetterView } from './deadLetterView.js';
+import type { ApiRoute } from './route.js';
 
 /** What the admin API reads from the process that runs the dispatcher. */
 export interface AdminDeps {
   config: BeaconConfig;
   version: string;
   startedAt: number;
-  sinkStatus(): readonly SinkStatusView[];
+  sinkStatus(): readonly SinkStatus[];
   logUsage(): LogUsage;
-  metrics(): Promise<{ contentType: string; body: string }>;
-  ready(): boolean;
   /** Dead letters: `{replayed, delivered, deadLettered, unreadable}`; log: `{pending}`. */
   replay(sink: string, from: ReplaySource): Promise<object>;
-}
-
-export interface SinkStatusView {
-  name: string;
+  deadLetters: DeadLetterView;
 }
 
 export type ReplaySource = { kind: 'dead-letter' } | SeekTarget;
 
-/**
- * Routes served by the process that owns the dispatcher:
- *   GET  /metrics                      Prometheus text
- *   GET  /readyz                       200 once the log and sinks are open, 503 while draining
- *   GET  /api/v1/status                version, uptime, log usage, per-sink state and lag
- *   GET  /api/v1/config                the running config, secrets redacted
- *   POST /api/v1/sinks/<name>/replay   {"from":"dead-letter"|"start"|"end"|"time"|"position", "time"?, "position"?}
- */
-export function createAdminRoutes(deps: AdminDeps): AdminHandler {
-  return async (req) => {
-    try {
-      return await route(deps, req);
-    } catch (err) {
-      if (isBeaconError(err)) return jsonResponse(err.status, err.toBody());
-      return jsonResponse(500, { code: 'BEACON_E_INTERNAL', message: (err as Error).message });
-    }
-  };
-}
+/** `?limit=` of the dead-letter samples. */
+const DEFAULT_SAMPLES = 20;
+const MAX_SAMPLES = 100;
 
-async function route(deps: AdminDeps, req: AdminRequest): Promise<AdminResponse | undefined> {
-  const { method, path } = req;
-  if (path === '/metrics' && method === 'GET') {
-    const m = await deps.metrics();
-    return { status: 200, headers: { 'content-type': m.contentType, 'cache-control': 'no-store' }, body: m.body };
-  }
-  if (path === '/readyz' && method === 'GET') {
-    const ready = deps.ready();
-    return jsonResponse(ready ? 200 : 503, { ready });
-  }
-  if (path === '/api/v1/status' && method === 'GET') {
-    return jsonResponse(200, {
-      version: deps.version,
-      uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
-      log: deps.logUsage(),
-      sinks: deps.sinkStatus(),
-    });
-  }
-  if (path === '/api/v1/config' && method === 'GET') {
-    return jsonResponse(200, redactConfig(deps.config));
-  }
-  const replay = /^\/api\/v1\/sinks\/([^/]+)\/replay$/.exec(path);
-  if (replay && method === 'POST') {
-    const name = decodeURIComponent(replay[1]!);
-    if (!deps.sinkStatus().some((s) => s.name === name)) {
+/**
+ * The admin endpoints, served by the process that owns the dispatcher (class `admin`: never
+ * cached). Reading state needs `read`; the config and anything that changes state need `admin`.
+ * The web page calls exactly these shapes (docs/http-api.md#admin-endpoints).
+ */
+export function adminRoutes(deps: AdminDeps): ApiRoute[] {
+  const sinkNamed = (name: string): SinkStatus => {
+    const sink = deps.sinkStatus().find((s) => s.name === name);
+    if (!sink) {
       throw new BeaconError('BEACON_E_SINK_UNKNOWN', `no sink named "${name}"; configured sinks: ${deps.sinkStatus().map((s) => s.name).join(', ') || 'none'}`);
     }
-    const result = await deps.replay(name, parseReplaySource(req.body ?? ''));
-    return jsonResponse(200, { ...result, sink: name });
+    return sink;
+  };
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/status',
+      class: 'admin',
+      scope: 'read',
+      summary: 'Version, uptime, log usage and every sink\'s state and lag',
+      async handle() {
+        return jsonResponse(200, {
+          version: deps.version,
+          uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
+          log: deps.logUsage(),
+          sinks: deps.sinkStatus(),
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/config',
+      class: 'admin',
+      scope: 'admin',
+      summary: 'The running config, secrets redacted',
+      async handle() {
+        return jsonResponse(200, redactConfig(deps.config));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/sinks',
+      class: 'admin',
+      scope: 'read',
+      summary: 'Every sink: state, lag in events and seconds, delivered, dead-lettered, last error, dead letters waiting',
+      async handle() {
+        const sinks = await Promise.all(deps.sinkStatus().map(async (s) => ({ ...s, deadLetters: await deps.deadLetters.counts(s.name) })));
+        return jsonResponse(200, { sinks });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/sinks/{name}/dead-letters',
+      class: 'admin',
+      scope: 'read',
+      summary: 'A sink\'s dead letters: count, bytes and the newest samples with their reasons',
+      async handle(req, params) {
+        const sink = sinkNamed(params.name!);
+        return jsonResponse(200, await deps.deadLetters.summary(sink.name, sampleLimit(req.query.limit)));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/sinks/{name}/replay',
+      class: 'admin',
+      scope: 'admin',
+      summary: 'Replay a sink\'s dead letters, or re-deliver the log from a point',
+      async handle(req, params) {
+        const sink = sinkNamed(params.name!);
+        const result = await deps.replay(sink.name, parseReplaySource(req.body ?? ''));
+        return jsonResponse(200, { ...result, sink: sink.name });
+      },
+    },
+  ];
+}
+
+function sampleLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_SAMPLES;
+  const limit = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(limit) || limit < 0 || limit > MAX_SAMPLES) {
+    throw new BeaconError('BEACON_E_BAD_QUERY', `limit must be a whole number from 0 to ${MAX_SAMPLES}, not ${JSON.stringify(raw)}`);
   }
-  return undefined;
+  return limit;
 }
 
 export function parseReplaySource(body: string): ReplaySource {

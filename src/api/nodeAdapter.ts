@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { AdminHandler, AdminRequest, AdminResponse } from './adminRequest.js';
+import { createWebPage, type WebPageHandler } from './webPage.js';
 
 const MAX_ADMIN_BODY = 1024 * 1024;
 
@@ -18,7 +20,7 @@ export async function toAdminRequest(req: IncomingMessage, url: URL): Promise<Ad
   }
   const headers: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-  return { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body };
+  return { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers, body, remoteAddress: req.socket.remoteAddress, tls: (req.socket as TLSSocket).encrypted === true };
 }
 
 export function writeAdminResponse(res: ServerResponse, response: AdminResponse): void {
@@ -26,13 +28,17 @@ export function writeAdminResponse(res: ServerResponse, response: AdminResponse)
   res.end(response.body);
 }
 
-/** A collector `fallback` that serves admin routes through `handler` (in-process or over IPC). */
-export function adminFallback(handler: AdminHandler) {
+/**
+ * A collector `fallback` that serves admin routes through `handler` (in-process or over IPC),
+ * and the web page's static files from this process (they need no dispatcher state).
+ */
+export function adminFallback(handler: AdminHandler, webPage: WebPageHandler = createWebPage()) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
     if (url.pathname === '/healthz') {
       writeAdminResponse(res, { status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: '{"ok":true}' });
       return true;
     }
+    if (await webPage(req, res, url)) return true;
     const response = await handler(await toAdminRequest(req, url));
     if (!response) return false;
     writeAdminResponse(res, response);

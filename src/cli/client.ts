@@ -3,6 +3,15 @@ import { BeaconError } from '../errors/beaconError.js';
 /** Where CLI commands find a running Beacon: --url, else BEACON_URL, else the default port. */
 export const DEFAULT_URL = process.env.BEACON_URL ?? 'http://127.0.0.1:8290';
 
+/**
+ * Headers that carry the API token from `BEACON_TOKEN`, when set (api.tokens on the server).
+ * Read from the environment rather than a flag so the token stays out of `ps` and shell history.
+ */
+export function tokenHeaders(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const token = env.BEACON_TOKEN?.trim();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 export interface ClientResponse<T> {
   status: number;
   body: T;
@@ -20,7 +29,7 @@ export async function callBeacon<T = unknown>(
     res = await fetch(url, {
       method: init.method ?? 'GET',
       body: init.body,
-      headers: init.headers,
+      headers: { ...tokenHeaders(), ...init.headers },
       signal: AbortSignal.timeout(init.timeoutMs ?? 10_000),
     });
   } catch (err) {

@@ -9,6 +9,8 @@ import { registerTail } from './commands/tail.js';
 import { registerStatus } from './commands/status.js';
 import { registerReplay } from './commands/replay.js';
 import { registerImportCanopsis } from './commands/importCanopsis.js';
+import { registerValidate } from './commands/validate.js';
+import { registerReload } from './commands/reload.js';
 
 const program = new Command();
 program
@@ -24,6 +26,8 @@ registerTail(program);
 registerStatus(program);
 registerReplay(program);
 registerImportCanopsis(program);
+registerValidate(program);
+registerReload(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isBeaconError(err)) {

@@ -1,3 +1,5 @@
+import { scaleBytes } from '../ops/byteUnits.js';
+
 /** Renders rows as an aligned plain-text table with a header line. */
 export function renderTable(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
@@ -18,12 +20,6 @@ export function formatDuration(seconds: number): string {
 }
 
 export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+  const { value, unit } = scaleBytes(n);
+  return `${value.toFixed(unit === 'B' ? 0 : 1)} ${unit}`;
 }

@@ -13,8 +13,12 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** For a URL source: where the last good copy is kept, and used when the URL is unreachable. */
   cachePath?: string;
+  /** One fetch of a URL source, at most (default 5 s). */
   fetchTimeoutMs?: number;
+  /** Fetches of a URL source before giving up (default 5), the first included. */
   fetchAttempts?: number;
+  /** Every fetch of a URL source together, pauses included, at most (default 20 s). */
+  fetchDeadlineMs?: number;
   /** Called when the cached copy stands in for an unreachable URL. */
   onWarning?: (message: string) => void;
 }
@@ -25,6 +29,8 @@ export interface LoadedConfig {
   raw: Record<string, unknown>;
   source: string;
   overrides: EnvOverride[];
+  /** How this config was loaded: a reload (SIGHUP, `beacon reload`) loads it again the same way. */
+  options: LoadOptions;
 }
 
 export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
@@ -32,7 +38,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   const source = options.source ?? '(embedded defaults)';
   const raw = options.source ? parseDocument(await readSource(options), source) : structuredClone(EMBEDDED_DEFAULTS) as Record<string, unknown>;
   const overrides = applyEnvOverrides(raw, env, configSchema);
-  return { config: validateConfig(raw, source, overrides), raw, source, overrides };
+  return { config: validateConfig(raw, source, overrides), raw, source, overrides, options };
 }
 
 async function readSource(options: LoadOptions): Promise<string> {
@@ -44,12 +50,20 @@ async function readSource(options: LoadOptions): Promise<string> {
       throw new BeaconError('BEACON_E_CONFIG_UNREACHABLE', `cannot read config file ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { source }, { cause: err });
     }
   }
+  const started = Date.now();
+  let attempts = 0;
   try {
-    const text = await fetchWithRetries(source, options.fetchTimeoutMs ?? 5000, options.fetchAttempts ?? 3);
+    const text = await fetchWithRetries(source, {
+      timeoutMs: options.fetchTimeoutMs ?? 5000,
+      attempts: options.fetchAttempts ?? 5,
+      deadline: started + (options.fetchDeadlineMs ?? 20_000),
+      onAttempt: () => attempts++,
+    });
     if (options.cachePath) await writeAtomically(options.cachePath, text);
     return text;
   } catch (err) {
-    const reason = describeFetchError(err);
+    const tried = `${attempts} attempt${attempts === 1 ? '' : 's'} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+    const reason = `${describeFetchError(err)} (${tried})`;
     if (options.cachePath) {
       try {
         const cached = await readFile(options.cachePath, 'utf8');
@@ -63,19 +77,36 @@ async function readSource(options: LoadOptions): Promise<string> {
   }
 }
 
-async function fetchWithRetries(url: string, timeoutMs: number, attempts: number): Promise<string> {
+/** An answer that will not change by asking again (a wrong URL, no permission): not retried. */
+class FinalAnswer extends Error {}
+
+/**
+ * Fetches `url`, retrying refused connections, timeouts and 5xx/408/429 answers with doubling
+ * pauses (250 ms, 500 ms, 1 s...) until `attempts` or `deadline`: a config server that is
+ * restarting at boot gets a moment, a dead one costs a bounded wait. Each attempt's timeout
+ * is cut to the time left.
+ */
+async function fetchWithRetries(url: string, o: { timeoutMs: number; attempts: number; deadline: number; onAttempt: () => void }): Promise<string> {
   let lastError: unknown;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
+  for (let attempt = 1; attempt <= o.attempts; attempt++) {
+    const left = o.deadline - Date.now();
+    if (left <= 0) break;
+    o.onAttempt();
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+      const res = await fetch(url, { signal: AbortSignal.timeout(Math.min(o.timeoutMs, left)) });
+      if (!res.ok) {
+        const message = `HTTP ${res.status} ${res.statusText}`;
+        throw res.status >= 500 || res.status === 408 || res.status === 429 ? new Error(message) : new FinalAnswer(message);
+      }
       return await res.text();
     } catch (err) {
       lastError = err;
-      if (attempt < attempts) await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
+      if (err instanceof FinalAnswer) break;
+      const pause = 250 * 2 ** (attempt - 1);
+      if (attempt < o.attempts && Date.now() + pause < o.deadline) await new Promise((r) => setTimeout(r, pause));
     }
   }
-  throw lastError;
+  throw lastError ?? new Error('timed out');
 }
 
 function describeFetchError(err: unknown): string {

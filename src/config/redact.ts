@@ -1,5 +1,6 @@
 import { findSinkDefinition } from '../sinks/registry.js';
 import { findSourceDefinition } from '../sources/registry.js';
+import { findChannelDefinition } from '../alerts/channels/registry.js';
 
 const SECRET_KEY = /pass(word)?|secret|token|authorization|api[-_]?key|credentials?$/i;
 export const REDACTED = '***';
@@ -12,10 +13,11 @@ export const REDACTED = '***';
 export function redactConfig<T>(config: T): T {
   const copy = structuredClone(config) as unknown;
   walk(copy);
-  const parts = copy as { sinks?: unknown[]; sources?: unknown[] };
+  const parts = copy as { sinks?: unknown[]; sources?: unknown[]; alerts?: { channels?: unknown[] } };
   for (const [list, find] of [
     [parts.sinks, findSinkDefinition],
     [parts.sources, findSourceDefinition],
+    [parts.alerts?.channels, findChannelDefinition],
   ] as const) {
     for (const part of Array.isArray(list) ? list : []) {
       const p = part as Record<string, unknown>;
@@ -23,6 +25,9 @@ export function redactConfig<T>(config: T): T {
       for (const dotted of def?.secretKeys ?? []) redactPath(p, dotted.split('.'));
     }
   }
+  // Segment write keys: their key name says nothing secret, so the pattern above misses them.
+  const segment = (copy as { segment?: unknown }).segment;
+  if (segment && typeof segment === 'object') redactPath(segment as Record<string, unknown>, ['writeKeys']);
   return copy as T;
 }
 

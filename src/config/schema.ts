@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { SINK_DEFINITIONS } from '../sinks/registry.js';
 import { SOURCE_DEFINITIONS } from '../sources/registry.js';
 import { byteSize, duration } from './units.js';
+import { alertsSchema, checkAlertSinks } from '../alerts/schema.js';
+import { segmentSchema } from '../sources/http/segment/segmentConfig.js';
+import { schemasSchema } from '../schemas/schemasConfig.js';
+import { apiSchema } from '../api/apiConfig.js';
+import { storeSchema } from '../store/storeConfig.js';
+import { refineSqlStore } from '../store/sql/index.js';
+import { jetstreamLogSchema } from '../log/jetstream/jetstreamConfig.js';
 
 /**
  * The one source of truth for Beacon's configuration: types, defaults, `check-config` and the
@@ -31,6 +38,18 @@ const limitsSchema = z.strictObject({
   propsDepth: z.number().int().min(1).max(64).default(8),
 });
 
+/** Beacon terminating TLS itself (small deployments; nginx in front stays the default at scale). PEM files, read at start. */
+const tlsSchema = z.strictObject({
+  /** Certificate file: the server's certificate, optionally followed by its intermediates. */
+  cert: z.string().min(1),
+  /** Private key file of that certificate (keep it readable by Beacon's user only). */
+  key: z.string().min(1),
+  /** Intermediate CA certificates to send with `cert` when that file holds only the server's own. */
+  ca: z.string().min(1).optional(),
+  /** How often the files are checked for a renewed certificate, which is then used without a restart; 0: never. */
+  checkEvery: duration().default(60_000),
+});
+
 const serverSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
   port: z.number().int().min(0).max(65_535).default(8290),
@@ -46,6 +65,8 @@ const serverSchema = z.strictObject({
   /** A client must send its whole request within this time (slow-trickle protection). */
   requestTimeoutMs: z.number().int().min(1000).default(30_000),
   headersTimeoutMs: z.number().int().min(1000).default(10_000),
+  /** Serve HTTPS instead of HTTP on `port` (every endpoint); absent: plain HTTP. */
+  tls: tlsSchema.optional(),
   cors: corsSchema.prefault({}),
   limits: limitsSchema.prefault({}),
 });
@@ -61,7 +82,8 @@ const localLogSchema = z.strictObject({
   retryAfterSeconds: z.number().int().min(1).default(5),
 });
 
-const logSchema = z.discriminatedUnion('type', [localLogSchema]);
+/** `local`: files under dataDir (one machine); `jetstream`: a NATS JetStream stream shared by collector and dispatcher processes (docs/log.md). */
+const logSchema = z.discriminatedUnion('type', [localLogSchema, jetstreamLogSchema]);
 
 const dispatchSchema = z.strictObject({
   /** Longest back-off between attempts to a failing sink; it keeps probing at this interval. */
@@ -137,12 +159,65 @@ const enrichDuplicatesSchema = z.strictObject({
     .prefault({}),
 });
 
+/** A cookie name: an RFC 6265 token, so it needs no quoting in Cookie and Set-Cookie headers. */
+const cookieName = () => z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'expected a cookie name: letters, digits and !#$%&\'*+.^_`|~- (at most 64)');
+
+/** First-party ids for browser events (docs/enrichment.md#identities), set by the HTTP collector. */
+const enrichIdentitySchema = z
+  .strictObject({
+    /**
+     * `cookie`: `partyId` and `sessionId` live in first-party cookies the collector sets;
+     * `cookieless`: `partyId` is a salted hash of the client IP and user agent whose salt changes
+     * every UTC day (nothing is stored on the device, no `sessionId`); `off`: no ids are added.
+     */
+    mode: z.enum(['cookie', 'cookieless', 'off']).default('cookie'),
+    /** Requests with `DNT: 1` or `Sec-GPC: 1` get no ids and no cookies (their events are still collected). */
+    honorPrivacySignals: z.boolean().default(true),
+    /** Name of the cookie that holds `partyId`. */
+    partyCookie: cookieName().default('beacon_pid'),
+    /** Name of the cookie that holds `sessionId`. */
+    sessionCookie: cookieName().default('beacon_sid'),
+    /** How long the party cookie lives after the last request (browsers cap cookies at 400 days). */
+    partyMaxAge: duration().default(730 * 86_400_000),
+    /** A session ends after this long without a request: the session cookie's lifetime, renewed on each request. */
+    sessionIdle: duration().default(30 * 60_000),
+    /** Cookie `Domain`, e.g. `example.com` to share the ids between the site and a collector on a subdomain; unset: the collector's host only. */
+    domain: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'expected a domain name such as example.com').optional(),
+    /** Cookie `Secure`: `auto` sets it when the request came over HTTPS (TLS, or `X-Forwarded-Proto: https` behind a trusted proxy). */
+    secure: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+    /** Cookie `SameSite`; `none` (needed only for a collector on another site) requires `secure: true`. */
+    sameSite: z.enum(['lax', 'strict', 'none']).default('lax'),
+  })
+  .superRefine((identity, ctx) => {
+    if (identity.sameSite === 'none' && identity.secure !== true) {
+      ctx.addIssue({ code: 'custom', path: ['secure'], message: 'sameSite: none needs secure: true (browsers drop SameSite=None cookies without Secure)' });
+    }
+    if (identity.sessionIdle < 1000) ctx.addIssue({ code: 'custom', path: ['sessionIdle'], message: 'expected at least 1s' });
+    if (identity.partyMaxAge < identity.sessionIdle) {
+      ctx.addIssue({ code: 'custom', path: ['partyMaxAge'], message: 'expected at least as long as sessionIdle' });
+    }
+  });
+
+/** The corruption check of checksummed payloads (docs/enrichment.md#corruption-check). */
+const enrichCorruptionSchema = z.strictObject({
+  /** Verify the checksum a client sends with a POST body (`?cs=`, FNV-1a 32 of the body); requests without `cs` are not checked. */
+  enabled: z.boolean().default(true),
+  /**
+   * What to do with events whose checksum does not match (all flagged `meta.corrupt: true`):
+   * `flag` writes them; `drop` leaves them out (counted as BEACON_E_CORRUPT_DROPPED);
+   * `dead-letter` writes them to dataDir/dlq/corrupt-<partition>.ndjson with the reason instead of the log.
+   */
+  action: z.enum(['flag', 'drop', 'dead-letter']).default('flag'),
+});
+
 const enrichSchema = z.strictObject({
   ua: enrichUaSchema.prefault({}),
   bots: enrichBotsSchema.prefault({}),
   geo: enrichGeoSchema.prefault({}),
   ip: enrichIpSchema.prefault({}),
   duplicates: enrichDuplicatesSchema.prefault({}),
+  identity: enrichIdentitySchema.prefault({}),
+  corruption: enrichCorruptionSchema.prefault({}),
   /** Write `meta.clockSkewMs` (server receive time minus the client's `ts`) when a client time is given. */
   clockSkew: z.boolean().default(true),
 });
@@ -189,10 +264,52 @@ export const configSchema = z.strictObject({
   logging: loggingSchema.prefault({}),
   enrich: enrichSchema.prefault({}),
   live: liveSchema.prefault({}),
+  /** Alert rules and the channels (email, webhook) they notify (docs/alerts.md). */
+  alerts: alertsSchema.prefault({}),
+  /** The query and admin API: tokens with scopes, cache rules per endpoint class (docs/http-api.md). */
+  api: apiSchema.prefault({}),
+  /** Where the query API reads events: `embedded` (DuckDB under dataDir/store, the default), a SQL store, or `none` (docs/query-api.md). */
+  store: storeSchema.prefault({ type: 'embedded' }),
+  /** The Segment-compatible API under /v1/ (docs/segment.md). */
+  segment: segmentSchema.prefault({}),
+  /** Per-type JSON Schemas for event props, and what happens to invalid events (docs/schemas.md). */
+  schemas: schemasSchema.prefault({}),
   /** Queue sources (RabbitMQ, NATS, ...); the HTTP collector is always on. */
   sources: namedPartsSchema('source', SOURCE_DEFINITIONS.map((d) => d.configSchema)).default([]),
   sinks: namedPartsSchema('sink', SINK_DEFINITIONS.map((d) => d.configSchema)).default([]),
-});
+})
+  .superRefine(checkAlertSinks)
+  // A SQL store reads the table of the sink it names: that sink must exist, be of its type and map id, type, ts and props.
+  .superRefine(refineSqlStore)
+  // Invalid events must have somewhere to go: see checkBadStreamSink.
+  .superRefine(checkBadStreamSink);
+
+/**
+ * Schema-invalid events that go to the bad stream (`schemas.mode: bad`, and a queue source's in
+ * `strict` mode) are delivered only to sinks with `badStream: only` or `include`; every other
+ * sink commits past them. With schemas configured and no such sink, an invalid event would be
+ * answered 2xx and reach no sink and no dead letter, so such a config is refused at load.
+ */
+function checkBadStreamSink(
+  config: { schemas: { dir?: string | undefined; types: Record<string, string>; mode: 'bad' | 'strict'; requireSchema: boolean }; sources: unknown[]; sinks: unknown[] },
+  ctx: z.RefinementCtx,
+): void {
+  const { schemas } = config;
+  const checks = schemas.dir !== undefined || Object.keys(schemas.types).length > 0 || schemas.requireSchema;
+  if (!checks) return;
+  const toBadStream = schemas.mode === 'bad' || config.sources.length > 0;
+  if (!toBadStream) return;
+  const takesBad = config.sinks.some((s) => {
+    const badStream = (s as { badStream?: string }).badStream;
+    return badStream === 'only' || badStream === 'include';
+  });
+  if (takesBad) return;
+  const message =
+    schemas.mode === 'bad'
+      ? 'schemas.mode is "bad" but no sink takes the bad stream, so invalid events would reach no destination: add `badStream: only` to a sink (e.g. a file sink for bad rows) or set schemas.mode: strict'
+      : 'schemas.mode is "strict" but queue sources cannot refuse an event, so their invalid events go to the bad stream, and no sink takes it: add `badStream: only` to a sink (e.g. a file sink for bad rows)';
+  ctx.addIssue({ code: 'custom', path: ['schemas', 'mode'], message });
+}
 
 export type BeaconConfig = z.output<typeof configSchema>;
 export type ServerConfig = BeaconConfig['server'];
@@ -201,6 +318,9 @@ export type LogConfig = BeaconConfig['log'];
 export type DispatchConfig = BeaconConfig['dispatch'];
 export type EnrichConfig = BeaconConfig['enrich'];
 export type LiveConfig = BeaconConfig['live'];
+export type { SegmentConfig } from '../sources/http/segment/segmentConfig.js';
+export type { SchemasConfig } from '../schemas/schemasConfig.js';
+export type { ApiConfig } from '../api/apiConfig.js';
 
 /** What `beacon start` runs with no --config: one process, local log, a file sink. */
 export const EMBEDDED_DEFAULTS = {

@@ -39,30 +39,19 @@ const looseBaseSchema = z.looseObject({ type: z.string(), ...baseSinkFields });
  */
 export class Dispatcher {
   private readonly loops = new Map<string, SinkLoop>();
+  private readonly deps: DispatcherDeps;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private started = false;
 
   constructor(deps: DispatcherDeps) {
+    this.deps = deps;
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     for (const entry of deps.sinks) {
-      const { config, sink } = buildSink(entry, deps, this.clock);
-      if (this.loops.has(config.name)) throw new BeaconError('BEACON_E_CONFIG_FIELD', `sink name "${config.name}" is used twice; names must be unique`, { sink: config.name });
-      this.loops.set(
-        config.name,
-        new SinkLoop({
-          config,
-          sink,
-          log: deps.log,
-          dispatch: deps.dispatch,
-          deadLetter: new DeadLetterFile(deps.dataDir, config.name),
-          logger: deps.logger,
-          metrics: deps.metrics,
-          clock: this.clock,
-          random: deps.random ?? Math.random,
-        }),
-      );
+      const loop = this.createLoop(entry);
+      if (this.loops.has(loop.name)) throw new BeaconError('BEACON_E_CONFIG_FIELD', `sink name "${loop.name}" is used twice; names must be unique`, { sink: loop.name });
+      this.loops.set(loop.name, loop);
     }
   }
 
@@ -80,17 +69,42 @@ export class Dispatcher {
    * delivered after the next start.
    */
   async stop(deadlineMs: number): Promise<void> {
-    const loops = [...this.loops.values()];
-    for (const loop of loops) loop.requestStop();
-    const timer = new AbortController();
-    const inTime = await Promise.race([
-      Promise.all(loops.map((l) => l.stopped())).then(() => true),
-      this.clock.sleep(deadlineMs, timer.signal).then(() => false),
-    ]);
-    timer.abort();
-    if (!inTime) this.logger.warn({ event: 'dispatch_stop_deadline', deadlineMs }, 'deliveries still in flight at the shutdown deadline; they will be delivered again');
-    await Promise.all(loops.map((l) => l.shutdown()));
+    await this.stopLoops([...this.loops.values()], deadlineMs);
     this.logger.info({ event: 'dispatch_stopped' }, 'dispatcher stopped');
+  }
+
+  /**
+   * Applies a changed list of sinks while every other sink keeps delivering (a config
+   * reload). Every new sink is built first, so a sink the registry refuses changes nothing.
+   * Then the removed and changed sinks stop as at shutdown (their batch in flight finishes
+   * for up to `deadlineMs`, the cursor is persisted, the sink closed); a removed sink's cursor
+   * stops holding the log's retention. Changed sinks start again with their new settings from
+   * their committed cursor; added sinks start at the end of the log, so they take the events
+   * that become durable from now on (older ones: `beacon replay`).
+   */
+  async applySinks(change: { add: readonly DispatcherSink[]; change: readonly DispatcherSink[]; remove: readonly string[] }, deadlineMs: number): Promise<void> {
+    for (const name of [...change.remove, ...change.change.map((e) => e.config.name)]) this.loop(name);
+    for (const entry of change.add) {
+      if (this.loops.has(entry.config.name)) throw new BeaconError('BEACON_E_CONFIG_FIELD', `sink name "${entry.config.name}" is already running; names must be unique`, { sink: entry.config.name });
+    }
+    const added = change.add.map((entry) => this.createLoop(entry));
+    const changed = change.change.map((entry) => this.createLoop(entry));
+    const leaving = [...change.remove, ...changed.map((l) => l.name)].map((name) => this.loop(name));
+    await this.stopLoops(leaving, deadlineMs);
+    for (const name of change.remove) {
+      this.loops.get(name)!.forgetSeries();
+      this.loops.delete(name);
+      this.deps.log.forgetCursor?.(name);
+    }
+    for (const loop of changed) this.loops.set(loop.name, loop);
+    for (const loop of added) this.loops.set(loop.name, loop);
+    if (this.started) {
+      await Promise.all([...changed.map((loop) => loop.start()), ...added.map((loop) => loop.start({ from: 'end' }))]);
+    }
+    this.logger.info(
+      { event: 'dispatch_sinks_changed', added: added.map((l) => l.name), changed: changed.map((l) => l.name), removed: [...change.remove] },
+      'sinks changed while running',
+    );
   }
 
   status(): SinkStatus[] {
@@ -103,6 +117,34 @@ export class Dispatcher {
 
   async replayFromLog(sinkName: string, target: SeekTarget): Promise<LogReplayResult> {
     return this.loop(sinkName).seek(target);
+  }
+
+  private createLoop(entry: DispatcherSink): SinkLoop {
+    const { config, sink } = buildSink(entry, this.deps, this.clock);
+    return new SinkLoop({
+      config,
+      sink,
+      log: this.deps.log,
+      dispatch: this.deps.dispatch,
+      deadLetter: new DeadLetterFile(this.deps.dataDir, config.name),
+      logger: this.deps.logger,
+      metrics: this.deps.metrics,
+      clock: this.clock,
+      random: this.deps.random ?? Math.random,
+    });
+  }
+
+  /** Stops reading, lets deliveries in flight finish for up to `deadlineMs`, then persists the cursors and closes the sinks. */
+  private async stopLoops(loops: readonly SinkLoop[], deadlineMs: number): Promise<void> {
+    for (const loop of loops) loop.requestStop();
+    const timer = new AbortController();
+    const inTime = await Promise.race([
+      Promise.all(loops.map((l) => l.stopped())).then(() => true),
+      this.clock.sleep(deadlineMs, timer.signal).then(() => false),
+    ]);
+    timer.abort();
+    if (!inTime) this.logger.warn({ event: 'dispatch_stop_deadline', deadlineMs, sinks: loops.map((l) => l.name) }, 'deliveries still in flight at the stop deadline; they will be delivered again');
+    await Promise.all(loops.map((l) => l.shutdown()));
   }
 
   private loop(name: string): SinkLoop {

@@ -45,6 +45,15 @@ export class DispatchEvents {
     }
   }
 
+  /**
+   * `sink_skipped`: events read and committed without delivery because the sink's `types` or
+   * `badStream` leave them out. Metric only: it happens on every batch of a filtering sink, so a
+   * log line would be noise.
+   */
+  skipped(count: number, filter: 'type' | 'bad_stream'): void {
+    this.metrics.sinkSkipped.inc({ sink: this.sink, filter }, count);
+  }
+
   /** `sink_error`: a failed attempt of any kind. */
   error(err: SinkError, stage: 'open' | 'deliver'): void {
     this.metrics.sinkErrors.inc({ sink: this.sink, kind: err.kind, error_type: err.errorType });
@@ -80,5 +89,13 @@ export class DispatchEvents {
   lag(events: number, seconds: number): void {
     this.series.lag.set(events);
     this.series.lagSeconds.set(seconds);
+  }
+
+  /** The sink is gone (removed by a config reload): its gauges leave /metrics; its counters stay, as counters do. */
+  forget(): void {
+    const labels = { sink: this.sink };
+    this.metrics.sinkLag.remove(labels);
+    this.metrics.sinkLagSeconds.remove(labels);
+    for (const state of SINK_STATES) this.metrics.sinkState.remove({ sink: this.sink, state });
   }
 }

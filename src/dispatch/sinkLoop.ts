@@ -9,6 +9,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { SinkError, type Sink, type SinkFailureKind } from '../sinks/sink.js';
 import type { BaseSinkConfig } from '../sinks/sinkConfig.js';
 import { Backoff } from './backoff.js';
+import { createEventFilter, type EventFilter } from './eventFilter.js';
 import type { DeadLetterFile } from './deadLetter.js';
 import { DispatchEvents } from './internalEvents.js';
 import type { DeadLetterReplayResult, LogReplayResult, SinkState, SinkStatus } from './status.js';
@@ -29,8 +30,8 @@ export interface SinkLoopDeps {
 type Outcome = 'ok' | 'fatal' | 'stopped';
 
 /**
- * One sink's delivery loop: read a batch from its cursor, keep the types it wants, deliver,
- * commit. Rules it keeps:
+ * One sink's delivery loop: read a batch from its cursor, keep the events it wants (its
+ * `types` and `badStream`), deliver, commit. Rules it keeps:
  * - A batch is committed only after every event in it is delivered or durably dead-lettered,
  *   so a crash or stop re-delivers, never skips (at-least-once).
  * - A failing sink holds exactly one batch and retries it forever (back-off capped at
@@ -46,7 +47,7 @@ export class SinkLoop {
   private readonly clock: Clock;
   private readonly backoff: Backoff;
   private readonly events: DispatchEvents;
-  private readonly typeFilter: ReadonlySet<string> | undefined;
+  private readonly filter: EventFilter | undefined;
 
   private cursor: Cursor | undefined;
   private running: Promise<void> | undefined;
@@ -77,13 +78,23 @@ export class SinkLoop {
     const maxFailover = deps.config.maxFailoverDuration ?? deps.dispatch.maxFailoverDuration;
     this.backoff = new Backoff(Math.min(deps.dispatch.initialBackoff, maxFailover), maxFailover, deps.random);
     this.events = new DispatchEvents(this.name, deps.logger, deps.metrics, deps.dispatch.logEvery);
-    this.typeFilter = deps.config.types ? new Set(deps.config.types) : undefined;
+    this.filter = createEventFilter(deps.config);
     this.events.state(this.state);
   }
 
-  /** Opens the cursor, then runs the loop in the background. */
-  async start(): Promise<void> {
+  /**
+   * Opens the cursor, then runs the loop in the background. `from: 'end'` (a sink added while
+   * running) first moves a new cursor to the end of the log, so the sink takes the events that
+   * become durable from now on.
+   */
+  async start(options: { from?: 'committed' | 'end' } = {}): Promise<void> {
     this.cursor ??= await this.deps.log.cursor(this.name);
+    if (options.from === 'end') {
+      await this.cursor.seek({ kind: 'end' });
+      await this.cursor.flush();
+    }
+    // A loop that replaces one of the same name (a changed sink) says its own state.
+    this.events.state(this.state);
     this.updateLag();
     this.running = this.run().catch((err: unknown) => {
       const e = new SinkError('fatal', `delivery loop crashed: ${(err as Error).message}`, { errorType: 'internal', cause: err });
@@ -119,6 +130,11 @@ export class SinkLoop {
 
   async stopped(): Promise<void> {
     await this.running;
+  }
+
+  /** The sink was removed while running: its state and lag series leave /metrics (they would read as a stuck sink). */
+  forgetSeries(): void {
+    this.events.forget();
   }
 
   /** After the loop ended (or the deadline passed): persist the cursor and close the sink. */
@@ -214,7 +230,7 @@ export class SinkLoop {
           await new Promise((resolve) => setImmediate(resolve));
           continue;
         }
-        const wanted = this.typeFilter ? batch.events.filter((e) => this.typeFilter!.has(e.type)) : batch.events;
+        const wanted = this.selectWanted(batch.events);
         const outcome = wanted.length > 0 ? await this.deliverAll(wanted) : 'ok';
         if (outcome !== 'ok') break;
         if (epoch === this.seekEpoch && !this.shutDown) cursor.commit(batch.position);
@@ -223,6 +239,15 @@ export class SinkLoop {
     }
     this.cancelTasks();
     if (this.state !== 'fatal') this.setState('stopped');
+  }
+
+  /** The batch's events this sink takes; the rest are counted here and committed with the batch. */
+  private selectWanted(events: readonly TrackedEvent[]): readonly TrackedEvent[] {
+    if (!this.filter) return events;
+    const { wanted, skippedByType, skippedByBadStream } = this.filter.select(events);
+    if (skippedByType > 0) this.events.skipped(skippedByType, 'type');
+    if (skippedByBadStream > 0) this.events.skipped(skippedByBadStream, 'bad_stream');
+    return wanted;
   }
 
   private async ensureOpen(): Promise<Outcome> {

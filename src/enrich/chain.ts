@@ -6,9 +6,14 @@ import type { Metrics } from '../ops/metrics.js';
 import { botStep } from './bot.js';
 import { clockSkewStep } from './clockSkew.js';
 import { geoStep, openGeoDatabase } from './geo.js';
-import { IdMemory, idMemoryStep } from './idMemory.js';
+import { IdMemory, idMemoryStep, isRepeatedResend } from './idMemory.js';
 import { ipAnonymizeStep } from './ipAnonymize.js';
+import { CorruptDeadLetter } from './corruption.js';
 import { requestMemoryStep } from './requestMemory.js';
+import { schemaStep } from './schemaCheck.js';
+import { processSchemaSet } from '../schemas/processSchemas.js';
+import { SchemaCounter } from '../schemas/schemaCounter.js';
+import type { SchemaSet } from '../schemas/schemaSet.js';
 import type { EnrichStep } from './step.js';
 import { userAgentStep } from './userAgent.js';
 
@@ -18,19 +23,27 @@ import { userAgentStep } from './userAgent.js';
  * - `run` never throws. A step that fails on an event (a bug: steps skip or flag bad input
  *   themselves) loses only its own result; `meta.enrichFailed` names it, and the first such
  *   failure per step is logged.
- * - Order: clock skew, user agent, bot, geo, duplicate ids, duplicate requests, then IP
+ * - Order: schema check, clock skew, user agent, bot, geo, duplicate ids, duplicate requests, then IP
  *   anonymisation, so geo and the request fingerprint see the whole address and nothing after
  *   the chain does. If anonymisation itself fails the IP is
  *   removed (fail closed), unless `enrich.ip.anonymize` is `none`.
  * - With `enrich.bots.drop`, bot events are left out of the returned list and counted in
  *   `beacon_events_rejected_total{source,code="BEACON_E_BOT_DROPPED"}`; otherwise the same
  *   array comes back (no copy). Likewise `enrich.duplicates.action: drop` leaves out events
- *   flagged `meta.duplicate`, counted as BEACON_E_DUPLICATE_DROPPED.
+ *   flagged `meta.duplicate`, counted as BEACON_E_DUPLICATE_DROPPED. An event of a blind
+ *   resend (`POST /batch?resend=1`) whose id the id memory already holds is always left out,
+ *   counted the same way, whatever the action.
+ * - Events the collector flagged `meta.corrupt` (their body failed its checksum) are counted in
+ *   `beacon_enrich_corrupt_total{action}`; `enrich.corruption.action: drop` leaves them out
+ *   (BEACON_E_CORRUPT_DROPPED), `dead-letter` moves them into `setAside` for
+ *   `corruptDeadLetter` (BEACON_E_CORRUPT_DEAD_LETTERED), enriched like every other event.
  * - Everything costly (the mmdb file, regexes, parsers, caches) is set up once, at creation.
  */
 export interface EnrichChain {
   readonly steps: readonly EnrichStep[];
-  run(events: TrackedEvent[]): TrackedEvent[];
+  run(events: TrackedEvent[], setAside?: TrackedEvent[]): TrackedEvent[];
+  /** Present with `enrich.corruption.action: dead-letter`: where `appendEnriched` writes the events `run` set aside. */
+  readonly corruptDeadLetter?: CorruptDeadLetter;
   /** Call after appending `run`'s result: duplicate memories keep these events only if `durable`. */
   settled(events: readonly TrackedEvent[], durable: boolean): void;
 }
@@ -44,10 +57,15 @@ export interface EnrichDeps {
   partition?: string;
   /** The id memory's clock (tests). */
   now?: () => number;
+  /** `dataDir/dlq`: needed when `enrich.corruption.action` is `dead-letter`. */
+  deadLetterDir?: string;
+  /** Compiled `schemas`: invalid events are flagged `meta.invalid` (the bad stream). */
+  schemas?: SchemaSet;
 }
 
 export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): EnrichChain {
   const steps: EnrichStep[] = [];
+  if (deps.schemas) steps.push(schemaStep({ schemas: deps.schemas, counter: new SchemaCounter(deps.metrics, (t) => deps.schemas!.has(t)) }));
   if (config.clockSkew) steps.push(clockSkewStep());
   if (config.ua.enabled) steps.push(userAgentStep({ cacheSize: config.ua.cacheSize, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
   if (config.bots.enabled) steps.push(botStep({ patterns: config.bots.patterns, cacheSize: config.bots.cacheSize }));
@@ -70,9 +88,19 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
   }
   const dropBots = config.bots.enabled && config.bots.drop;
   const dropDuplicates = dup.enabled && dup.action === 'drop';
+  const corruptAction = config.corruption.enabled ? config.corruption.action : 'flag';
+  const setAsideCorrupt = corruptAction !== 'flag';
+  const corruptCode = corruptAction === 'drop' ? 'BEACON_E_CORRUPT_DROPPED' : 'BEACON_E_CORRUPT_DEAD_LETTERED';
+  if (corruptAction === 'dead-letter' && deps.deadLetterDir === undefined) throw new Error('enrich.corruption.action dead-letter needs deps.deadLetterDir');
+  const corruptDeadLetter = corruptAction === 'dead-letter' ? new CorruptDeadLetter(deps.deadLetterDir!, deps.partition ?? 'p0') : undefined;
   const failClosed = config.ip.anonymize !== 'none';
   const reported = new Set<string>();
   const { metrics, logger } = deps;
+
+  /** Flagged with action drop, or a repeat found in a blind resend (dropped always). */
+  function isDroppedDuplicate(event: TrackedEvent): boolean {
+    return event?.meta?.duplicate === true && (dropDuplicates || isRepeatedResend(event));
+  }
 
   function failed(step: EnrichStep, event: TrackedEvent, err: unknown): void {
     try {
@@ -90,6 +118,7 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
 
   return {
     steps,
+    ...(corruptDeadLetter ? { corruptDeadLetter } : {}),
     settled(events: readonly TrackedEvent[], durable: boolean): void {
       for (const step of steps) {
         try {
@@ -99,8 +128,9 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
         }
       }
     },
-    run(events: TrackedEvent[]): TrackedEvent[] {
+    run(events: TrackedEvent[], setAside?: TrackedEvent[]): TrackedEvent[] {
       let dropped = 0;
+      let corrupt = 0;
       for (let i = 0; i < events.length; i++) {
         const event = events[i];
         if (typeof event !== 'object' || event === null) continue;
@@ -117,15 +147,25 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
             failed(step, event, err);
           }
         }
-        if ((dropBots && event.meta?.bot === true) || (dropDuplicates && event.meta?.duplicate === true)) dropped++;
+        if (event.meta?.corrupt === true) corrupt++;
+        if ((dropBots && event.meta?.bot === true) || isDroppedDuplicate(event) || (setAsideCorrupt && event.meta?.corrupt === true)) dropped++;
       }
       for (const step of steps) step.flush?.();
+      if (corrupt > 0) metrics?.enrichCorrupt.inc({ action: corruptAction }, corrupt);
       if (dropped === 0) return events;
       const kept: TrackedEvent[] = [];
       for (const event of events) {
-        const code = dropBots && event?.meta?.bot === true ? 'BEACON_E_BOT_DROPPED' : dropDuplicates && event?.meta?.duplicate === true ? 'BEACON_E_DUPLICATE_DROPPED' : undefined;
+        const code =
+          dropBots && event?.meta?.bot === true
+            ? 'BEACON_E_BOT_DROPPED'
+            : isDroppedDuplicate(event)
+              ? 'BEACON_E_DUPLICATE_DROPPED'
+              : setAsideCorrupt && event?.meta?.corrupt === true
+                ? corruptCode
+                : undefined;
         if (code !== undefined) metrics?.eventsRejected.inc({ source: typeof event.meta.source === 'string' ? event.meta.source : 'unknown', code });
         else kept.push(event);
+        if (code === 'BEACON_E_CORRUPT_DEAD_LETTERED') setAside?.push(event);
       }
       return kept;
     },
@@ -147,7 +187,9 @@ export function processEnrichChain(config: BeaconConfig, metrics: Metrics, logge
       metrics,
       logger: logger.child({ component: 'enrich' }),
       dedupeDir: join(config.dataDir, 'dedupe'),
+      deadLetterDir: join(config.dataDir, 'dlq'),
       partition: options.partition ?? 'p0',
+      schemas: processSchemaSet(config),
     });
     byMetrics.set(metrics, chain);
   }
@@ -164,15 +206,19 @@ export async function appendEnriched(
   events: TrackedEvent[],
   append: (events: TrackedEvent[]) => Promise<void>,
 ): Promise<number> {
-  const kept = chain.run(events);
+  const setAside: TrackedEvent[] = [];
+  const kept = chain.run(events, setAside);
   // Only dropped events (bots, repeats): nothing to store, and the client gets its usual answer.
-  if (kept.length === 0) return 0;
+  if (kept.length === 0 && setAside.length === 0) return 0;
+  // Corrupt events set aside reach their dead letter durably before the client hears 2xx.
+  const handled = setAside.length === 0 ? kept : [...kept, ...setAside];
   try {
-    await append(kept);
+    if (setAside.length > 0) await chain.corruptDeadLetter!.write(setAside);
+    if (kept.length > 0) await append(kept);
   } catch (err) {
-    chain.settled(kept, false);
+    chain.settled(handled, false);
     throw err;
   }
-  chain.settled(kept, true);
+  chain.settled(handled, true);
   return kept.length;
 }

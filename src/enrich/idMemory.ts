@@ -2,7 +2,7 @@ import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync,
 import { join } from 'node:path';
 import type { TrackedEvent } from '../event/trackedEvent.js';
 import type { Metrics } from '../ops/metrics.js';
-import { hasClientId } from '../sources/http/events.js';
+import { hasClientId, isResent } from '../sources/http/events.js';
 import type { EnrichStep } from './step.js';
 
 /** How often appended ids are fdatasync'ed (lazily: a crash loses at most this tail). */
@@ -190,15 +190,26 @@ function countLines(text: string): number {
   return n;
 }
 
+/** Repeats found in a blind resend (`POST /batch?resend=1`): the chain drops them whatever `enrich.duplicates.action` is. */
+const repeatedResends = new WeakSet<object>();
+
+/** True when the id step found `event` to be a resend of an id it already holds: never written. */
+export function isRepeatedResend(event: object): boolean {
+  return repeatedResends.has(event);
+}
+
 /**
  * `meta.duplicate = true` when an event's client-given `id` (a /batch element with its own
  * `id`) was already seen within `ttlMs`: an idempotency key, exact, and remembered across
  * restarts. Events whose id the server made (pixels, /batch elements without `id`) and
- * queue-source events are skipped at the cost of one lookup in a WeakSet.
+ * queue-source events are skipped at the cost of one lookup in a WeakSet. A repeat from a
+ * blind resend (`isResent`) is also marked for the chain to drop (counted as tier `resend`,
+ * not `id`); a resent event whose id is not held is new (its first copy was lost) and kept.
  */
 export function idMemoryStep(options: { memory: IdMemory; metrics?: Metrics }): EnrichStep {
   const { memory, metrics } = options;
   let found = 0;
+  let resent = 0;
   return {
     name: 'ids',
     apply(event: TrackedEvent): void {
@@ -207,7 +218,12 @@ export function idMemoryStep(options: { memory: IdMemory; metrics?: Metrics }): 
       if (typeof id !== 'string') return;
       if (memory.seen(id)) {
         event.meta.duplicate = true;
-        found++;
+        if (isResent(event)) {
+          repeatedResends.add(event);
+          resent++;
+        } else {
+          found++;
+        }
       }
     },
     settled(events: readonly TrackedEvent[], durable: boolean): void {
@@ -231,7 +247,9 @@ export function idMemoryStep(options: { memory: IdMemory; metrics?: Metrics }): 
         // A disk error only costs persistence of these ids; the events go on.
       }
       if (found > 0) metrics?.enrichDuplicates.inc({ tier: 'id' }, found);
+      if (resent > 0) metrics?.enrichDuplicates.inc({ tier: 'resend' }, resent);
       found = 0;
+      resent = 0;
     },
   };
 }

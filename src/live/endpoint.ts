@@ -8,6 +8,11 @@ import { parseViewerFilter, ViewerFilterError, type ViewerFilter } from './viewe
 export const LIVE_PATH = '/live';
 /** WebSocket close code 1008, "policy violation": the query string was not understood. */
 export const CLOSE_BAD_QUERY = 1008;
+/**
+ * Decides whether an upgrade request may watch (tokens: src/api/liveAuth.ts). A refused viewer
+ * completes the handshake and is closed with `code` and `reason`, which browsers can read.
+ */
+export type LiveAuthorizer = (req: IncomingMessage, url: URL) => { ok: true } | { ok: false; code: number; reason: string };
 /** A closed viewer that does not finish the close handshake (it is not reading) is cut after this. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -16,23 +21,31 @@ const CLOSE_GRACE_MS = 1000;
  * string still completes the handshake and is closed with 1008 and the reason, which browsers
  * can read (a refused handshake shows them nothing). Viewers send nothing Beacon listens to.
  */
-export function createLiveEndpoint(hub: LiveHub, logger: Logger) {
+export function createLiveEndpoint(hub: LiveHub, logger: Logger, authorize?: LiveAuthorizer) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
   const log = logger.child({ component: 'live' });
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== LIVE_PATH) return false;
+    const access = authorize?.(req, url) ?? { ok: true };
     let filter: ViewerFilter | undefined;
     let problem = '';
     try {
-      filter = parseViewerFilter(url.searchParams);
+      // `token` is the credential of browsers (which cannot set headers on a WebSocket), not a filter.
+      const params = new URLSearchParams(url.searchParams);
+      params.delete('token');
+      filter = parseViewerFilter(params);
     } catch (err) {
       if (!(err instanceof ViewerFilterError)) throw err;
       problem = err.message;
     }
     socket.on('error', () => socket.destroy());
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!access.ok) {
+        ws.close(access.code, truncateReason(access.reason));
+        return;
+      }
       if (!filter) {
         ws.close(CLOSE_BAD_QUERY, truncateReason(problem));
         return;

@@ -3,7 +3,7 @@ import type { TrackedEvent } from '../event/trackedEvent.js';
 /**
  * The log is the only hand-off between receiving and delivering.
  *
- * Promises every implementation keeps (local, and later jetstream/kafka):
+ * Promises every implementation keeps (local, jetstream; test/conformance/eventLog.ts checks them):
  * 1. `append` resolves only once its events are durable as configured; a collector answers
  *    2xx only after that. If it rejects, none of the events may be reported as accepted.
  * 2. A cursor only returns records that are durable: it never passes an unsynced record.
@@ -22,6 +22,12 @@ export interface EventLog {
    */
   cursor(name: string, options?: CursorOptions): Promise<Cursor>;
   usage(): LogUsage;
+  /**
+   * The named cursor's sink was removed while running (a config reload) and its cursor is
+   * closed: its position no longer holds retention, as after a restart without that sink.
+   * The persisted position is kept. Logs whose retention ignores cursors need not implement it.
+   */
+  forgetCursor?(name: string): void;
   /** Waits for in-flight appends, persists every cursor and releases files. */
   close(): Promise<void>;
 }
@@ -32,7 +38,9 @@ export interface CursorOptions {
 
 /**
  * Opaque, JSON-serialisable position returned with a batch; pass it back to `commit`.
- * For the local log it maps a partition to the next sequence number to read.
+ * For the local log it maps a partition to the next sequence number to read. For the JetStream
+ * log, `n` counts the events this cursor handed out up to the batch's end (what `commit` acks)
+ * and `seq` is the stream sequence after the batch (a replay target).
  */
 export type LogPosition = { readonly [partition: string]: number };
 

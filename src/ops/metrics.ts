@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * Beacon's metrics, defined once. Names follow Prometheus conventions (unit in the name,
  * `_total` for counters) and labels stay low-cardinality: source, sink, reason/code, state.
  * Together the counters form the accounting ledger:
- *   received = appended + rejected(intake)      appended = delivered + dead_lettered + lag (per sink)
+ *   received = appended + rejected(intake)      appended = delivered + dead_lettered + skipped + lag (per sink)
  */
 export function createMetrics(registry: Registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'beacon_' });
@@ -28,10 +28,16 @@ export function createMetrics(registry: Registry = new Registry()) {
     sinkState: new Gauge({ name: 'beacon_sink_state', help: '1 for the state a sink is in (idle, delivering, backing_off, fatal, stopped)', labelNames: ['sink', 'state'], registers: [registry] }),
     sinkDeliverySeconds: new Histogram({ name: 'beacon_sink_delivery_seconds', help: 'Duration of one deliver() call that succeeded', labelNames: ['sink'], buckets: latencyBuckets, registers: [registry] }),
     enrichUaCacheLookups: new Counter({ name: 'beacon_enrich_ua_cache_lookups_total', help: 'User-agent parses served from the enrichment cache (hit) or parsed anew (miss)', labelNames: ['result'], registers: [registry] }),
-    enrichDuplicates: new Counter({ name: 'beacon_enrich_duplicates_total', help: 'Events found to be duplicates, per tier: request (repeated request fingerprint) or id (repeated client event id)', labelNames: ['tier'], registers: [registry] }),
+    schemaInvalid: new Counter({ name: 'beacon_schema_invalid_total', help: 'Events that failed their JSON Schema, per type, first reason and action: flagged (written to the bad stream) or rejected (refused at intake in strict mode)', labelNames: ['type', 'reason', 'action'], registers: [registry] }),
+    sinkSkipped: new Counter({ name: 'beacon_sink_skipped_total', help: 'Events a sink read from the log and passed over (committed, not delivered) because of its types or badStream filter', labelNames: ['sink', 'filter'], registers: [registry] }),
+    enrichDuplicates: new Counter({ name: 'beacon_enrich_duplicates_total', help: 'Events found to be duplicates, per tier: request (repeated request fingerprint), id (repeated client event id) or resend (a client event id already held, in a POST /batch?resend=1: always dropped)', labelNames: ['tier'], registers: [registry] }),
+    enrichCorrupt: new Counter({ name: 'beacon_enrich_corrupt_total', help: 'Events whose request body did not match the checksum its client sent, per action taken (flag, drop, dead-letter)', labelNames: ['action'], registers: [registry] }),
+    identityRequests: new Counter({ name: 'beacon_identity_requests_total', help: 'Collector requests by how their ids were found: returning (party cookie sent), new (cookies issued), cookieless (derived), withheld (DNT/GPC), uncredentialed (cross-origin without CORS credentials), forgotten (consent withdrawn)', labelNames: ['result'], registers: [registry] }),
     liveViewers: new Gauge({ name: 'beacon_live_viewers', help: 'WebSocket viewers connected to /live', registers: [registry] }),
     liveDropped: new Counter({ name: 'beacon_live_dropped_total', help: 'Events not sent to a /live viewer because it (or its collector link) was behind, summed over viewers', registers: [registry] }),
     ingestDeliverySeconds: new Histogram({ name: 'beacon_ingest_delivery_seconds', help: 'From server receive time to delivery by a sink', labelNames: ['sink'], buckets: latencyBuckets, registers: [registry] }),
+    alertsFiring: new Gauge({ name: 'beacon_alerts_firing', help: 'Alert instances firing, per rule (docs/alerts.md)', labelNames: ['rule'], registers: [registry] }),
+    alertNotifications: new Counter({ name: 'beacon_alert_notifications_total', help: 'Alert messages per channel: sent, failed (one failed attempt, retried) or dropped (given up)', labelNames: ['channel', 'result'], registers: [registry] }),
   };
 }
 

@@ -4,8 +4,11 @@ import { createMetrics } from '../ops/metrics.js';
 import { join } from 'node:path';
 import { PartitionWriter } from '../log/local/index.js';
 import { adminFallback } from '../api/nodeAdapter.js';
+import { createApiAuth } from '../api/auth.js';
+import { liveAuthorizer } from '../api/liveAuth.js';
 import { createLiveEndpoint, createLiveHub, IpcFeed } from '../live/index.js';
 import type { AdminResponse } from '../api/adminRequest.js';
+import { readIntakeTotals } from '../ops/ledgerTotals.js';
 import { startIntakeSide } from './intakeSide.js';
 import { localLogOptions } from './localLogOptions.js';
 import { startQueueSources } from './queueSources.js';
@@ -34,7 +37,7 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
   let intake: Awaited<ReturnType<typeof startIntakeSide>> | undefined;
   let queues: Awaited<ReturnType<typeof startQueueSources>> | undefined;
   const liveFeed = new IpcFeed(send);
-  const live = createLiveEndpoint(createLiveHub(liveFeed, config.live, metrics), logger);
+  const live = createLiveEndpoint(createLiveHub(liveFeed, config.live, metrics), logger, liveAuthorizer(createApiAuth(config.api)));
 
   const stop = async () => {
     if (stopping) return;
@@ -57,6 +60,8 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
   // start new collectors, so stop taking requests rather than run headless.
   process.on('disconnect', () => void stop());
   process.on('SIGTERM', () => void stop());
+  // A reload is the primary's (it runs the sinks); a SIGHUP sent to the whole process group must not end this collector, node's default.
+  process.on('SIGHUP', () => undefined);
   process.on('SIGINT', () => void stop());
 
   // The primary opens its log reader only once every partition is recovered, so it never
@@ -89,4 +94,6 @@ export async function runCollectorWorker(config: BeaconConfig, partition: string
     });
   }
   send({ t: 'ready', partition });
+  // The primary keeps the throughput history but the intake counters live here.
+  setInterval(() => void readIntakeTotals(metrics).then((t) => send({ t: 'intakeTotals', partition, ...t })), 1000).unref();
 }

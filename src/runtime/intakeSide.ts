@@ -5,6 +5,8 @@ import type { TrackedEvent } from '../event/trackedEvent.js';
 import type { Metrics } from '../ops/metrics.js';
 import { appendEnriched, processEnrichChain } from '../enrich/chain.js';
 import { createHttpServer } from '../sources/http/index.js';
+import { createBrowserIntake } from '../sources/http/browserIntake.js';
+import { processStrictCheck } from '../schemas/processSchemas.js';
 import type { UpgradeHandler } from '../sources/http/server.js';
 
 /**
@@ -37,6 +39,9 @@ export async function startIntakeSide(options: {
     logger: options.logger,
     fallback: options.fallback,
     onUpgrade: options.onUpgrade,
+    segment: config.segment,
+    schemaCheck: processStrictCheck(config, metrics),
+    browser: createBrowserIntake(config, { metrics, logger: options.logger }),
   });
   const address = await http.listen(config.server.port, config.server.host);
   return {

@@ -14,6 +14,8 @@ export type WorkerToPrimary =
   | { t: 'durable'; partition: string; seq: number }
   | { t: 'admin'; id: number; req: AdminRequest }
   | { t: 'metrics'; id: number; data: MetricObjectWithValues<MetricValue<string>>[] }
+  /** Once a second: this collector's intake counters, for the primary's throughput history. */
+  | { t: 'intakeTotals'; partition: string; received: number; rejected: number }
   /** Live stream: subscribe while this collector has `/live` viewers, ack each batch. */
   | LiveToPrimary;
 

@@ -2,13 +2,17 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { BeaconConfig } from '../config/schema.js';
+import type { LoadOptions } from '../config/load.js';
+import { onReloadSignal } from '../reload/index.js';
 import { createLogger } from '../ops/logger.js';
 import { createMetrics } from '../ops/metrics.js';
 import { onShutdownSignal } from '../ops/shutdown.js';
 import { LocalLogReader } from '../log/local/index.js';
 import type { AdminResponse } from '../api/adminRequest.js';
 import { LiveFanout, LogFeed } from '../live/index.js';
+import { ReportedIntakeTotals } from '../ops/ledgerTotals.js';
 import { startDeliverySide, type DeliverySide } from './deliverySide.js';
+import { intakeCountersFrom, ownIntakeSnapshot, type IntakeCounters } from '../alerts/index.js';
 import { localLogOptions } from './localLogOptions.js';
 import { readOnlyLog } from './readerLog.js';
 import { PendingReplies, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
@@ -22,7 +26,7 @@ type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
  * partition, then runs the dispatcher and answers admin requests that collectors forward.
  * It also runs the live stream's one log feed, streamed (bounded) to collectors with viewers.
  */
-export async function runPrimary(rawConfig: Record<string, unknown>, config: BeaconConfig, workerCount: number): Promise<void> {
+export async function runPrimary(rawConfig: Record<string, unknown>, config: BeaconConfig, workerCount: number, reloadFrom?: LoadOptions): Promise<void> {
   const logger = createLogger(config.logging.level, { role: 'primary' });
   const metrics = createMetrics();
   const workerEntry = fileURLToPath(new URL(`./collectorWorkerMain${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
@@ -38,6 +42,7 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
   /** Latest durable sequence per partition, kept even before the reader opens. */
   const durable = new Map<string, number>();
   const metricReplies = new PendingReplies<MetricsJson>();
+  const intakeTotals = new ReportedIntakeTotals();
   let delivery: DeliverySide | undefined;
   let live: LiveFanout | undefined;
   let reader: LocalLogReader | undefined;
@@ -92,6 +97,9 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
         durable.set(msg.partition, Math.max(durable.get(msg.partition) ?? 0, msg.seq));
         reader?.setDurable(msg.partition, msg.seq);
         break;
+      case 'intakeTotals':
+        intakeTotals.report(msg.partition, { received: msg.received, rejected: msg.rejected });
+        break;
       case 'metrics':
         metricReplies.settle(msg.id, msg.data);
         break;
@@ -113,17 +121,26 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
     return `worker-${worker.id}`;
   }
 
+  /** One collector's registry as JSON; rejects when it does not answer within 5 s. */
+  function collectorMetrics(w: Worker): Promise<MetricsJson> {
+    const { id, reply } = metricReplies.create(5000);
+    send(w, { t: 'collectMetrics', id });
+    return reply;
+  }
+
   async function clusterMetrics(): Promise<{ contentType: string; body: string }> {
     const own = (await metrics.registry.getMetricsAsJSON()) as MetricsJson;
-    const fromWorkers = await Promise.all(
-      [...workers.values()].map((w) => {
-        const { id, reply } = metricReplies.create(5000);
-        send(w, { t: 'collectMetrics', id });
-        return reply.catch(() => [] as MetricsJson);
-      }),
-    );
+    const fromWorkers = await Promise.all([...workers.values()].map((w) => collectorMetrics(w).catch(() => [] as MetricsJson)));
     const merged = AggregatorRegistry.aggregate([own, ...fromWorkers]);
     return { contentType: merged.contentType, body: await merged.metrics() };
+  }
+
+  /**
+   * The alert rules' intake counters over every collector. A collector that does not answer
+   * fails the round (rather than counting as zero, which would read as a burst when it answers again).
+   */
+  async function clusterIntakeCounters(): Promise<IntakeCounters> {
+    return intakeCountersFrom(await Promise.all([ownIntakeSnapshot(metrics), ...[...workers.values()].map(collectorMetrics)]));
   }
 
   for (const p of partitions) fork(p);
@@ -137,13 +154,20 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
     metrics,
     metricsText: clusterMetrics,
     intakeReady: () => listening.size === partitions.length,
+    intakeTotals: () => intakeTotals.sum(),
+    // Sinks run here, so a reload is applied here; collectors forward POST /api/v1/reload like every admin call.
+    reloadFrom,
+    alertIntake: clusterIntakeCounters,
   });
   live = new LiveFanout(new LogFeed(readOnlyLog(reader), logger), config.live.collectorMaxEvents);
   for (const w of workers.values()) send(w, { t: 'start' });
   logger.info(
     { port: config.server.port, dataDir: config.dataDir, sinks: config.sinks.map((s) => s.name), workers: workerCount },
-    `beacon listening on http://${config.server.host}:${config.server.port} with ${workerCount} collector processes`,
+    `beacon listening on ${config.server.tls ? 'https' : 'http'}://${config.server.host}:${config.server.port} with ${workerCount} collector processes`,
   );
+
+  const reloader = delivery.reloader;
+  if (reloader) onReloadSignal(logger, () => reloader.reload('signal'));
 
   onShutdownSignal(logger, async () => {
     stopping = true;

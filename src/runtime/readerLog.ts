@@ -11,6 +11,7 @@ export function readOnlyLog(reader: LocalLogReader): EventLog {
   return {
     append: () => Promise.reject(new BeaconError('BEACON_E_LOG_CLOSED', 'the primary process does not append; collectors own the partitions')),
     cursor: (name, options) => reader.cursor(name, options),
+    forgetCursor: (name) => reader.forgetCursor(name),
     usage: () => reader.usage(),
     close: () => reader.close(),
   };

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
 import { runSingleProcess } from './single.js';
 import { runPrimary } from './primary.js';
+import { refuseWorkersOnSharedLog } from './sharedLog.js';
 
 /**
  * Starts Beacon in the shape the config asks for: one process when `server.workers` is 1,
@@ -11,12 +12,18 @@ import { runPrimary } from './primary.js';
  */
 export async function runBeacon(loaded: LoadedConfig): Promise<void> {
   const { config } = loaded;
-  const workers = config.server.workers === 'auto' ? autoWorkers(availableParallelism()) : config.server.workers;
-  if (workers <= 1 || !cluster.isPrimary) {
-    await runSingleProcess(config);
+  // On a shared log there are no partitions to split between processes: one process, scaled out with --role collector.
+  if (config.log.type !== 'local') {
+    refuseWorkersOnSharedLog(config, 'all');
+    await runSingleProcess(config, loaded.options);
     return;
   }
-  await runPrimary(loaded.raw, config, workers);
+  const workers = config.server.workers === 'auto' ? autoWorkers(availableParallelism()) : config.server.workers;
+  if (workers <= 1 || !cluster.isPrimary) {
+    await runSingleProcess(config, loaded.options);
+    return;
+  }
+  await runPrimary(loaded.raw, config, workers, loaded.options);
 }
 
 /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { freePort } from './freePort.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,19 +35,28 @@ export interface BeaconProcess {
  * data dir, and resolves when /readyz answers 200. `config` is merged over a test default of
  * one collector process; pass `server: { workers: 2 }` to test the multi-process mode.
  */
-export async function startBeacon(config: Record<string, unknown> = {}, options: { dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<BeaconProcess> {
+export async function startBeacon(
+  config: Record<string, unknown> = {},
+  options: {
+    dataDir?: string;
+    env?: NodeJS.ProcessEnv;
+    /** More `beacon start` arguments, e.g. `['--role', 'api']`. */ args?: string[];
+    /** Beacon serves TLS (server.tls in `config`): readiness is checked over https trusting `ca` (PEM text). */ https?: { ca: string };
+  } = {},
+): Promise<BeaconProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'beacon-test-')));
   const port = await freePort();
   const server = { host: '127.0.0.1', port, workers: 1, ...((config.server as object) ?? {}) };
   const full = { logging: { level: 'warn' }, ...config, server, dataDir };
   const configPath = join(dataDir, 'beacon.yaml');
   await writeFile(configPath, stringify(full));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.https ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const readyFetch = options.https ? httpsFetch(options.https.ca) : fetch;
   let out = '';
   let child!: ChildProcess;
 
   async function launch(): Promise<void> {
-    child = spawn(process.execPath, ['--import', TSX, CLI, 'start', '--config', configPath], {
+    child = spawn(process.execPath, ['--import', TSX, CLI, 'start', '--config', configPath, ...(options.args ?? [])], {
       cwd: dataDir,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,7 +67,7 @@ export async function startBeacon(config: Record<string, unknown> = {}, options:
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) => reject(new Error(`beacon exited with ${code} before it was ready:\n${out}`))),
     );
-    await Promise.race([waitReady(url, 30_000, () => out), exited]);
+    await Promise.race([waitReady(url, 30_000, () => out, readyFetch), exited]);
   }
 
   await launch();
@@ -93,11 +103,17 @@ export async function startBeacon(config: Record<string, unknown> = {}, options:
   return proc;
 }
 
-async function waitReady(url: string, timeoutMs: number, output: () => string): Promise<void> {
+/** A fetch that trusts `ca` (PEM) for https, for a Beacon serving a test certificate. */
+export function httpsFetch(ca: string): (url: string, init?: RequestInit) => Promise<Response> {
+  const dispatcher = new Agent({ connect: { ca } });
+  return (url, init) => undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
+}
+
+async function waitReady(url: string, timeoutMs: number, output: () => string, get: (url: string, init?: RequestInit) => Promise<Response> = fetch): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
+      const res = await get(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
       if (res.status === 200) return;
     } catch {
       // not listening yet

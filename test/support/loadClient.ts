@@ -33,6 +33,10 @@ export interface LoadOptions {
   eventsPerSecond?: number;
   /** When true, a 503 pauses the worker for its Retry-After (capped at 1 s) instead of `errorPauseMs`. */
   honourRetryAfter?: boolean;
+  /** Path and query of each request, from its body (default `/batch`), e.g. the tracker's `/batch?cs=<checksum>`. */
+  path?: (body: string) => string;
+  /** PEM of the CA to trust when `url` is https. */
+  ca?: string;
 }
 
 export interface ResponseSample {
@@ -80,6 +84,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
   const deadline = started + options.maxDurationMs;
 
   const pool = new Pool(options.url, {
+    ...(options.ca ? { connect: { ca: options.ca } } : {}),
     connections,
     pipelining: 1,
     keepAliveTimeout: 10_000,
@@ -148,12 +153,13 @@ export function startLoad(options: LoadOptions): RunningLoad {
       sent += size;
       requests++;
       let pause = 0;
+      const body = JSON.stringify(batch);
       try {
         const res = await pool.request({
-          path: '/batch',
+          path: options.path ? options.path(body) : '/batch',
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(batch),
+          body,
           signal: AbortSignal.timeout(requestTimeoutMs),
         });
         const text = await res.body.text();

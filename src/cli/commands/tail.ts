@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import WebSocket from 'ws';
 import { BeaconError } from '../../errors/beaconError.js';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
-import { DEFAULT_URL } from '../client.js';
+import { DEFAULT_URL, tokenHeaders } from '../client.js';
 
 type LiveMessage = { kind: 'ready' } | { kind: 'event'; event: TrackedEvent } | { kind: 'dropped'; count: number };
 
@@ -50,7 +50,7 @@ export function registerTail(program: Command): void {
 function follow(opts: TailOptions, limit: number): Promise<void> {
   const url = liveUrl(opts.url, opts);
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers: tokenHeaders() });
     let shown = 0;
     let opened = false;
     ws.on('open', () => (opened = true));

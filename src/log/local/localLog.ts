@@ -86,6 +86,10 @@ export class LocalLog implements EventLog {
     return this.reader.cursor(name, options);
   }
 
+  forgetCursor(name: string): void {
+    this.reader.forgetCursor(name);
+  }
+
   usage(): LogUsage {
     let bytes = this.writer.usage().bytes;
     for (const partition of this.reader.partitions()) if (partition !== 'p0') bytes += this.reader.partitionBytes(partition);

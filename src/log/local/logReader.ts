@@ -155,6 +155,12 @@ export class LocalLogReader {
     return cursor;
   }
 
+  /** A closed cursor whose sink is gone no longer holds retention (EventLog.forgetCursor); an open one is left alone. */
+  forgetCursor(name: string): void {
+    if (this.openCursors.has(name)) return;
+    if (this.persistedPositions.delete(name)) this.enforceRetention().catch(() => undefined);
+  }
+
   /** Bytes held by all partitions, as of the last retention pass (or open). */
   usage(): LogUsage {
     let bytes = 0;

@@ -9,6 +9,7 @@ import type { TrackedEvent } from '../../event/trackedEvent.js';
 import type { Metrics } from '../../ops/metrics.js';
 import type { Emit } from '../source.js';
 import { ClientGoneError, declaresTooLarge, readBody } from './body.js';
+import { createIntakeCommit } from './commit.js';
 import { createCorsPolicy, type HeaderMap } from './cors.js';
 import {
   batchEvent,
@@ -16,12 +17,18 @@ import {
   checkType,
   compileRules,
   isRejection,
+  markResent,
   pageEvent,
   parseQuery,
   requestFacts,
   type Rejection,
 } from './events.js';
 import { sendError, sendJson, sendNoContent, sendPixel } from './responses.js';
+import { markCorrupt } from '../../enrich/corruption.js';
+import type { BrowserIntake } from './browserIntake.js';
+import { createSegmentApi, SEGMENT_PREFIX } from './segment/index.js';
+import type { SegmentConfig } from './segment/segmentConfig.js';
+import type { StrictSchemaCheck } from '../../schemas/schemaGate.js';
 
 /**
  * The collector's request handler. Promises it keeps:
@@ -46,6 +53,12 @@ export interface HttpServerDeps {
   fallback?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
   /** Takes HTTP upgrades (the `/live` WebSocket); returns false for a path it does not own (answered 404). */
   onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+  /** The `segment` config: when enabled, /v1/... is the Segment-compatible API (./segment/). */
+  segment?: SegmentConfig;
+  /** Present with `schemas.mode: strict`: events failing their schema are refused here, where the answer is built. */
+  schemaCheck?: StrictSchemaCheck;
+  /** Identity cookies, the checksum check and /beacon.js (./browserIntake.ts); unset: none of them. */
+  browser?: BrowserIntake;
 }
 
 /** Shared with the server: set when every answer should close its connection (draining, or keep-alive off). */
@@ -59,6 +72,11 @@ const TRACK_PREFIX = '/t/';
 const BATCH_PATH = '/batch';
 const TRACK_METHODS = 'GET, POST, OPTIONS';
 const BATCH_METHODS = 'POST, OPTIONS';
+const TRACKER_PATH = '/beacon.js';
+/** `POST /batch?forget=1`: the tracker's consent withdrawal; the answer deletes the identity cookies. */
+const FORGET = /(?:^|&)forget=1(?:&|$)/;
+/** `POST /batch?resend=1`: a blind resend (beacon.js after sendBeacon); events whose id the id memory holds are dropped. */
+const RESEND = /(?:^|&)resend=1(?:&|$)/;
 /** Hosts usable as the base of the URL handed to `fallback`; anything else becomes `localhost`. */
 const PLAIN_HOST = /^[A-Za-z0-9.:[\]-]{1,255}$/;
 
@@ -76,11 +94,21 @@ export function createRequestHandlers(deps: HttpServerDeps, policy: ConnectionPo
   const batchEvents = config.limits.batchEvents;
   const trustProxy = config.trustProxy;
   const cors = createCorsPolicy(config.cors);
+  const schemaCheck = deps.schemaCheck;
+  const segment = deps.segment?.enabled
+    ? createSegmentApi({ config: deps.segment, server: config, rules, cors, emit, metrics, logger: deps.logger, policy, schemaCheck })
+    : undefined;
   const received = metrics.eventsReceived.labels({ source: 'http' });
-  const ackSeconds = metrics.ingestAckSeconds.labels({ source: 'http' });
+  const { countRejected, closeIfDraining, commit } = createIntakeCommit({ source: 'http', emit, metrics, logger, policy });
+  const { identity, verifyChecksum, trackerScript } = deps.browser ?? {};
 
-  function countRejected(code: ErrorCode, count = 1): void {
-    metrics.eventsRejected.inc({ source: 'http', code }, count);
+  /** The request's facts with the ids `enrich.identity` assigns; their cookies go on `res`. */
+  function factsOf(req: IncomingMessage, res: ServerResponse, now: number, query?: string) {
+    const facts = requestFacts(req, trustProxy, now);
+    if (identity === undefined) return facts;
+    if (query !== undefined && FORGET.test(query)) identity.forget(req, res);
+    else identity.identify(req, res, facts);
+    return facts;
   }
 
   /** Refuses the whole request: counts it as one received and one rejected unit. */
@@ -93,33 +121,6 @@ export function createRequestHandlers(deps: HttpServerDeps, policy: ConnectionPo
   function refuseMethod(req: IncomingMessage, res: ServerResponse, allow: string, corsHeaders: HeaderMap | undefined): void {
     res.setHeader('Allow', allow);
     refuse(req, res, 'BEACON_E_METHOD_NOT_ALLOWED', `${req.method ?? '?'} is not allowed here; use ${allow}`, corsHeaders);
-  }
-
-  /** After any await: a drain may have begun meanwhile, and its answers must close their connection. */
-  function closeIfDraining(res: ServerResponse): void {
-    if (policy.closeConnections && !res.headersSent) res.setHeader('Connection', 'close');
-  }
-
-  /** Emits once; resolves true when the events are durable, or answers the refusal and resolves false. */
-  async function commit(events: TrackedEvent[], req: IncomingMessage, res: ServerResponse, corsHeaders: HeaderMap | undefined, started: number): Promise<boolean> {
-    try {
-      await emit(events);
-    } catch (err) {
-      closeIfDraining(res);
-      if (isBeaconError(err)) {
-        countRejected(err.code, events.length);
-        if (err.code === 'BEACON_E_LOG_FULL') metrics.logFull.inc();
-        sendError(req, res, err, corsHeaders);
-      } else {
-        countRejected('BEACON_E_INTERNAL', events.length);
-        logger.error({ err }, 'emit failed with an unexpected error; answered 500');
-        sendError(req, res, new BeaconError('BEACON_E_INTERNAL', 'the events could not be stored; retry later'), corsHeaders);
-      }
-      return false;
-    }
-    closeIfDraining(res);
-    ackSeconds.observe((performance.now() - started) / 1000);
-    return true;
   }
 
   /** Reads the body, or answers why it could not be read and resolves undefined. */
@@ -153,12 +154,14 @@ export function createRequestHandlers(deps: HttpServerDeps, policy: ConnectionPo
       const badProps = checkProps(props, rules, sizeBound);
       if (badProps) return refuse(req, res, badProps.code, badProps.message, corsHeaders);
     }
+    const event = pageEvent(type, props, factsOf(req, res, now));
+    const invalid = schemaCheck?.(event);
+    if (invalid) return refuse(req, res, invalid.code, invalid.message, corsHeaders);
     received.inc();
-    const event = pageEvent(type, props, requestFacts(req, trustProxy, now));
     if (await commit([event], req, res, corsHeaders, started)) sendPixel(res, gif, corsHeaders);
   }
 
-  async function single(req: IncomingMessage, res: ServerResponse, path: string, started: number, now: number): Promise<void> {
+  async function single(req: IncomingMessage, res: ServerResponse, path: string, query: string, started: number, now: number): Promise<void> {
     const corsHeaders = cors.headersFor(req.headers.origin);
     let type = path.slice(TRACK_PREFIX.length);
     if (type.includes('%')) type = unescape(type);
@@ -180,12 +183,16 @@ export function createRequestHandlers(deps: HttpServerDeps, policy: ConnectionPo
     }
     const badProps = checkProps(props as Record<string, unknown>, rules, buffer.length * 6 + 2);
     if (badProps) return refuse(req, res, badProps.code, badProps.message, corsHeaders);
+    const event = pageEvent(type, props as Record<string, unknown>, factsOf(req, res, now));
+    const corrupt = verifyChecksum?.(query, buffer);
+    if (corrupt !== undefined) markCorrupt(event, corrupt);
+    const invalid = schemaCheck?.(event);
+    if (invalid) return refuse(req, res, invalid.code, invalid.message, corsHeaders);
     received.inc();
-    const event = pageEvent(type, props as Record<string, unknown>, requestFacts(req, trustProxy, now));
     if (await commit([event], req, res, corsHeaders, started)) sendNoContent(res, corsHeaders);
   }
 
-  async function batch(req: IncomingMessage, res: ServerResponse, started: number, now: number): Promise<void> {
+  async function batch(req: IncomingMessage, res: ServerResponse, query: string, started: number, now: number): Promise<void> {
     const corsHeaders = cors.headersFor(req.headers.origin);
     const kind = mediaKind(req.headers['content-type']);
     if (kind === 'unsupported') {
@@ -200,9 +207,10 @@ export function createRequestHandlers(deps: HttpServerDeps, policy: ConnectionPo
     }
 
     received.inc(items.length);
-    const facts = requestFacts(req, trustProxy, now);
+    const facts = factsOf(req, res, now, query);
     const events: TrackedEvent[] = [];
     const rejected: Array<{ index: number; code: ErrorCode; message: string }> = [];
+    const resend = RESEND.test(query);
     for (let index = 0; index < items.length; index++) {
       const item = items[index]!;
       let result: TrackedEvent | Rejection;
@@ -212,13 +220,17 @@ export function createRequestHandlers(deps: HttpServerDeps, policy: ConnectionPo
         const parsed = parseJson(item.line);
         result = isRejection(parsed) ? parsed : batchEvent(parsed.value, facts, rules, item.bound);
       }
+      if (schemaCheck !== undefined && !isRejection(result)) result = schemaCheck(result) ?? result;
       if (isRejection(result)) {
         rejected.push({ index, code: result.code, message: result.message });
         countRejected(result.code);
       } else {
+        if (resend) markResent(result);
         events.push(result);
       }
     }
+    const corrupt = verifyChecksum?.(query, buffer);
+    if (corrupt !== undefined) for (const event of events) markCorrupt(event, corrupt);
     if (events.length > 0 && !(await commit(events, req, res, corsHeaders, started))) return;
     sendJson(res, 200, JSON.stringify({ accepted: events.length, rejected }), corsHeaders);
   }
@@ -262,13 +274,17 @@ export function createRequestHandlers(deps: HttpServerDeps, policy: ConnectionPo
     try {
       if (path.startsWith(TRACK_PREFIX)) {
         if (method === 'GET') work = pixel(req, res, path, q === -1 ? '' : rawUrl.slice(q + 1), started, now);
-        else if (method === 'POST') work = single(req, res, path, started, now);
+        else if (method === 'POST') work = single(req, res, path, q === -1 ? '' : rawUrl.slice(q + 1), started, now);
         else if (method === 'OPTIONS') sendNoContent(res, cors.preflight(req.headers.origin, req.headers['access-control-request-headers']));
         else refuseMethod(req, res, TRACK_METHODS, cors.headersFor(req.headers.origin));
       } else if (path === BATCH_PATH) {
-        if (method === 'POST') work = batch(req, res, started, now);
+        if (method === 'POST') work = batch(req, res, q === -1 ? '' : rawUrl.slice(q + 1), started, now);
         else if (method === 'OPTIONS') sendNoContent(res, cors.preflight(req.headers.origin, req.headers['access-control-request-headers']));
         else refuseMethod(req, res, BATCH_METHODS, cors.headersFor(req.headers.origin));
+      } else if (path === TRACKER_PATH && trackerScript !== undefined) {
+        trackerScript.serve(req, res);
+      } else if (segment !== undefined && path.startsWith(SEGMENT_PREFIX)) {
+        work = segment.handle(req, res, path, started, now);
       } else {
         work = other(req, res, rawUrl);
       }

@@ -51,6 +51,9 @@ export interface RequestFacts {
   ua: string | undefined;
   /** The Referer header: the page the request came from. */
   referer: string | undefined;
+  /** Ids the collector assigned (cookies or cookieless, src/enrich/identity/); an event's own win. */
+  partyId?: string;
+  sessionId?: string;
 }
 
 export function requestFacts(req: IncomingMessage, trustProxy: boolean, ts: number): RequestFacts {
@@ -163,6 +166,8 @@ function addProp(props: Record<string, unknown>, key: string, value: string): vo
 export function pageEvent(type: string, props: Record<string, unknown>, facts: RequestFacts): TrackedEvent {
   // Keys are added in the json codec's order (meta last) so the log can stringify the event as it is.
   const event = { id: uuidv7(facts.ts), type, ts: facts.ts, props } as TrackedEvent;
+  if (facts.partyId !== undefined) event.partyId = facts.partyId;
+  if (facts.sessionId !== undefined) event.sessionId = facts.sessionId;
   if (facts.ip !== undefined) event.ip = facts.ip;
   if (facts.ua !== undefined) event.ua = facts.ua;
   if (facts.referer !== undefined) event.url = facts.referer;
@@ -208,7 +213,11 @@ export function batchEvent(item: unknown, facts: RequestFacts, rules: EventRules
   }
   for (const field of ID_FIELDS) {
     const value = input[field];
-    if (value === undefined || value === null) continue;
+    if (value === undefined || value === null) {
+      const assigned = field === 'pageViewId' ? undefined : facts[field];
+      if (assigned !== undefined) event[field] = assigned;
+      continue;
+    }
     if (typeof value !== 'string' || value.length > MAX_ID_CHARS) {
       return { code: 'BEACON_E_BAD_EVENT', message: `"${field}" must be a string of at most ${MAX_ID_CHARS} characters` };
     }
@@ -239,6 +248,28 @@ const clientIdEvents = new WeakSet<object>();
 /** True when `event` came from a /batch element that carried its own `id`. */
 export function hasClientId(event: object): boolean {
   return clientIdEvents.has(event);
+}
+
+/** For other intakes whose clients give event ids (the Segment API's `messageId`): the id memory then dedupes their retries. */
+export function markClientId(event: object): void {
+  clientIdEvents.add(event);
+}
+
+/**
+ * Events of a `POST /batch?resend=1`: a client resending blindly what it may already have
+ * delivered (beacon.js after `sendBeacon`, which tells nothing of the answer). The id memory
+ * drops such an event when it already holds its id, whatever `enrich.duplicates.action` says.
+ * Kept beside the events like `clientIdEvents`: nothing of it is written to the log.
+ */
+const resentEvents = new WeakSet<object>();
+
+/** True when `event` came from a request marked `resend=1`. */
+export function isResent(event: object): boolean {
+  return resentEvents.has(event);
+}
+
+export function markResent(event: object): void {
+  resentEvents.add(event);
 }
 
 const ID_FIELDS = ['partyId', 'sessionId', 'pageViewId'] as const;

@@ -1,8 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BeaconError } from '../../errors/beaconError.js';
 import { createRequestHandlers, type ConnectionPolicy, type HttpServerDeps } from './collector.js';
+import { readTlsFiles, watchTlsFiles } from './tls.js';
 
 export type { HttpServerDeps };
 
@@ -45,16 +47,18 @@ export function createHttpServer(deps: HttpServerDeps): BeaconHttpServer {
   const requestTimeout = config.requestTimeoutMs;
   // node refuses a headersTimeout above requestTimeout.
   const headersTimeout = Math.min(config.headersTimeoutMs, requestTimeout);
-  const server = createServer(
-    {
-      requestTimeout,
-      headersTimeout,
-      connectionsCheckingInterval: checkingInterval(headersTimeout),
-      noDelay: true,
-      keepAlive: true,
-    },
-    handlers.onRequest,
-  );
+  const options: ServerOptions = {
+    requestTimeout,
+    headersTimeout,
+    connectionsCheckingInterval: checkingInterval(headersTimeout),
+    noDelay: true,
+    keepAlive: true,
+  };
+  // server.tls: the same handlers behind node:https; the plain path stays bare node:http.
+  const tls = config.tls;
+  const httpsServer = tls ? createHttpsServer({ ...options, ...readTlsFiles(tls), handshakeTimeout: headersTimeout }, handlers.onRequest) : undefined;
+  const server: Server = httpsServer ?? createServer(options, handlers.onRequest);
+  const tlsWatch = httpsServer && tls ? watchTlsFiles(httpsServer, tls, tls.checkEvery, logger) : undefined;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
 
   server.on('checkContinue', handlers.onCheckContinue);
@@ -81,6 +85,8 @@ export function createHttpServer(deps: HttpServerDeps): BeaconHttpServer {
     socket.destroy();
   });
   server.on('error', (err) => logger.error({ err }, 'http server error'));
+  // A failed handshake (plain http to the https port, an untrusted client, a scanner) concerns that client only.
+  if (tls) server.on('tlsClientError', (err: Error) => logger.debug({ err: err.message }, 'TLS handshake failed'));
 
   const onUpgrade = deps.onUpgrade;
   if (onUpgrade) {
@@ -119,6 +125,7 @@ export function createHttpServer(deps: HttpServerDeps): BeaconHttpServer {
 
   function drain(timeoutMs: number): Promise<{ timedOut: boolean }> {
     policy.closeConnections = true;
+    tlsWatch?.stop();
     return new Promise((resolve) => {
       let settled = false;
       const settle = (timedOut: boolean) => {

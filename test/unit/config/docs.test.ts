@@ -21,7 +21,7 @@ describe('the configuration docs', () => {
 
   it("name every key of every sink type in docs/sinks.md", () => {
     const text = doc('sinks.md');
-    const base = new Set(['type', 'name', 'codec', 'batch', 'batch.maxEvents', 'batch.maxWaitMs', 'maxFailoverDuration', 'types']);
+    const base = new Set(['type', 'name', 'codec', 'batch', 'batch.maxEvents', 'batch.maxWaitMs', 'maxFailoverDuration', 'types', 'badStream']);
     for (const def of SINK_DEFINITIONS) {
       assert.ok(text.includes(`\`${def.type}\``), `docs/sinks.md does not mention sink type ${def.type}`);
       const missing = keyPaths(def.configSchema).filter((p) => !base.has(p) && !documented(text, p));

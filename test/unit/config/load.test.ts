@@ -63,7 +63,7 @@ describe('config validation', () => {
 
   it('lists the known log types for an unknown one', () => {
     const err = configError(() => validateConfig({ log: { type: 'locl' } }));
-    assert.match(err.message, /log\.type: expected one of "local"; got "locl"/);
+    assert.match(err.message, /log\.type: expected one of "local", "jetstream"; got "locl"/);
   });
 
   it('lists the known sink types for an unknown one', () => {
@@ -76,6 +76,28 @@ describe('config validation', () => {
       validateConfig({ sinks: [{ name: 'a', type: 'stdout' }, { name: 'a', type: 'stdout' }] }),
     );
     assert.match(err.message, /sinks\[1\]\.name: sink name "a" is used twice/);
+  });
+
+  it('refuses schemas in bad mode when no sink takes the bad stream (invalid events would reach nothing)', () => {
+    const archive = { name: 'archive', type: 'stdout' };
+    const badRows = { name: 'bad-rows', type: 'stdout', badStream: 'only' };
+    for (const schemas of [{ dir: './schemas' }, { types: { signup: './signup.json' } }, { requireSchema: true }, { dir: './schemas', mode: 'bad' }]) {
+      const err = configError(() => validateConfig({ schemas, sinks: [archive] }));
+      assert.match(err.message, /schemas\.mode.*no sink takes the bad stream.*add `badStream: only` to a sink.*or set schemas\.mode: strict/, JSON.stringify(schemas));
+    }
+    assert.doesNotThrow(() => validateConfig({ schemas: { dir: './schemas' }, sinks: [archive, badRows] }));
+    assert.doesNotThrow(() => validateConfig({ schemas: { dir: './schemas' }, sinks: [{ ...archive, badStream: 'include' }] }));
+    assert.doesNotThrow(() => validateConfig({ schemas: { dir: './schemas', mode: 'strict' }, sinks: [archive] }));
+    assert.doesNotThrow(() => validateConfig({ sinks: [archive] }), 'no schemas, nothing is invalid');
+  });
+
+  it('refuses strict schemas with a queue source and no bad-stream sink (a queue cannot be answered 400)', () => {
+    const source = { name: 'in', type: 'nats', subject: 'ingest.events' };
+    const err = configError(() => validateConfig({ schemas: { dir: './schemas', mode: 'strict' }, sources: [source], sinks: [{ name: 'archive', type: 'stdout' }] }));
+    assert.match(err.message, /queue sources.*no sink takes it: add `badStream: only`/);
+    assert.doesNotThrow(() =>
+      validateConfig({ schemas: { dir: './schemas', mode: 'strict' }, sources: [source], sinks: [{ name: 'bad-rows', type: 'stdout', badStream: 'only' }] }),
+    );
   });
 });
 
@@ -155,5 +177,62 @@ describe('config loading', () => {
     const { config } = await loadConfig({ source: url, env: {}, cachePath: cache, fetchAttempts: 1, onWarning: (m) => warnings.push(m) });
     assert.equal(config.server.port, 9400);
     assert.match(warnings[0] ?? '', /unreachable .*last good copy/);
+  });
+});
+
+describe('config from a URL: retries within bounds', () => {
+  /** An http server answering each request with the next status of `statuses` (then the last one), counting requests. */
+  async function scripted(statuses: number[], body = 'sinks: []\n'): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+    let n = 0;
+    const srv = createServer((_req, res) => {
+      const status = statuses[Math.min(n++, statuses.length - 1)]!;
+      res.statusCode = status;
+      res.end(status === 200 ? body : 'nope');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(srv.address() as { port: number }).port}/beacon.yaml`,
+      requests: () => n,
+      close: () => new Promise<void>((r) => srv.close(() => r())),
+    };
+  }
+
+  it('retries a 503 and loads the config once the server answers', async () => {
+    const srv = await scripted([503, 503, 200], 'server: { port: 9500 }\nsinks: []\n');
+    try {
+      const { config } = await loadConfig({ source: srv.url, env: {} });
+      assert.equal(config.server.port, 9500);
+      assert.equal(srv.requests(), 3);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('does not retry a 404, which asking again will not change', async () => {
+    const srv = await scripted([404]);
+    try {
+      const err = await configErrorAsync(loadConfig({ source: srv.url, env: {} }));
+      assert.equal(err.code, 'BEACON_E_CONFIG_UNREACHABLE');
+      assert.match(err.message, /HTTP 404 Not Found \(1 attempt in [\d.]+ s\)/);
+      assert.equal(srv.requests(), 1);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('gives up on a server that never answers within the total time, saying how many attempts it made', async () => {
+    const srv = createServer(() => undefined);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/beacon.yaml`;
+    try {
+      const started = Date.now();
+      const err = await configErrorAsync(loadConfig({ source: url, env: {}, fetchTimeoutMs: 400, fetchAttempts: 10, fetchDeadlineMs: 1500 }));
+      const took = Date.now() - started;
+      assert.ok(took >= 1000 && took < 3000, `gave up after ${took} ms`);
+      assert.match(err.message, new RegExp(`cannot fetch config from ${url.replace(/[.]/g, '\\.')}: timed out \\([2-4] attempts in 1\\.\\d s\\)`));
+    } finally {
+      srv.closeAllConnections();
+      srv.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { isResent } from '../../../src/sources/http/events.js';
 import { postJson, receivedCount, rejectedCount, startCollector, type Collector } from './harness.js';
 
 interface BatchAnswer {
@@ -49,6 +50,17 @@ describe('POST /batch', () => {
     assert.ok(first!.ts > clientTs, 'ts is the server receive time');
     assert.match(second!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
     assert.equal(second!.clientTs, clientTs);
+  });
+
+  test('it marks the events of a POST /batch?resend=1 as resent, beside the event (nothing in meta)', async () => {
+    await postJson(collector, '/batch?cs=00000000&resend=1', [{ type: 'a', id: 'resent-1' }]);
+    const [resent] = collector.recorder.calls.at(-1)!;
+    assert.equal(isResent(resent!), true);
+    assert.deepEqual(resent!.meta, { source: 'http' });
+    await postJson(collector, '/batch?resend=10', [{ type: 'a', id: 'resent-2' }]);
+    assert.equal(isResent(collector.recorder.calls.at(-1)![0]!), false, 'only resend=1');
+    await postJson(collector, '/batch', [{ type: 'a', id: 'resent-3' }]);
+    assert.equal(isResent(collector.recorder.calls.at(-1)![0]!), false);
   });
 
   test('it falls back to the Referer header for referrer when an event gives none', async () => {

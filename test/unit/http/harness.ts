@@ -3,6 +3,7 @@ import { configSchema, type ServerConfig } from '../../../src/config/schema.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { silentLogger } from '../../../src/ops/logger.js';
 import { createHttpServer, type BeaconHttpServer } from '../../../src/sources/http/index.js';
+import type { BrowserIntake } from '../../../src/sources/http/browserIntake.js';
 import { createRecordingEmit, type RecordingEmit } from '../../support/recordingEmit.js';
 
 /** A real collector on 127.0.0.1:<free port> with a recording emit and its own metrics registry. */
@@ -21,13 +22,15 @@ export interface StartOptions {
   /** Applied after the schema, e.g. timeouts below the schema's minimum to keep tests fast. */
   overrides?: Partial<ServerConfig>;
   fallback?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+  /** Identity cookies, the checksum check, /beacon.js (none by default). */
+  browser?: BrowserIntake;
 }
 
 export async function startCollector(options: StartOptions = {}): Promise<Collector> {
   const config: ServerConfig = { ...configSchema.parse({ server: options.server ?? {} }).server, ...options.overrides };
   const recorder = createRecordingEmit();
   const metrics = createMetrics();
-  const http = createHttpServer({ config, emit: recorder.emit, metrics, logger: silentLogger, fallback: options.fallback });
+  const http = createHttpServer({ config, emit: recorder.emit, metrics, logger: silentLogger, fallback: options.fallback, browser: options.browser });
   const address = await http.listen(0, '127.0.0.1');
   return {
     port: address.port,
