@@ -5,6 +5,7 @@
  *   npm run bench -- --quick --only pixel a smoke test (3 s runs, not recorded)
  *   npm run bench -- --only rabbitmq,jetstream,kafka,amqp-e2e   the broker scenarios only
  *   npm run bench -- --only postgres,mysql,clickhouse          the database sink scenarios only
+ *   npm run bench -- --only api            the query API over 1M stored events only
  *   npm run bench -- --help
  *
  * Exit code: 0 when every requested scenario ran; 1 when one could not (e.g. Beacon failed to
@@ -21,6 +22,7 @@ import { DATABASE_SCENARIOS, parseOptions, type BenchOptions, type Scenario } fr
 import { installCleanupHandlers } from './proc.js';
 import { appendSection, consoleReport, markdownSection, newResult, type ScenarioResult } from './report.js';
 import type { RssPeak } from './rss.js';
+import { api, apiEvents } from './scenarios/api.js';
 import { batch } from './scenarios/batch.js';
 import { dispatch } from './scenarios/dispatch.js';
 import { enrich } from './scenarios/enrich.js';
@@ -46,6 +48,7 @@ const RUNNERS: Record<Scenario, (ctx: BenchContext) => Promise<ScenarioResult>> 
   postgres,
   mysql: mysqlScenario,
   clickhouse,
+  api,
 };
 export const DOC_PATH = join(REPO_ROOT, 'docs/performance.md');
 
@@ -61,6 +64,7 @@ function settings(o: BenchOptions): string {
     o.only.includes('kafka') ? `kafka ${kafkaEvents(o.quick).toLocaleString('en-US')} records` : '',
     o.only.includes('amqp-e2e') ? `amqp-e2e ${amqpE2eEvents(o.quick).toLocaleString('en-US')} messages` : '',
     o.only.some((s) => (DATABASE_SCENARIOS as readonly string[]).includes(s)) ? `${sqlBenchRows(o.quick).toLocaleString('en-US')} rows per database scenario` : '',
+    o.only.includes('api') ? `api ${apiEvents(o.quick).toLocaleString('en-US')} stored events` : '',
     o.quick ? 'quick mode' : '',
     o.referenceOnly ? 'reference only' : '',
   ]

@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench -- ...`. */
 
-export const SCENARIOS = ['pixel', 'enrich', 'batch', 'dispatch', 'rabbitmq', 'jetstream', 'kafka', 'amqp-e2e', 'postgres', 'mysql', 'clickhouse'] as const;
+export const SCENARIOS = ['pixel', 'enrich', 'batch', 'dispatch', 'rabbitmq', 'jetstream', 'kafka', 'amqp-e2e', 'postgres', 'mysql', 'clickhouse', 'api'] as const;
 /** Scenarios that need the machine's RabbitMQ (127.0.0.1:5672), NATS (127.0.0.1:4222) or kcat and the Kafka mock. */
 export const BROKER_SCENARIOS = ['rabbitmq', 'jetstream', 'kafka', 'amqp-e2e'] as const;
 /**
@@ -45,7 +45,9 @@ export const USAGE = `usage: npm run bench -- [options]
                        the broker ones, ${BROKER_SCENARIOS.join(', ')}, add about 1 minute;
                        the database ones, ${DATABASE_SCENARIOS.join(', ')}, about 2 minutes: each
                        sink against the database's own bulk loader (psql \\copy, LOAD DATA
-                       LOCAL INFILE, clickhouse-client) writing the same rows)
+                       LOCAL INFILE, clickhouse-client) writing the same rows);
+                       api (the query API, cached vs cache off, over 1M stored events, 100k
+                       with --quick) about 1.5 minutes, 40-90 s of it filling the store
   --reference-only     measure nginx / the raw copy only (no Beacon)
   --record / --no-record   append to docs/performance.md (default: on, off with --quick)
   --strict             exit 1 when a figure misses its target
