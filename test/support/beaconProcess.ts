@@ -67,7 +67,17 @@ export async function startBeacon(
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) => reject(new Error(`beacon exited with ${code} before it was ready:\n${out}`))),
     );
-    await Promise.race([waitReady(url, 30_000, () => out, readyFetch), exited]);
+    try {
+      await Promise.race([waitReady(url, 30_000, () => out, readyFetch), exited]);
+    } catch (err) {
+      // Never leave a half-started Beacon behind: it is detached, so it would outlive the test run.
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      throw err;
+    }
   }
 
   await launch();
