@@ -6,6 +6,7 @@ import { createApiHttpServer } from '../api/apiHttpServer.js';
 import { opsRoutes } from '../api/opsRoutes.js';
 import { queryRoutes } from '../api/query/routes.js';
 import { createLogger } from '../ops/logger.js';
+import { registryText } from '../ops/metrics.js';
 import { onShutdownSignal } from '../ops/shutdown.js';
 import { systemClock } from '../ops/clock.js';
 import { openSqlStoreReader, type SqlStoreConfig } from '../store/sql/index.js';
@@ -28,7 +29,7 @@ export async function runApiRole(config: BeaconConfig): Promise<void> {
     host: config.server.host,
     routes: [
       ...opsRoutes({
-        metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+        metrics: () => registryText(registry),
         ready: () => serving,
       }),
       ...queryRoutes(reader, systemClock),

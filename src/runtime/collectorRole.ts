@@ -7,7 +7,7 @@ import { opsRoutes } from '../api/opsRoutes.js';
 import { createLiveEndpoint, createLiveHub, LogFeed } from '../live/index.js';
 import type { TrackedEvent } from '../event/trackedEvent.js';
 import { createLogger } from '../ops/logger.js';
-import { createMetrics } from '../ops/metrics.js';
+import { createMetrics, registryText } from '../ops/metrics.js';
 import { onShutdownSignal } from '../ops/shutdown.js';
 import { startIntakeSide } from './intakeSide.js';
 import { startQueueSources } from './queueSources.js';
@@ -34,7 +34,7 @@ export async function runCollectorRole(config: BeaconConfig): Promise<void> {
         const usage = log.usage();
         metrics.logBytes.set(usage.bytes);
         metrics.logMaxBytes.set(usage.maxBytes);
-        return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+        return registryText(metrics.registry);
       },
       ready: () => serving,
     }),

@@ -2,7 +2,7 @@ import type { BeaconConfig } from '../config/schema.js';
 import { BeaconError } from '../errors/beaconError.js';
 import { createApiHttpServer } from '../api/apiHttpServer.js';
 import { createLogger } from '../ops/logger.js';
-import { createMetrics } from '../ops/metrics.js';
+import { createMetrics, registryText } from '../ops/metrics.js';
 import { onShutdownSignal } from '../ops/shutdown.js';
 import { startDeliverySide } from './deliverySide.js';
 import { openConfiguredLog, requireSharedLog } from './sharedLog.js';
@@ -31,7 +31,7 @@ export async function runDispatcherRole(config: BeaconConfig): Promise<void> {
     log,
     logger,
     metrics,
-    metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    metricsText: () => registryText(metrics.registry),
     intakeReady: () => serving,
   });
   const http = createApiHttpServer({

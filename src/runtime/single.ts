@@ -1,7 +1,7 @@
 import type { BeaconConfig } from '../config/schema.js';
 import type { LoadOptions } from '../config/load.js';
 import { createLogger } from '../ops/logger.js';
-import { createMetrics } from '../ops/metrics.js';
+import { createMetrics, registryText } from '../ops/metrics.js';
 import { onShutdownSignal } from '../ops/shutdown.js';
 import { adminFallback } from '../api/nodeAdapter.js';
 import { createApiAuth } from '../api/auth.js';
@@ -24,7 +24,7 @@ export async function runSingleProcess(config: BeaconConfig, reloadFrom?: LoadOp
     log,
     logger,
     metrics,
-    metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    metricsText: () => registryText(metrics.registry),
     intakeReady: () => intakeReady,
     reloadFrom,
   });
