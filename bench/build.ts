@@ -20,7 +20,9 @@ export async function buildBeacon(root: string, log: (msg: string) => void): Pro
   if (res.code !== 0) {
     // tsc still emits on type errors; the code that runs is what a user would get from it.
     const errors = (res.stdout + res.stderr).split('\n').filter((l) => l.includes('error TS'));
-    log(`build: tsc reported ${errors.length} type error(s) (first: ${errors[0]?.trim() ?? '?'}); measuring the JavaScript it emitted`);
+    log(
+      `build: tsc reported ${errors.length} type error(s) (first: ${errors[0]?.trim() ?? '?'}); measuring the JavaScript it emitted`,
+    );
   }
   log(`build: compiled src/ to dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return entry;

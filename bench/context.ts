@@ -50,7 +50,13 @@ export class BenchContext {
   }
 
   /** Warm-up (discarded) then the measured wrk run. */
-  async load(label: string, url: string, script: string, scriptName: string, beforeMeasure?: () => void): Promise<WrkResult> {
+  async load(
+    label: string,
+    url: string,
+    script: string,
+    scriptName: string,
+    beforeMeasure?: () => void,
+  ): Promise<WrkResult> {
     const { opts } = this;
     const base = { url, connections: opts.connections, threads: opts.threads, script, scriptDir: this.tmp, scriptName };
     if (opts.warmupSec > 0) {
@@ -58,9 +64,13 @@ export class BenchContext {
       await runWrk({ ...base, durationSec: opts.warmupSec });
     }
     beforeMeasure?.();
-    this.log(`${label}: measuring ${opts.durationSec} s (${opts.connections} connections, ${opts.threads} thread${opts.threads > 1 ? 's' : ''})`);
+    this.log(
+      `${label}: measuring ${opts.durationSec} s (${opts.connections} connections, ${opts.threads} thread${opts.threads > 1 ? 's' : ''})`,
+    );
     const r = await runWrk({ ...base, durationSec: opts.durationSec });
-    this.log(`${label}: ${Math.round(r.rps).toLocaleString('en-US')} req/s, p50 ${r.latency.p50.toFixed(2)} ms, p99 ${r.latency.p99.toFixed(2)} ms`);
+    this.log(
+      `${label}: ${Math.round(r.rps).toLocaleString('en-US')} req/s, p50 ${r.latency.p50.toFixed(2)} ms, p99 ${r.latency.p99.toFixed(2)} ms`,
+    );
     return r;
   }
 

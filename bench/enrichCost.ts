@@ -24,7 +24,12 @@ function asFromWire(text: string): string {
 
 function event(ua: string, ip: string, ts: number): TrackedEvent {
   // Keys in the order the collector adds them (meta last).
-  const e: Partial<TrackedEvent> = { id: '0193a0c4-5e1b-7c3a-9f2e-1b2c3d4e5f60', type: 'pageview', ts, props: { path: '/home' } };
+  const e: Partial<TrackedEvent> = {
+    id: '0193a0c4-5e1b-7c3a-9f2e-1b2c3d4e5f60',
+    type: 'pageview',
+    ts,
+    props: { path: '/home' },
+  };
   e.ip = asFromWire(ip);
   e.ua = asFromWire(ua);
   e.meta = { source: 'http' };
@@ -35,7 +40,10 @@ function makeEvents(shape: 'typical' | 'worst'): TrackedEvent[] {
   const ts = Date.now();
   const out: TrackedEvent[] = new Array(EVENTS);
   for (let i = 0; i < EVENTS; i++) {
-    out[i] = shape === 'typical' ? event(userAgent(skewed(TYPICAL_AGENTS)), publicIp(skewed(TYPICAL_ADDRESSES)), ts) : event(`${userAgent(1000 + i)} build/${i}`, publicIp(100_000 + i), ts);
+    out[i] =
+      shape === 'typical'
+        ? event(userAgent(skewed(TYPICAL_AGENTS)), publicIp(skewed(TYPICAL_ADDRESSES)), ts)
+        : event(`${userAgent(1000 + i)} build/${i}`, publicIp(100_000 + i), ts);
   }
   return out;
 }
@@ -63,7 +71,13 @@ async function lookups(metrics: ReturnType<typeof createMetrics>): Promise<{ hit
   return { hit: of('hit'), miss: of('miss') };
 }
 
-const OFF = { ua: { enabled: false }, bots: { enabled: false }, geo: { enabled: false }, ip: { anonymize: 'none' }, clockSkew: false };
+const OFF = {
+  ua: { enabled: false },
+  bots: { enabled: false },
+  geo: { enabled: false },
+  ip: { anonymize: 'none' },
+  clockSkew: false,
+};
 
 console.log(`node ${process.version}, ${EVENTS} events per row, one chain.run([event]) per event\n`);
 console.log('| chain | traffic | µs per event | UA cache hit rate |');

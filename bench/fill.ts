@@ -17,7 +17,12 @@ function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; t
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length }, timeout: 30_000 },
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': body.length },
+        timeout: 30_000,
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -32,7 +37,11 @@ function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; t
   });
 }
 
-export async function fill(baseUrl: string, total: number, opts: { perRequest?: number; concurrency?: number; timeoutMs?: number; onProgress?: (done: number) => void } = {}): Promise<FillResult> {
+export async function fill(
+  baseUrl: string,
+  total: number,
+  opts: { perRequest?: number; concurrency?: number; timeoutMs?: number; onProgress?: (done: number) => void } = {},
+): Promise<FillResult> {
   const perRequest = opts.perRequest ?? 500;
   const concurrency = opts.concurrency ?? 8;
   const deadline = Date.now() + (opts.timeoutMs ?? 300_000);

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILD_BEACON, REPO_ROOT, checkBeaconPresent } from './beacon.js';
 import { buildBeacon } from './build.js';
+import { pinToCores } from './cores.js';
 import { BenchContext } from './context.js';
 import { machineInfo } from './machine.js';
 import { DATABASE_SCENARIOS, parseOptions, type BenchOptions, type Scenario } from './options.js';
@@ -34,6 +35,7 @@ import { rabbitmq, rabbitmqEvents } from './scenarios/rabbitmq.js';
 import { clickhouse } from './scenarios/clickhouse.js';
 import { mysqlScenario } from './scenarios/mysql.js';
 import { postgres } from './scenarios/postgres.js';
+import { s3, s3Events } from './scenarios/s3.js';
 import { sqlBenchRows } from './sqlSinkBench.js';
 
 const RUNNERS: Record<Scenario, (ctx: BenchContext) => Promise<ScenarioResult>> = {
@@ -48,6 +50,7 @@ const RUNNERS: Record<Scenario, (ctx: BenchContext) => Promise<ScenarioResult>> 
   postgres,
   mysql: mysqlScenario,
   clickhouse,
+  s3,
   api,
 };
 export const DOC_PATH = join(REPO_ROOT, 'docs/performance.md');
@@ -63,10 +66,16 @@ function settings(o: BenchOptions): string {
     o.only.includes('jetstream') ? `jetstream ${jetstreamEvents(o.quick).toLocaleString('en-US')} messages` : '',
     o.only.includes('kafka') ? `kafka ${kafkaEvents(o.quick).toLocaleString('en-US')} records` : '',
     o.only.includes('amqp-e2e') ? `amqp-e2e ${amqpE2eEvents(o.quick).toLocaleString('en-US')} messages` : '',
-    o.only.some((s) => (DATABASE_SCENARIOS as readonly string[]).includes(s)) ? `${sqlBenchRows(o.quick).toLocaleString('en-US')} rows per database scenario` : '',
+    o.only.some((s) => (DATABASE_SCENARIOS as readonly string[]).includes(s))
+      ? `${sqlBenchRows(o.quick).toLocaleString('en-US')} rows per database scenario`
+      : '',
+    o.only.includes('s3') ? `s3 ${s3Events(o.quick).toLocaleString('en-US')} events` : '',
     o.only.includes('api') ? `api ${apiEvents(o.quick).toLocaleString('en-US')} stored events` : '',
     o.quick ? 'quick mode' : '',
     o.referenceOnly ? 'reference only' : '',
+    o.cores !== undefined
+      ? `pinned to ${o.cores} core${o.cores === 1 ? '' : 's'} (taskset; database and broker services not pinned)`
+      : '',
   ]
     .filter(Boolean)
     .join('; ');
@@ -89,6 +98,14 @@ async function main(): Promise<number> {
   } catch (e) {
     console.error((e as Error).message);
     return 2;
+  }
+  if (opts.cores !== undefined) {
+    try {
+      pinToCores(opts.cores);
+    } catch (e) {
+      console.error((e as Error).message);
+      return 2;
+    }
   }
   installCleanupHandlers();
   const tmp = mkdtempSync(join(tmpdir(), 'beacon-bench-'));
@@ -131,14 +148,19 @@ async function main(): Promise<number> {
   console.log(`\n${consoleReport(results, rss)}\n`);
 
   if (opts.record) {
-    appendSection(DOC_PATH, markdownSection({ date, machine, settings: settings(opts), results, rss, referenceOnly: opts.referenceOnly }));
+    appendSection(
+      DOC_PATH,
+      markdownSection({ date, machine, settings: settings(opts), results, rss, referenceOnly: opts.referenceOnly }),
+    );
     console.log(`appended to ${DOC_PATH}`);
   } else {
     console.log('not recorded in docs/performance.md (quick run; pass --record to keep it)');
   }
 
   const failed = results.filter((r) => r.error);
-  const missed = results.flatMap((r) => r.ratios).filter((x) => x.target !== undefined && Number.isFinite(x.value) && x.value < x.target);
+  const missed = results
+    .flatMap((r) => r.ratios)
+    .filter((x) => x.target !== undefined && Number.isFinite(x.value) && x.value < x.target);
   if (failed.length) {
     console.error(`bench: ${failed.map((r) => r.name).join(', ')} could not be measured completely (see above)`);
     return 1;

@@ -1,6 +1,20 @@
 /** Command-line options of `npm run bench -- ...`. */
 
-export const SCENARIOS = ['pixel', 'enrich', 'batch', 'dispatch', 'rabbitmq', 'jetstream', 'kafka', 'amqp-e2e', 'postgres', 'mysql', 'clickhouse', 'api'] as const;
+export const SCENARIOS = [
+  'pixel',
+  'enrich',
+  'batch',
+  'dispatch',
+  'rabbitmq',
+  'jetstream',
+  'kafka',
+  'amqp-e2e',
+  'postgres',
+  'mysql',
+  'clickhouse',
+  's3',
+  'api',
+] as const;
 /** Scenarios that need the machine's RabbitMQ (127.0.0.1:5672), NATS (127.0.0.1:4222) or kcat and the Kafka mock. */
 export const BROKER_SCENARIOS = ['rabbitmq', 'jetstream', 'kafka', 'amqp-e2e'] as const;
 /**
@@ -30,6 +44,8 @@ export interface BenchOptions {
   /** Skip Beacon; measure the reference only (checks the harness). */
   referenceOnly: boolean;
   keepTmp: boolean;
+  /** Pin the bench and everything it starts to the first N CPUs (taskset); undefined: all. */
+  cores?: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -51,7 +67,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --reference-only     measure nginx / the raw copy only (no Beacon)
   --record / --no-record   append to docs/performance.md (default: on, off with --quick)
   --strict             exit 1 when a figure misses its target
-  --keep-tmp           keep the temp dir (configs, logs) for inspection`;
+  --keep-tmp           keep the temp dir (configs, logs) for inspection
+  --cores N            pin the bench, Beacon, nginx, wrk and the clients to the first N CPUs
+                       (taskset), to show scaling from one machine (databases and brokers
+                       running as services are not pinned)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const o: BenchOptions = {
@@ -110,8 +129,13 @@ export function parseOptions(argv: string[]): BenchOptions {
         o.batchSize = posInt(flag, value(flag, inline));
         break;
       case '--only': {
-        const names = value(flag, inline).split(',').map((s) => s.trim()).filter(Boolean);
-        for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`--only: unknown scenario "${n}" (known: ${SCENARIOS.join(', ')})`);
+        const names = value(flag, inline)
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        for (const n of names)
+          if (!(SCENARIOS as readonly string[]).includes(n))
+            throw new Error(`--only: unknown scenario "${n}" (known: ${SCENARIOS.join(', ')})`);
         o.only = names as Scenario[];
         break;
       }
@@ -129,6 +153,9 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--keep-tmp':
         o.keepTmp = true;
+        break;
+      case '--cores':
+        o.cores = posInt(flag, value(flag, inline));
         break;
       case '-h':
       case '--help':

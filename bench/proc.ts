@@ -63,7 +63,11 @@ export async function run(
 }
 
 /** SIGTERM (or `signal`), then SIGKILL after `graceMs`; resolves once the process has exited. */
-export async function stop(p: Started, graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null; forced: boolean }> {
+export async function stop(
+  p: Started,
+  graceMs = 10_000,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; forced: boolean }> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return { ...(await p.exited), forced: false };
   p.child.kill(signal);
   let forced = false;
@@ -136,12 +140,20 @@ export function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number
  * Polls `url` until it answers `status`, the process exits, or `timeoutMs` passes.
  * Throws with the process's stderr tail so a failed start explains itself.
  */
-export async function waitForHttp(url: string, p: Started, timeoutMs: number, what: string, status = 200): Promise<void> {
+export async function waitForHttp(
+  url: string,
+  p: Started,
+  timeoutMs: number,
+  what: string,
+  status = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
     if (p.child.exitCode !== null || p.child.signalCode !== null) {
-      throw new Error(`${what} exited (code ${p.child.exitCode ?? p.child.signalCode}) before ${url} answered ${status}:\n${tail(p.stderr() || p.stdout())}`);
+      throw new Error(
+        `${what} exited (code ${p.child.exitCode ?? p.child.signalCode}) before ${url} answered ${status}:\n${tail(p.stderr() || p.stdout())}`,
+      );
     }
     try {
       const res = await httpGet(url, 1000);
@@ -152,7 +164,9 @@ export async function waitForHttp(url: string, p: Started, timeoutMs: number, wh
     }
     await sleep(100);
   }
-  throw new Error(`${what} did not answer ${status} on ${url} within ${timeoutMs} ms (last: ${last}):\n${tail(p.stderr() || p.stdout())}`);
+  throw new Error(
+    `${what} did not answer ${status} on ${url} within ${timeoutMs} ms (last: ${last}):\n${tail(p.stderr() || p.stdout())}`,
+  );
 }
 
 export function tail(s: string, lines = 25): string {

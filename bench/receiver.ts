@@ -4,11 +4,14 @@
  * Reads each request body whole, counts the NDJSON lines (or JSON array items), answers 200 —
  * or 503 while "held" (the bench holds it while it pre-fills Beacon's log). Prints
  * `RECEIVER_PORT <port>` once listening. Control: POST /_bench/hold, /_bench/release,
- * GET /_bench/stats → { requests, bytes, events, held }.
+ * GET /_bench/stats → { requests, bytes, events, held }. `RECEIVER_DELAY_MS` (default 0)
+ * answers each delivery that long after its body arrived, as a remote endpoint's round trip
+ * would: with an instant answer on 2 shared cores, batches in flight at once cannot show.
  */
 import { createServer } from 'node:http';
 
 let held = process.argv.includes('--hold');
+const delayMs = Number(process.env.RECEIVER_DELAY_MS ?? 0);
 let requests = 0;
 let bytes = 0;
 let events = 0;
@@ -46,8 +49,9 @@ const server = createServer((req, res) => {
       if (body.length > 0 && body[body.length - 1] !== 0x0a) n++;
       events += n;
     }
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('{"ok":true}');
+    const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
   });
 });
 server.keepAliveTimeout = 65_000;

@@ -11,8 +11,18 @@
  * Enough for draining: one partition, committed position kept in memory, no persistence,
  * no retention. It keeps none of the log's promises across restarts; MemoryLog models those.
  */
+import { fromLog } from '../src/event/codecs/json.js';
 import type { TrackedEvent } from '../src/event/trackedEvent.js';
-import type { Cursor, CursorLag, EventLog, LogBatch, LogPosition, LogUsage, SeekTarget } from '../src/log/eventLog.js';
+import type {
+  Cursor,
+  CursorLag,
+  CursorOptions,
+  EventLog,
+  LogBatch,
+  LogPosition,
+  LogUsage,
+  SeekTarget,
+} from '../src/log/eventLog.js';
 import { AppendWaiters } from '../test/support/appendWaiters.js';
 
 const PARTITION = '0';
@@ -30,8 +40,8 @@ export class RecordLog implements EventLog {
     this.waiters.wakeAll();
   }
 
-  async cursor(name: string): Promise<Cursor> {
-    return new RecordCursor(this, name);
+  async cursor(name: string, options: CursorOptions = {}): Promise<Cursor> {
+    return new RecordCursor(this, name, options.origins === true);
   }
 
   usage(): LogUsage {
@@ -48,7 +58,11 @@ export class RecordLog implements EventLog {
 
   decode(from: number, to: number): TrackedEvent[] {
     const out: TrackedEvent[] = new Array(to - from);
-    for (let i = from; i < to; i++) out[i - from] = JSON.parse(this.records[i]!) as TrackedEvent;
+    // As the local cursor does: each event keeps its record's text, so a json sink writes it without stringifying again.
+    for (let i = from; i < to; i++) {
+      const text = this.records[i]!;
+      out[i - from] = fromLog(JSON.parse(text) as TrackedEvent, text);
+    }
     return out;
   }
 
@@ -73,6 +87,8 @@ class RecordCursor implements Cursor {
   constructor(
     private readonly log: RecordLog,
     readonly name: string,
+    /** Each event's position with the batch, for sinks that tie their output to positions (the s3 sink). */
+    private readonly withOrigins = false,
   ) {}
 
   async read(max: number, waitMs: number, signal?: AbortSignal): Promise<LogBatch> {
@@ -83,9 +99,12 @@ class RecordCursor implements Cursor {
       await this.log.waitForAppend(left, signal);
     }
     const to = Math.min(this.log.length, this.next + max);
+    const from = this.next;
     const events = this.log.decode(this.next, to);
     this.next = to;
-    return { events, position: { [PARTITION]: to } };
+    const batch: LogBatch = { events, position: { [PARTITION]: to } };
+    if (this.withOrigins) batch.origins = events.map((_, i) => ({ partition: PARTITION, seq: from + i }));
+    return batch;
   }
 
   commit(position: LogPosition): void {

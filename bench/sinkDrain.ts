@@ -15,11 +15,15 @@ import { silentLogger } from '../src/ops/logger.js';
 import { createMetrics } from '../src/ops/metrics.js';
 import type { BaseSinkConfig } from '../src/sinks/sinkConfig.js';
 import { RecordLog } from './recordLog.js';
+import { parseSinkConfig } from '../src/config/parseSinkConfig.js';
 
 /** `n` events shaped like the collector's (about 200 bytes as JSON), distinct ids. */
 export function benchEvents(n: number, run = ''): TrackedEvent[] {
   const ts = Date.now();
-  const tag = run.replace(/[^0-9a-f]/g, '').padEnd(4, '0').slice(0, 4);
+  const tag = run
+    .replace(/[^0-9a-f]/g, '')
+    .padEnd(4, '0')
+    .slice(0, 4);
   return Array.from({ length: n }, (_, i) => ({
     id: `0190f5c2-${tag}-7000-8000-${String(i).padStart(12, '0')}`,
     type: 'pageview',
@@ -37,7 +41,11 @@ export function jsonPayload(event: TrackedEvent): Buffer {
   return getCodec('json').encode(event);
 }
 
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<boolean> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 20,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) return false;
@@ -59,28 +67,47 @@ export interface Drained {
  * Drains `events` through a real Dispatcher into the sink `config` (parsed by its schema).
  * With `progress`, a line every 10 s (a slow database can take minutes).
  */
-export async function drainThroughDispatcher(config: BaseSinkConfig & Record<string, unknown>, events: readonly TrackedEvent[], timeoutMs: number, progress?: (msg: string) => void): Promise<Drained> {
+export async function drainThroughDispatcher(
+  config: BaseSinkConfig & Record<string, unknown>,
+  events: readonly TrackedEvent[],
+  timeoutMs: number,
+  progress?: (msg: string) => void,
+): Promise<Drained> {
   const n = events.length;
   const log = new RecordLog();
   for (let i = 0; i < n; i += 10_000) await log.append(events.slice(i, i + 10_000));
   const dataDir = mkdtempSync(join(tmpdir(), `beacon-bench-${config.type}-`));
   const dispatcher = new Dispatcher({
     log,
-    sinks: [{ config }],
+    sinks: [{ config: parseSinkConfig(config) }],
     dispatch: { maxFailoverDuration: 1000, initialBackoff: 10, logEvery: 0, shutdownTimeout: 5000 },
     dataDir,
     logger: silentLogger,
     metrics: createMetrics(new Registry()),
   });
   const started = performance.now();
-  const ticker = progress ? setInterval(() => progress(`${config.name}: ${dispatcher.status()[0]!.delivered.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} delivered after ${((performance.now() - started) / 1000).toFixed(0)} s`), 10_000) : undefined;
+  const ticker = progress
+    ? setInterval(
+        () =>
+          progress(
+            `${config.name}: ${dispatcher.status()[0]!.delivered.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} delivered after ${((performance.now() - started) / 1000).toFixed(0)} s`,
+          ),
+        10_000,
+      )
+    : undefined;
   try {
     await dispatcher.start();
     const done = await waitUntil(() => dispatcher.status()[0]!.delivered >= n, timeoutMs, 5);
     const seconds = (performance.now() - started) / 1000;
     const s = dispatcher.status()[0]!;
-    if (!done) throw new Error(`the ${config.type} sink delivered ${s.delivered} of ${n} events in ${seconds.toFixed(0)} s${s.lastError ? ` (last error: ${s.lastError.message})` : ''}`);
-    if (s.deadLettered > 0) throw new Error(`the ${config.type} sink dead-lettered ${s.deadLettered} of ${n} events${s.lastError ? ` (${s.lastError.message})` : ''}`);
+    if (!done)
+      throw new Error(
+        `the ${config.type} sink delivered ${s.delivered} of ${n} events in ${seconds.toFixed(0)} s${s.lastError ? ` (last error: ${s.lastError.message})` : ''}`,
+      );
+    if (s.deadLettered > 0)
+      throw new Error(
+        `the ${config.type} sink dead-lettered ${s.deadLettered} of ${n} events${s.lastError ? ` (${s.lastError.message})` : ''}`,
+      );
     return { delivered: s.delivered, errors: s.errors, seconds, perSec: n / seconds };
   } finally {
     clearInterval(ticker);

@@ -22,7 +22,12 @@ export async function readProgress(baseUrl: string): Promise<Progress> {
       if (res.status === 200) {
         const j = JSON.parse(res.body) as { sinks?: Array<{ name: string; lagEvents?: number; delivered?: number }> };
         if (Array.isArray(j.sinks) && j.sinks.every((s) => typeof s.delivered === 'number')) {
-          return new Map(j.sinks.map((s) => [s.name, { delivered: s.delivered!, lag: typeof s.lagEvents === 'number' ? s.lagEvents : NaN }]));
+          return new Map(
+            j.sinks.map((s) => [
+              s.name,
+              { delivered: s.delivered!, lag: typeof s.lagEvents === 'number' ? s.lagEvents : NaN },
+            ]),
+          );
         }
       }
     } catch {
@@ -31,7 +36,8 @@ export async function readProgress(baseUrl: string): Promise<Progress> {
     preferMetrics = true;
   }
   const res = await httpGet(`${baseUrl}/metrics`, 3000);
-  if (res.status !== 200) throw new Error(`neither /api/v1/status nor /metrics answered usefully (/metrics: HTTP ${res.status})`);
+  if (res.status !== 200)
+    throw new Error(`neither /api/v1/status nor /metrics answered usefully (/metrics: HTTP ${res.status})`);
   return parseMetrics(res.body);
 }
 

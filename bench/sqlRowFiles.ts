@@ -19,7 +19,12 @@ import { valueAt, type ColumnMapping } from '../src/sinks/sqlColumns.js';
 export type ValueEncoder = (value: unknown, columnType: string) => unknown;
 
 /** Each event's values in mapping order, encoded as the sink encodes them (`null`/`undefined` = NULL). */
-export function rowValues(events: readonly TrackedEvent[], mapping: ColumnMapping, columnTypes: readonly string[], encode: ValueEncoder): unknown[][] {
+export function rowValues(
+  events: readonly TrackedEvent[],
+  mapping: ColumnMapping,
+  columnTypes: readonly string[],
+  encode: ValueEncoder,
+): unknown[][] {
   return events.map((event) => mapping.sources.map((source, i) => encode(valueAt(event, source), columnTypes[i]!)));
 }
 

@@ -82,8 +82,14 @@ interface Measured {
 
 function verify(m: Measured, n: number, expected: TableCheck | undefined, table: string): void {
   const c = m.check;
-  if (c.rows !== n || c.ids !== n) throw new Error(`${m.label}: table ${table} holds ${c.rows} rows with ${c.ids} distinct ids after the load, expected ${n}: rows were lost or doubled`);
-  if (expected && c.digest !== expected.digest) throw new Error(`${m.label}: table ${table} holds ${n} rows that differ from the reference table's (digest ${c.digest} vs ${expected.digest}): the two sides did not write the same rows`);
+  if (c.rows !== n || c.ids !== n)
+    throw new Error(
+      `${m.label}: table ${table} holds ${c.rows} rows with ${c.ids} distinct ids after the load, expected ${n}: rows were lost or doubled`,
+    );
+  if (expected && c.digest !== expected.digest)
+    throw new Error(
+      `${m.label}: table ${table} holds ${n} rows that differ from the reference table's (digest ${c.digest} vs ${expected.digest}): the two sides did not write the same rows`,
+    );
 }
 
 export async function measureSqlSink(target: SqlBenchTarget, run: SqlBenchRun): Promise<ScenarioResult> {
@@ -118,10 +124,24 @@ export async function measureSqlSink(target: SqlBenchTarget, run: SqlBenchRun): 
     await target.writeReferenceFile(refTable, events, file);
     const fileBytes = statSync(file).size;
     const command = await target.referenceCommand(refTable, file);
-    log(`reference: ${target.reference.subject}, ${fmt.int(n)} rows (${(fileBytes / 1e6).toFixed(1)} MB) into ${refTable}`);
-    const refSeconds = await runTimed({ cmd: command.cmd, args: command.args, stdinFile: command.stdinFile, timeoutMs: run.timeoutMs, log, label: target.reference.short });
+    log(
+      `reference: ${target.reference.subject}, ${fmt.int(n)} rows (${(fileBytes / 1e6).toFixed(1)} MB) into ${refTable}`,
+    );
+    const refSeconds = await runTimed({
+      cmd: command.cmd,
+      args: command.args,
+      stdinFile: command.stdinFile,
+      timeoutMs: run.timeoutMs,
+      log,
+      label: target.reference.short,
+    });
     log(`reference: ${fmt.int(n / refSeconds)} rows/s; checking the table`);
-    const ref: Measured = { label: target.reference.short, seconds: refSeconds, errors: 0, check: await target.check(refTable) };
+    const ref: Measured = {
+      label: target.reference.short,
+      seconds: refSeconds,
+      errors: 0,
+      check: await target.check(refTable),
+    };
     verify(ref, n, undefined, refTable);
     verify(first, n, ref.check, first.table);
 
@@ -152,16 +172,30 @@ export async function measureSqlSink(target: SqlBenchTarget, run: SqlBenchRun): 
       p99: '',
       notes: `the same rows as ${target.reference.format} (${(fileBytes / 1e6).toFixed(1)} MB); ${fmt.int(n)} in ${ref.seconds.toFixed(2)} s from spawn to exit; table holds ${fmt.int(ref.check.rows)}`,
     });
-    res.ratios.push({ label: `${target.name} sink/${target.reference.short} rows/s (batch ${defaultBatch}, default)`, value: n / first.seconds / refPerSec, ...(target.target !== undefined ? { target: target.target } : {}) });
-    for (const m of more) res.ratios.push({ label: `${target.name} sink/${target.reference.short} rows/s (batch ${m.batch})`, value: n / m.seconds / refPerSec });
-    res.ratios.push({ label: `${target.name} sink rows/s (batch ${defaultBatch}, default)`, value: n / first.seconds, kind: 'absolute', unit: 'rows/s' });
+    res.ratios.push({
+      label: `${target.name} sink/${target.reference.short} rows/s (batch ${defaultBatch}, default)`,
+      value: n / first.seconds / refPerSec,
+      ...(target.target !== undefined ? { target: target.target } : {}),
+    });
+    for (const m of more)
+      res.ratios.push({
+        label: `${target.name} sink/${target.reference.short} rows/s (batch ${m.batch})`,
+        value: n / m.seconds / refPerSec,
+      });
+    res.ratios.push({
+      label: `${target.name} sink rows/s (batch ${defaultBatch}, default)`,
+      value: n / first.seconds,
+      kind: 'absolute',
+      unit: 'rows/s',
+    });
     res.notes.push(
       `sink driven through a real Dispatcher over an in-memory log (maxWaitMs 0), with the sink's default batch.maxEvents ${defaultBatch}, then ${target.otherBatches.join(' and ')}; every table held exactly ${fmt.int(n)} rows and ids, and the same digest of every mapped column as the reference table.`,
       ...target.notes(),
     );
     res.commands.push(command.shown.replaceAll(runId, 'RUN'));
   } finally {
-    for (const t of created) await target.dropTable(t).catch((e: unknown) => log(`could not drop ${t}: ${(e as Error).message}`));
+    for (const t of created)
+      await target.dropTable(t).catch((e: unknown) => log(`could not drop ${t}: ${(e as Error).message}`));
     rmSync(dir, { recursive: true, force: true });
   }
   return res;

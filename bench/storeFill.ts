@@ -1,7 +1,7 @@
 /**
  * Fills an embedded store (`<dataDir>/store/events.duckdb`) with back-dated events before Beacon
  * starts on that dataDir. Events cannot be back-dated through HTTP: the collector stamps `ts`
- * with its receive time and keeps a client's `ts` as `clientTs` (src/sources/http/events.ts),
+ * with its receive time and keeps a client's `ts` as `clientTs` (src/event/fromSubmitted.ts),
  * and every query reads `ts`. So the file is written with the store's own code: StoreDatabase
  * (same DuckDB settings and table) and EventWriter (the internal sink's writer: one transaction
  * per batch, rows through eventTable.ts's appendEvent), in `ts` order as the sink would.
@@ -51,7 +51,7 @@ function pickType(u: number): string {
   return FILL_TYPES[0]![0];
 }
 
-function makeEvent(ts: number, seq: number): TrackedEvent {
+export function makeEvent(ts: number, seq: number): TrackedEvent {
   const agent = skewed(TYPICAL_AGENTS);
   const ip = publicIp(skewed(TYPICAL_ADDRESSES)).replace(/\.\d+$/, '.0');
   const path = `/docs/page-${skewed(FILL_PATHS)}`;
@@ -62,7 +62,7 @@ function makeEvent(ts: number, seq: number): TrackedEvent {
     ts,
     clientTs: ts - 40,
     partyId: `00000000-0000-4000-8000-${hex(party, 12)}`,
-    sessionId: `00000000-0000-4000-9000-${hex(party * 7 + Math.floor(ts / 1_800_000) % 7, 12)}`,
+    sessionId: `00000000-0000-4000-9000-${hex(party * 7 + (Math.floor(ts / 1_800_000) % 7), 12)}`,
     ip,
     ua: userAgent(agent),
     url: `https://www.example.com${path}`,
@@ -84,13 +84,19 @@ export async function fillEmbeddedStore(
   const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
   const t0 = Date.now();
   // Beacon's defaults (docs/query-api.md): 48 MiB buffer pool, 1 thread, 1 GiB of spill.
-  const db = await StoreDatabase.open({ dir: join(dataDir, 'store'), memoryLimitBytes: 48 * 1024 ** 2, threads: 1, maxTempBytes: 1024 ** 3 });
+  const db = await StoreDatabase.open({
+    dir: join(dataDir, 'store'),
+    memoryLimitBytes: 48 * 1024 ** 2,
+    threads: 1,
+    maxTempBytes: 1024 ** 3,
+  });
   let written = 0;
   let lastReport = Date.now();
   try {
     const writer = new EventWriter(db.writer);
     for (let i = 0; i < total; i += batchSize) {
-      if (Date.now() > deadline) throw new Error(`store fill did not finish in time (${written} of ${total} events written)`);
+      if (Date.now() > deadline)
+        throw new Error(`store fill did not finish in time (${written} of ${total} events written)`);
       const batch: TrackedEvent[] = [];
       for (let k = i; k < Math.min(total, i + batchSize); k++) batch.push(makeEvent(Math.floor(from + k * step), k));
       written += await writer.write(batch);

@@ -5,11 +5,16 @@
  */
 
 const TEMPLATES = [
-  (v: number) => `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${100 + (v % 30)}.0.${v}.0 Safari/537.36`,
-  (v: number) => `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${15 + (v % 4)}.${v % 7} Safari/605.1.15`,
-  (v: number) => `Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:${100 + (v % 25)}.0) Gecko/20100101 Firefox/${100 + (v % 25)}.${v % 3}`,
-  (v: number) => `Mozilla/5.0 (iPhone; CPU iPhone OS 17_${v % 6} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.${v % 6} Mobile/15E${148 + v} Safari/604.1`,
-  (v: number) => `Mozilla/5.0 (Linux; Android ${10 + (v % 5)}; SM-G9${v % 100}0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${110 + (v % 10)}.0.0.0 Mobile Safari/537.36`,
+  (v: number) =>
+    `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${100 + (v % 30)}.0.${v}.0 Safari/537.36`,
+  (v: number) =>
+    `Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/${15 + (v % 4)}.${v % 7} Safari/605.1.15`,
+  (v: number) =>
+    `Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:${100 + (v % 25)}.0) Gecko/20100101 Firefox/${100 + (v % 25)}.${v % 3}`,
+  (v: number) =>
+    `Mozilla/5.0 (iPhone; CPU iPhone OS 17_${v % 6} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.${v % 6} Mobile/15E${148 + v} Safari/604.1`,
+  (v: number) =>
+    `Mozilla/5.0 (Linux; Android ${10 + (v % 5)}; SM-G9${v % 100}0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${110 + (v % 10)}.0.0.0 Mobile Safari/537.36`,
   (v: number) => `Mozilla/5.0 (compatible; Googlebot/2.${v % 3}; +http://www.google.com/bot.html)`,
 ];
 

@@ -37,7 +37,20 @@ export interface WrkResult {
 }
 
 export function wrkArgs(o: WrkOptions, scriptPath: string): string[] {
-  return ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationSec}s`, '--timeout', `${o.timeoutSec ?? 5}s`, '--latency', '-s', scriptPath, o.url];
+  return [
+    '-t',
+    String(o.threads),
+    '-c',
+    String(o.connections),
+    '-d',
+    `${o.durationSec}s`,
+    '--timeout',
+    `${o.timeoutSec ?? 5}s`,
+    '--latency',
+    '-s',
+    scriptPath,
+    o.url,
+  ];
 }
 
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {

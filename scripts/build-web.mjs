@@ -55,7 +55,9 @@ try {
   await rename(tmp, out);
   await rm(old, { recursive: true, force: true });
   const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + (o.bytes ?? 0), 0);
-  console.log(`web page built into dist/web (${main}, ${styles}; ${Math.round(bytes / 1024)} KiB with source maps) in ${Date.now() - started} ms`);
+  console.log(
+    `web page built into dist/web (${main}, ${styles}; ${Math.round(bytes / 1024)} KiB with source maps) in ${Date.now() - started} ms`,
+  );
 } catch (err) {
   await rm(tmp, { recursive: true, force: true });
   console.error(`web page build failed: ${err.message}`);

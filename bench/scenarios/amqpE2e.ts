@@ -33,7 +33,15 @@ interface Ctx {
 }
 
 function inputMessage(i: number, run: string): Buffer {
-  return Buffer.from(JSON.stringify({ id: `e2e-${run}-${i}`, type: i % 5 === 0 ? 'click' : 'pageview', url: `https://example.com/docs/page-${i % 97}`, sessionId: `s-${i % 1000}`, props: { k: 'v', n: i % 20 } }));
+  return Buffer.from(
+    JSON.stringify({
+      id: `e2e-${run}-${i}`,
+      type: i % 5 === 0 ? 'click' : 'pageview',
+      url: `https://example.com/docs/page-${i % 97}`,
+      sessionId: `s-${i % 1000}`,
+      props: { k: 'v', n: i % 20 },
+    }),
+  );
 }
 
 export async function measureAmqpE2e(n: number, ctx: Ctx): Promise<ScenarioResult> {
@@ -66,7 +74,9 @@ export async function measureAmqpE2e(n: number, ctx: Ctx): Promise<ScenarioResul
     const pub = admin.createPublisher({ confirm: true, maxAttempts: 2 });
     const fillStart = performance.now();
     for (let i = 0; i < n; i += 1000) {
-      const chunk = Array.from({ length: Math.min(1000, n - i) }, (_, k) => pub.send({ routingKey: input, durable: true, contentType: 'application/json' }, inputMessage(i + k, run)));
+      const chunk = Array.from({ length: Math.min(1000, n - i) }, (_, k) =>
+        pub.send({ routingKey: input, durable: true, contentType: 'application/json' }, inputMessage(i + k, run)),
+      );
       await Promise.all(chunk);
     }
     const fillSec = (performance.now() - fillStart) / 1000;
@@ -77,7 +87,9 @@ export async function measureAmqpE2e(n: number, ctx: Ctx): Promise<ScenarioResul
     const outCount = async () => (await admin.queueDeclare({ queue: output, passive: true })).messageCount;
     const sources = `sources:\n  - { type: "amqp", name: "bench-amqp", host: "127.0.0.1", queue: ${JSON.stringify(input)}, prefetch: ${PREFETCH} }`;
     const sinks: SinkSpec[] = [{ name: 'bench-rabbitmq', type: 'rabbitmq', host: '127.0.0.1', queue: output }];
-    ctx.log(`amqp-e2e: starting Beacon (amqp source on ${input}, prefetch ${PREFETCH} → log → rabbitmq sink to ${output})`);
+    ctx.log(
+      `amqp-e2e: starting Beacon (amqp source on ${input}, prefetch ${PREFETCH} → log → rabbitmq sink to ${output})`,
+    );
     const spawned = performance.now();
     try {
       beacon = await startBeacon({ dir, sinks, extraYaml: sources });
@@ -88,22 +100,36 @@ export async function measureAmqpE2e(n: number, ctx: Ctx): Promise<ScenarioResul
     const atReady = await outCount();
     let last = atReady;
     let lastLog = Date.now();
-    const done = await waitUntil(async () => {
-      last = await outCount();
-      if (Date.now() - lastLog > 3000) {
-        lastLog = Date.now();
-        ctx.log(`amqp-e2e: ${fmt.int(last)} of ${fmt.int(n)} in ${output}`);
-      }
-      return last >= n;
-    }, Math.max(120_000, n / 2), 50);
+    const done = await waitUntil(
+      async () => {
+        last = await outCount();
+        if (Date.now() - lastLog > 3000) {
+          lastLog = Date.now();
+          ctx.log(`amqp-e2e: ${fmt.int(last)} of ${fmt.int(n)} in ${output}`);
+        }
+        return last >= n;
+      },
+      Math.max(120_000, n / 2),
+      50,
+    );
     const end = performance.now();
-    if (!done) throw new Error(`only ${last} of ${n} messages reached ${output} within ${((end - ready) / 1000).toFixed(0)} s`);
+    if (!done)
+      throw new Error(`only ${last} of ${n} messages reached ${output} within ${((end - ready) / 1000).toFixed(0)} s`);
     const leftIn = (await admin.queueDeclare({ queue: input, passive: true })).messageCount;
     const perSec = (n - atReady) / ((end - ready) / 1000);
     const fromSpawn = n / ((end - spawned) / 1000);
-    res.rows.push({ scenario: 'amqp-e2e', subject: 'Beacon: amqp source → log → rabbitmq sink', throughput: `${fmt.int(perSec)} ev/s`, p50: '', p99: '', notes: `${fmt.int(n - atReady)} events from /readyz in ${((end - ready) / 1000).toFixed(2)} s (${fmt.int(atReady)} already through at /readyz); ${fmt.int(fromSpawn)} ev/s counting Beacon's start (${((end - spawned) / 1000).toFixed(2)} s); target queue ${fmt.int(last)}, input left ${leftIn}` });
+    res.rows.push({
+      scenario: 'amqp-e2e',
+      subject: 'Beacon: amqp source → log → rabbitmq sink',
+      throughput: `${fmt.int(perSec)} ev/s`,
+      p50: '',
+      p99: '',
+      notes: `${fmt.int(n - atReady)} events from /readyz in ${((end - ready) / 1000).toFixed(2)} s (${fmt.int(atReady)} already through at /readyz); ${fmt.int(fromSpawn)} ev/s counting Beacon's start (${((end - spawned) / 1000).toFixed(2)} s); target queue ${fmt.int(last)}, input left ${leftIn}`,
+    });
     res.ratios.push({ label, value: perSec, kind: 'absolute', unit: 'ev/s' });
-    res.notes.push(`no reference (an absolute figure, for trend). ${fmt.int(n)} messages (one JSON event each, ~${inputMessage(0, run).length} B) pre-filled with confirms at ${fmt.int(n / fillSec)} msg/s before Beacon started; source prefetch ${PREFETCH}, sink defaults (batches of 500, confirms, persistent); Beacon from dist/ as a real process, workers auto.`);
+    res.notes.push(
+      `no reference (an absolute figure, for trend). ${fmt.int(n)} messages (one JSON event each, ~${inputMessage(0, run).length} B) pre-filled with confirms at ${fmt.int(n / fillSec)} msg/s before Beacon started; source prefetch ${PREFETCH}, sink defaults (batches of 500, confirms, persistent); Beacon from dist/ as a real process, workers auto.`,
+    );
     const peak = await beacon.stop();
     beacon = undefined;
     ctx.rssPeaks?.push(peak);

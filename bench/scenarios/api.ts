@@ -81,14 +81,22 @@ async function checkAnswers(beacon: BeaconServer, queries: Query[], events: numb
     const { status, body } = await httpGet(beacon.url + q.path, 60_000);
     if (status !== 200) throw new Error(`GET ${q.path} answered ${status}: ${body.slice(0, 200)}`);
     const total = (JSON.parse(body) as { buckets: { total: number }[] }).buckets.reduce((a, b) => a + b.total, 0);
-    if (q.key === 'archive' && total !== events) throw new Error(`the archive query counted ${total} events, expected ${events}`);
+    if (q.key === 'archive' && total !== events)
+      throw new Error(`the archive query counted ${total} events, expected ${events}`);
     if (q.key === 'real-time' && total === 0) throw new Error('the real-time query counted no events in the last hour');
   }
 }
 
-async function measureMode(ctx: BenchContext, mode: 'cached' | 'uncached', queries: Query[], events: number): Promise<Record<Query['key'], Run>> {
+async function measureMode(
+  ctx: BenchContext,
+  mode: 'cached' | 'uncached',
+  queries: Query[],
+  events: number,
+): Promise<Record<Query['key'], Run>> {
   const dir = join(ctx.tmp, 'beacon-api');
-  ctx.log(`starting Beacon (${mode === 'cached' ? 'default api.cache' : 'api.cache realtime 0, archive 0'}) on the filled store`);
+  ctx.log(
+    `starting Beacon (${mode === 'cached' ? 'default api.cache' : 'api.cache realtime 0, archive 0'}) on the filled store`,
+  );
   const beacon = await startBeacon({ dir, sinks: [], extraYaml: mode === 'uncached' ? UNCACHED_YAML : '' });
   const out = {} as Record<Query['key'], Run>;
   try {
@@ -110,32 +118,49 @@ async function measureMode(ctx: BenchContext, mode: 'cached' | 'uncached', queri
 export async function api(ctx: BenchContext): Promise<ScenarioResult> {
   const res = newResult('api');
   if (ctx.opts.referenceOnly) {
-    res.notes.push('reference only (--reference-only): this scenario has no outside reference; its reference is Beacon with the API cache off');
+    res.notes.push(
+      'reference only (--reference-only): this scenario has no outside reference; its reference is Beacon with the API cache off',
+    );
     return res;
   }
   const events = apiEvents(ctx.opts.quick);
   const labels = ['real-time', 'archive'] as const;
   try {
     const dataDir = join(ctx.tmp, 'beacon-api', 'data');
-    ctx.log(`filling the embedded store with ${events.toLocaleString('en-US')} events over the last 30 days (store writer, no HTTP)`);
+    ctx.log(
+      `filling the embedded store with ${events.toLocaleString('en-US')} events over the last 30 days (store writer, no HTTP)`,
+    );
     const filled = await fillEmbeddedStore(dataDir, events, {
       spanMs: SPAN_MS,
       timeoutMs: FILL_TIMEOUT_MS,
-      onProgress: (n) => ctx.log(`  store fill: ${n.toLocaleString('en-US')} of ${events.toLocaleString('en-US')} events`),
+      onProgress: (n) =>
+        ctx.log(`  store fill: ${n.toLocaleString('en-US')} of ${events.toLocaleString('en-US')} events`),
     });
     ctx.log(`store filled: ${filled.events.toLocaleString('en-US')} events in ${filled.seconds.toFixed(1)} s`);
 
     const queries: Query[] = [
       { key: 'real-time', cls: 'realtime', path: '/api/v1/query/counts/recent?minutes=60&bucket=1m' },
-      { key: 'archive', cls: 'archive', path: `/api/v1/query/counts?from=${day(filled.from)}&to=${day(filled.to)}&interval=day` },
+      {
+        key: 'archive',
+        cls: 'archive',
+        path: `/api/v1/query/counts?from=${day(filled.from)}&to=${day(filled.to)}&interval=day`,
+      },
     ];
     const cached = await measureMode(ctx, 'cached', queries, events);
     const uncached = await measureMode(ctx, 'uncached', queries, events);
 
     for (const key of labels) {
-      for (const [mode, run] of [['cached', cached[key]], ['uncached', uncached[key]]] as const) {
-        const statuses = Object.entries(run.wrk.status).map(([s, n]) => `${s}×${fmt.int(n)}`).join(', ');
-        const cache = Object.entries(run.cache).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${fmt.int(n)}`).join(', ');
+      for (const [mode, run] of [
+        ['cached', cached[key]],
+        ['uncached', uncached[key]],
+      ] as const) {
+        const statuses = Object.entries(run.wrk.status)
+          .map(([s, n]) => `${s}×${fmt.int(n)}`)
+          .join(', ');
+        const cache = Object.entries(run.cache)
+          .filter(([, n]) => n > 0)
+          .map(([r, n]) => `${r} ${fmt.int(n)}`)
+          .join(', ');
         const p = problems(run.wrk);
         res.rows.push({
           scenario: 'api',
@@ -143,14 +168,23 @@ export async function api(ctx: BenchContext): Promise<ScenarioResult> {
           throughput: `${fmt.int(run.ok)} req/s`,
           p50: fmt.ms(run.wrk.latency.p50),
           p99: fmt.ms(run.wrk.latency.p99),
-          notes: [statuses ? `HTTP ${statuses}` : '', cache ? `cache ${cache} (warm-up included)` : '', p ? `! ${p}` : ''].filter(Boolean).join('; '),
+          notes: [
+            statuses ? `HTTP ${statuses}` : '',
+            cache ? `cache ${cache} (warm-up included)` : '',
+            p ? `! ${p}` : '',
+          ]
+            .filter(Boolean)
+            .join('; '),
         });
         if (p) res.notes.push(`${key} ${mode} run had ${p}`);
       }
       const c = cached[key];
       const u = uncached[key];
       res.ratios.push({ label: `api ${key} cached/uncached req/s`, value: c.ok / u.ok });
-      res.ratios.push({ label: `api ${key} cached/uncached p99 latency (lower is better)`, value: c.wrk.latency.p99 / u.wrk.latency.p99 });
+      res.ratios.push({
+        label: `api ${key} cached/uncached p99 latency (lower is better)`,
+        value: c.wrk.latency.p99 / u.wrk.latency.p99,
+      });
     }
     for (const q of queries) res.commands.push(cached[q.key].wrk.command.replace(/-s \S+/, '-s api.lua'));
     res.notes.push(

@@ -25,7 +25,14 @@ export async function batch(ctx: BenchContext): Promise<ScenarioResult> {
   const acked = (r: WrkResult) => ((r.status['200'] ?? 0) * n) / r.durationSec;
   const row = (subject: string, r: WrkResult) => {
     const p = wrkProblems(r, 200);
-    res.rows.push({ scenario: `batch×${n}`, subject, throughput: `${fmt.int(acked(r))} ev/s`, p50: fmt.ms(r.latency.p50), p99: fmt.ms(r.latency.p99), notes: [`${fmt.int((r.status['200'] ?? 0) / r.durationSec)} req/s`, p].filter(Boolean).join('; ') });
+    res.rows.push({
+      scenario: `batch×${n}`,
+      subject,
+      throughput: `${fmt.int(acked(r))} ev/s`,
+      p50: fmt.ms(r.latency.p50),
+      p99: fmt.ms(r.latency.p99),
+      notes: [`${fmt.int((r.status['200'] ?? 0) / r.durationSec)} req/s`, p].filter(Boolean).join('; '),
+    });
     return p;
   };
 
@@ -33,12 +40,20 @@ export async function batch(ctx: BenchContext): Promise<ScenarioResult> {
   const ref = await ctx.load('batch nginx', `${nginx.url}/batch`, script, 'batch.lua');
   row('nginx', ref);
   res.commands.push(ref.command.replace(/-s \S+/, '-s batch.lua'));
-  res.notes.push(`wrk POSTs ${Buffer.byteLength(batchBody(n))} bytes of JSON (${n} events) per request; events/s counts only HTTP 200 answers × ${n}`);
+  res.notes.push(
+    `wrk POSTs ${Buffer.byteLength(batchBody(n))} bytes of JSON (${n} events) per request; events/s counts only HTTP 200 answers × ${n}`,
+  );
 
   const missing = { value: NaN };
   if (ctx.opts.referenceOnly) {
     res.ratios.push({ label: 'batch Beacon/nginx events/s', ...missing });
-    res.ratios.push({ label: 'batch Beacon events/s', ...missing, kind: 'absolute', unit: 'ev/s', target: BATCH_TARGET_EVENTS_PER_SEC });
+    res.ratios.push({
+      label: 'batch Beacon events/s',
+      ...missing,
+      kind: 'absolute',
+      unit: 'ev/s',
+      target: BATCH_TARGET_EVENTS_PER_SEC,
+    });
     res.notes.push('reference only (--reference-only)');
     return res;
   }
@@ -48,11 +63,23 @@ export async function batch(ctx: BenchContext): Promise<ScenarioResult> {
     const p = row('Beacon', b);
     res.commands.push(b.command.replace(/-s \S+/, '-s batch.lua'));
     res.ratios.push({ label: 'batch Beacon/nginx events/s', value: acked(b) / acked(ref) });
-    res.ratios.push({ label: 'batch Beacon events/s', value: acked(b), kind: 'absolute', unit: 'ev/s', target: BATCH_TARGET_EVENTS_PER_SEC });
+    res.ratios.push({
+      label: 'batch Beacon events/s',
+      value: acked(b),
+      kind: 'absolute',
+      unit: 'ev/s',
+      target: BATCH_TARGET_EVENTS_PER_SEC,
+    });
     if (p) res.notes.push(`Beacon run: ${p}`);
   } catch (e) {
     res.ratios.push({ label: 'batch Beacon/nginx events/s', ...missing });
-    res.ratios.push({ label: 'batch Beacon events/s', ...missing, kind: 'absolute', unit: 'ev/s', target: BATCH_TARGET_EVENTS_PER_SEC });
+    res.ratios.push({
+      label: 'batch Beacon events/s',
+      ...missing,
+      kind: 'absolute',
+      unit: 'ev/s',
+      target: BATCH_TARGET_EVENTS_PER_SEC,
+    });
     res.error = e instanceof BeaconUnavailable ? e.message : `Beacon: ${(e as Error).message}`;
   }
   return res;

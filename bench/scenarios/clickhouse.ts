@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { clickhouseConfigSchema } from '../../src/sinks/clickhouse/index.js';
-import { createTableSql, encode, quoteIdent } from '../../src/sinks/clickhouse/clickhouseSink.js';
+import { createTableSql, encode, quoteIdent } from '../../src/sql/clickhouse.js';
 import { columnMapping } from '../../src/sinks/sqlColumns.js';
 import { REPO_ROOT } from '../beacon.js';
 import { freePort, httpGet, sleep, start, stop, tail, type Started } from '../proc.js';
@@ -55,16 +55,24 @@ async function startServer(log: (m: string) => void): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-bench-clickhouse-'));
   const [http, tcp] = [await freePort(), await freePort()];
   log(`clickhouse: starting a private server on 127.0.0.1:${http} (tcp ${tcp}), data in ${dir}`);
-  const proc = start('sh', ['scripts/ensure-clickhouse.sh', '--exec', dir, String(http), String(tcp)], { cwd: REPO_ROOT });
+  const proc = start('sh', ['scripts/ensure-clickhouse.sh', '--exec', dir, String(http), String(tcp)], {
+    cwd: REPO_ROOT,
+  });
   // The first run installs the packages (about a minute); a started server answers in seconds.
   const deadline = Date.now() + 600_000;
   for (;;) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
       rmSync(dir, { recursive: true, force: true });
-      const why = proc.child.exitCode === CANNOT_INSTALL ? 'clickhouse-server cannot be installed here' : `scripts/ensure-clickhouse.sh exited (${proc.child.exitCode ?? proc.child.signalCode})`;
+      const why =
+        proc.child.exitCode === CANNOT_INSTALL
+          ? 'clickhouse-server cannot be installed here'
+          : `scripts/ensure-clickhouse.sh exited (${proc.child.exitCode ?? proc.child.signalCode})`;
       throw new Error(`${why}:\n${tail(proc.stderr())}`);
     }
-    const ok = await httpGet(`http://127.0.0.1:${http}/ping`, 1000).then((r) => r.body.trim() === 'Ok.', () => false);
+    const ok = await httpGet(`http://127.0.0.1:${http}/ping`, 1000).then(
+      (r) => r.body.trim() === 'Ok.',
+      () => false,
+    );
     if (ok) return { proc, http, tcp, dir };
     if (Date.now() > deadline) {
       await stop(proc, 5000);
@@ -90,7 +98,9 @@ function clickhouseTarget(admin: ClickHouseClient, server: Server, database: str
 
   /** The type of each mapped column as the sink reads it (system.columns). */
   const columnTypes = async (table: string): Promise<string[]> => {
-    const rows = await select<{ name: string; type: string }>(`SELECT name, type FROM system.columns WHERE database = '${database}' AND table = '${table}'`);
+    const rows = await select<{ name: string; type: string }>(
+      `SELECT name, type FROM system.columns WHERE database = '${database}' AND table = '${table}'`,
+    );
     const types = new Map(rows.map((r) => [r.name, r.type]));
     return mapping.columns.map((c) => types.get(c) ?? 'String');
   };
@@ -98,7 +108,11 @@ function clickhouseTarget(admin: ClickHouseClient, server: Server, database: str
   return {
     name: 'clickhouse',
     sinkWrites: 'INSERT ... FORMAT JSONEachRow over HTTP',
-    reference: { subject: 'clickhouse-client, INSERT ... FORMAT JSONEachRow from a file (native protocol)', short: 'clickhouse-client', format: 'JSONEachRow' },
+    reference: {
+      subject: 'clickhouse-client, INSERT ... FORMAT JSONEachRow from a file (native protocol)',
+      short: 'clickhouse-client',
+      format: 'JSONEachRow',
+    },
     otherBatches: [50_000],
     target: CLICKHOUSE_TARGET_RATIO,
     createTable: async (table) => {
@@ -108,7 +122,14 @@ function clickhouseTarget(admin: ClickHouseClient, server: Server, database: str
       await admin.command({ query: `DROP TABLE IF EXISTS ${qualified(table)}` });
     },
     sinkConfig: (table, maxEvents) =>
-      clickhouseConfigSchema.parse({ type: 'clickhouse', name: `bench-clickhouse-${maxEvents ?? 'default'}`, url: `http://127.0.0.1:${server.http}`, database, table, batch: { ...(maxEvents ? { maxEvents } : {}), maxWaitMs: 0 } }),
+      clickhouseConfigSchema.parse({
+        type: 'clickhouse',
+        name: `bench-clickhouse-${maxEvents ?? 'default'}`,
+        url: `http://127.0.0.1:${server.http}`,
+        database,
+        table,
+        batch: { ...(maxEvents ? { maxEvents } : {}), maxWaitMs: 0 },
+      }),
     writeReferenceFile: async (table, events, file) => {
       writeFileSync(file, jsonEachRow(rowValues(events, mapping, await columnTypes(table), encode), mapping));
     },
@@ -140,10 +161,16 @@ export async function measureClickhouse(n: number, ctx: Logger & { quick?: boole
   const database = `beacon_bench_${randomUUID().slice(0, 8)}`;
   try {
     await admin.command({ query: `CREATE DATABASE ${quoteIdent(database)}` });
-    const [version] = await (await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>();
+    const [version] = await (
+      await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })
+    ).json<{ v: string }>();
     const client = execFileSync('clickhouse-client', ['--version'], { encoding: 'utf8' }).trim();
     const facts = `ClickHouse ${version?.v ?? '?'} (Debian), a private server started for the run (scripts/ensure-clickhouse.sh: default settings, data in a temp dir); ${client}; counts and digests read with FINAL.`;
-    return await measureSqlSink(clickhouseTarget(admin, server, database, facts), { n, timeoutMs: sqlBenchTimeoutMs(ctx.quick ?? false), log });
+    return await measureSqlSink(clickhouseTarget(admin, server, database, facts), {
+      n,
+      timeoutMs: sqlBenchTimeoutMs(ctx.quick ?? false),
+      log,
+    });
   } finally {
     await admin.command({ query: `DROP DATABASE IF EXISTS ${quoteIdent(database)}` }).catch(() => {});
     await admin.close();
@@ -162,6 +189,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const n = at > 0 ? Number(process.argv[at + 1]) : sqlBenchRows(false);
   const result = await measureClickhouse(n, { log: (m) => console.log(m) });
   for (const row of result.rows) console.log(`${row.subject}: ${row.throughput} (${row.notes})`);
-  for (const ratio of result.ratios) console.log(`${ratio.label}: ${ratio.kind === 'absolute' ? fmt.int(ratio.value) : fmt.ratio(ratio.value)}${ratio.target ? ` (target ≥ ${ratio.target})` : ''}`);
+  for (const ratio of result.ratios)
+    console.log(
+      `${ratio.label}: ${ratio.kind === 'absolute' ? fmt.int(ratio.value) : fmt.ratio(ratio.value)}${ratio.target ? ` (target ≥ ${ratio.target})` : ''}`,
+    );
   for (const note of result.notes) console.log(note);
 }

@@ -5,11 +5,29 @@
  * answers 503); Beacon is then stopped, both destinations are made usable, Beacon is restarted
  * on the same data dir, and the time from /readyz until each sink's lag is 0 gives events/s.
  * Reference for the file sink: the same bytes copied with an fsync per 1 MiB (bench/rawCopy.ts).
+ * `BENCH_HTTP_IN_FLIGHT` sets the http sink's `batch.inFlight` (its default otherwise);
+ * `RECEIVER_DELAY_MS` makes the receiver answer each batch that late (bench/receiver.ts).
  */
-import { existsSync, mkdirSync, openSync, readSync, closeSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  closeSync,
+  rmSync,
+  writeFileSync,
+  createWriteStream,
+} from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { BeaconUnavailable, REPO_ROOT, checkBeaconPresent, startBeacon, type BeaconServer, type SinkSpec } from '../beacon.js';
+import {
+  BeaconUnavailable,
+  REPO_ROOT,
+  checkBeaconPresent,
+  startBeacon,
+  type BeaconServer,
+  type SinkSpec,
+} from '../beacon.js';
 import type { BenchContext } from '../context.js';
 import { fill } from '../fill.js';
 import { httpGet, sleep, start, stop, tail, type Started } from '../proc.js';
@@ -20,6 +38,12 @@ import { readProgress, type Progress } from '../sinkProgress.js';
 export const FILE_SINK_TARGET_EVENTS_PER_SEC = 300_000;
 const FILE_SINK = 'bench-file';
 const HTTP_SINK = 'bench-http';
+
+/** The http sink's `batch.inFlight` from BENCH_HTTP_IN_FLIGHT, when set (its default otherwise). */
+function httpInFlight(): { batch?: { inFlight: number } } {
+  const raw = process.env.BENCH_HTTP_IN_FLIGHT;
+  return raw ? { batch: { inFlight: Number(raw) } } : {};
+}
 
 /** Counts '\n' in a file without loading it whole. */
 function countLines(path: string): number {
@@ -50,18 +74,26 @@ async function syntheticNdjson(path: string, n: number): Promise<void> {
   await once(out, 'finish');
 }
 
-async function startReceiver(): Promise<{ proc: Started; url: string; control: (what: 'release' | 'hold' | 'stats') => Promise<{ requests: number; events: number; held: boolean }> }> {
-  const proc = start(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/receiver.ts'), '--hold'], { cwd: REPO_ROOT });
+async function startReceiver(): Promise<{
+  proc: Started;
+  url: string;
+  control: (what: 'release' | 'hold' | 'stats') => Promise<{ requests: number; events: number; held: boolean }>;
+}> {
+  const proc = start(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/receiver.ts'), '--hold'], {
+    cwd: REPO_ROOT,
+  });
   const deadline = Date.now() + 15_000;
   let port = 0;
   while (!port) {
     const m = /RECEIVER_PORT (\d+)/.exec(proc.stdout());
     if (m) port = Number(m[1]);
-    else if (proc.child.exitCode !== null || Date.now() > deadline) throw new Error(`bench receiver did not start:\n${tail(proc.stderr())}`);
+    else if (proc.child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`bench receiver did not start:\n${tail(proc.stderr())}`);
     else await sleep(50);
   }
   const url = `http://127.0.0.1:${port}`;
-  const control = async (what: 'release' | 'hold' | 'stats') => JSON.parse((await httpGet(`${url}/_bench/${what}`)).body) as { requests: number; events: number; held: boolean };
+  const control = async (what: 'release' | 'hold' | 'stats') =>
+    JSON.parse((await httpGet(`${url}/_bench/${what}`)).body) as { requests: number; events: number; held: boolean };
   return { proc, url, control };
 }
 
@@ -72,7 +104,13 @@ interface Drain {
 }
 
 /** Polls until every sink's backlog is gone (or `timeoutMs`); per sink, the time its lag hit 0. */
-async function measureDrain(ctx: BenchContext, b: BeaconServer, remaining: Map<string, number>, tReady: number, timeoutMs: number): Promise<Map<string, Drain>> {
+async function measureDrain(
+  ctx: BenchContext,
+  b: BeaconServer,
+  remaining: Map<string, number>,
+  tReady: number,
+  timeoutMs: number,
+): Promise<Map<string, Drain>> {
   const result = new Map<string, Drain>();
   const deadline = tReady + timeoutMs;
   let lastLog = Date.now();
@@ -96,7 +134,9 @@ async function measureDrain(ctx: BenchContext, b: BeaconServer, remaining: Map<s
     }
     if (Date.now() - lastLog > 3000) {
       lastLog = Date.now();
-      ctx.log(`dispatch: draining… ${[...last].map(([n, s]) => `${n} lag ${fmt.int(s.lag)} delivered ${fmt.int(s.delivered)}`).join(', ')}`);
+      ctx.log(
+        `dispatch: draining… ${[...last].map(([n, s]) => `${n} lag ${fmt.int(s.lag)} delivered ${fmt.int(s.delivered)}`).join(', ')}`,
+      );
     }
     await sleep(50);
   }
@@ -120,7 +160,14 @@ export async function dispatch(ctx: BenchContext): Promise<ScenarioResult> {
     ctx.log(`dispatch: reference — copying ${what} (${fmt.int(lines)} lines) with fsync per 1 MiB`);
     const c = rawCopy(ndjson, join(dir, 'copy.ndjson'));
     const evps = lines / c.seconds;
-    res.rows.push({ scenario: 'dispatch', subject: 'raw copy + fsync/MiB', throughput: `${fmt.int(evps)} ev/s`, p50: '', p99: '', notes: `${(c.bytesPerSec / 1e6).toFixed(0)} MB/s, ${(c.bytes / 1e6).toFixed(1)} MB of ${what}` });
+    res.rows.push({
+      scenario: 'dispatch',
+      subject: 'raw copy + fsync/MiB',
+      throughput: `${fmt.int(evps)} ev/s`,
+      p50: '',
+      p99: '',
+      notes: `${(c.bytesPerSec / 1e6).toFixed(0)} MB/s, ${(c.bytes / 1e6).toFixed(1)} MB of ${what}`,
+    });
     return evps;
   };
 
@@ -136,7 +183,13 @@ export async function dispatch(ctx: BenchContext): Promise<ScenarioResult> {
     await syntheticNdjson(synth, N);
     reference(synth, 'synthetic NDJSON');
     res.ratios.push({ label: 'dispatch file sink/raw copy events/s', value: NaN });
-    res.ratios.push({ label: 'dispatch file sink events/s', value: NaN, kind: 'absolute', unit: 'ev/s', target: FILE_SINK_TARGET_EVENTS_PER_SEC });
+    res.ratios.push({
+      label: 'dispatch file sink events/s',
+      value: NaN,
+      kind: 'absolute',
+      unit: 'ev/s',
+      target: FILE_SINK_TARGET_EVENTS_PER_SEC,
+    });
     if (missing) res.error = missing;
     else res.notes.push('reference only (--reference-only)');
     return res;
@@ -151,17 +204,22 @@ export async function dispatch(ctx: BenchContext): Promise<ScenarioResult> {
     const outFile = join(outDir, 'out.ndjson');
     const sinks: SinkSpec[] = [
       { name: FILE_SINK, type: 'file', path: outFile, codec: 'json' },
-      { name: HTTP_SINK, type: 'http', url: `${receiver.url}/ingest`, codec: 'json' },
+      { name: HTTP_SINK, type: 'http', url: `${receiver.url}/ingest`, codec: 'json', ...httpInFlight() },
     ];
     const extraYaml = 'dispatch: { initialBackoff: 50ms, maxFailoverDuration: 500ms }';
 
     // Phase 1: fill with both destinations unusable.
-    writeFileSync(outDir, 'a regular file where the file sink wants a directory: keeps it from delivering during the fill\n');
+    writeFileSync(
+      outDir,
+      'a regular file where the file sink wants a directory: keeps it from delivering during the fill\n',
+    );
     let blocked = true;
     try {
       beacon = await startBeacon({ dir, sinks, extraYaml });
     } catch (e) {
-      ctx.log(`dispatch: Beacon would not start with the file sink's directory blocked (${(e as Error).message.split('\n')[0]}); filling with it usable instead`);
+      ctx.log(
+        `dispatch: Beacon would not start with the file sink's directory blocked (${(e as Error).message.split('\n')[0]}); filling with it usable instead`,
+      );
       rmSync(outDir, { force: true });
       mkdirSync(outDir, { recursive: true });
       blocked = false;
@@ -170,10 +228,16 @@ export async function dispatch(ctx: BenchContext): Promise<ScenarioResult> {
     const port = beacon.port;
     ctx.log(`dispatch: Beacon up on ${beacon.url}; filling the log with ${fmt.int(N)} events (POST /batch × 500)`);
     const f = await fill(beacon.url, N, { onProgress: (n) => ctx.log(`dispatch: filled ${fmt.int(n)}`) });
-    ctx.log(`dispatch: filled ${fmt.int(f.events)} events in ${f.seconds.toFixed(1)} s (${fmt.int(f.eventsPerSec)} ev/s)${f.retried503 ? `, ${f.retried503} × 503 retried` : ''}`);
+    ctx.log(
+      `dispatch: filled ${fmt.int(f.events)} events in ${f.seconds.toFixed(1)} s (${fmt.int(f.eventsPerSec)} ev/s)${f.retried503 ? `, ${f.retried503} × 503 retried` : ''}`,
+    );
     await sleep(300);
     const afterFill = await readProgress(beacon.url);
-    for (const name of [FILE_SINK, HTTP_SINK]) if (!afterFill.has(name)) throw new Error(`Beacon reports no sink named "${name}" (status/metrics show: ${[...afterFill.keys()].join(', ') || 'none'})`);
+    for (const name of [FILE_SINK, HTTP_SINK])
+      if (!afterFill.has(name))
+        throw new Error(
+          `Beacon reports no sink named "${name}" (status/metrics show: ${[...afterFill.keys()].join(', ') || 'none'})`,
+        );
     ctx.rssPeaks.push(await beacon.stop());
     beacon = undefined;
 
@@ -191,7 +255,9 @@ export async function dispatch(ctx: BenchContext): Promise<ScenarioResult> {
       if (rem < N * 0.05) keptUp.push(name);
       else remaining.set(name, rem);
     }
-    ctx.log(`dispatch: backlog after fill: ${[...afterFill].map(([n, s]) => `${n} ${fmt.int(Number.isFinite(s.lag) ? s.lag : N - s.delivered)}`).join(', ')}; restarting Beacon`);
+    ctx.log(
+      `dispatch: backlog after fill: ${[...afterFill].map(([n, s]) => `${n} ${fmt.int(Number.isFinite(s.lag) ? s.lag : N - s.delivered)}`).join(', ')}; restarting Beacon`,
+    );
     beacon = await startBeacon({ dir, sinks, extraYaml, port });
     const tReady = performance.now();
     const timeoutMs = Math.min(300_000, Math.max(60_000, (N / 5000) * 1000));
@@ -204,24 +270,58 @@ export async function dispatch(ctx: BenchContext): Promise<ScenarioResult> {
     for (const [name, d] of drains) {
       const evps = d.remaining / d.seconds;
       rate.set(name, evps);
-      res.rows.push({ scenario: 'dispatch', subject: `${name} sink`, throughput: `${fmt.int(evps)} ev/s`, p50: '', p99: '', notes: `${fmt.int(d.remaining)} events in ${d.seconds.toFixed(2)} s${d.done ? '' : ` — DID NOT DRAIN within ${timeoutMs / 1000} s`}` });
+      res.rows.push({
+        scenario: 'dispatch',
+        subject: `${name} sink`,
+        throughput: `${fmt.int(evps)} ev/s`,
+        p50: '',
+        p99: '',
+        notes: `${fmt.int(d.remaining)} events in ${d.seconds.toFixed(2)} s${d.done ? '' : ` — DID NOT DRAIN within ${timeoutMs / 1000} s`}`,
+      });
     }
     for (const name of keptUp) {
       rate.set(name, f.eventsPerSec);
-      res.rows.push({ scenario: 'dispatch', subject: `${name} sink`, throughput: `≥ ${fmt.int(f.eventsPerSec)} ev/s`, p50: '', p99: '', notes: 'kept up with the fill (could not be paused): a lower bound' });
+      res.rows.push({
+        scenario: 'dispatch',
+        subject: `${name} sink`,
+        throughput: `≥ ${fmt.int(f.eventsPerSec)} ev/s`,
+        p50: '',
+        p99: '',
+        notes: 'kept up with the fill (could not be paused): a lower bound',
+      });
     }
-    res.notes.push(`pre-filled ${fmt.int(f.events)} events at ${fmt.int(f.eventsPerSec)} ev/s (POST /batch of 500, 8 in flight); http receiver counted ${fmt.int(rstats.events)} events in ${fmt.int(rstats.requests)} requests`);
+    res.notes.push(
+      `pre-filled ${fmt.int(f.events)} events at ${fmt.int(f.eventsPerSec)} ev/s (POST /batch of 500, 8 in flight); http receiver counted ${fmt.int(rstats.events)} events in ${fmt.int(rstats.requests)} requests`,
+      `http sink batch.inFlight ${process.env.BENCH_HTTP_IN_FLIGHT ?? 'default'}, receiver answers after ${Number(process.env.RECEIVER_DELAY_MS ?? 0)} ms`,
+    );
 
     const ndjson = existsSync(outFile) ? outFile : undefined;
     const refEvps = ndjson ? reference(ndjson, 'the file sink output') : NaN;
     if (!ndjson) res.notes.push(`the file sink wrote nothing at ${outFile}; no file reference`);
     const fileRate = rate.get(FILE_SINK) ?? NaN;
     res.ratios.push({ label: 'dispatch file sink/raw copy events/s', value: fileRate / refEvps });
-    res.ratios.push({ label: 'dispatch file sink events/s', value: fileRate, kind: 'absolute', unit: 'ev/s', target: FILE_SINK_TARGET_EVENTS_PER_SEC });
-    res.ratios.push({ label: 'dispatch http sink events/s', value: rate.get(HTTP_SINK) ?? NaN, kind: 'absolute', unit: 'ev/s' });
+    res.ratios.push({
+      label: 'dispatch file sink events/s',
+      value: fileRate,
+      kind: 'absolute',
+      unit: 'ev/s',
+      target: FILE_SINK_TARGET_EVENTS_PER_SEC,
+    });
+    res.ratios.push({
+      label: 'dispatch http sink events/s',
+      value: rate.get(HTTP_SINK) ?? NaN,
+      kind: 'absolute',
+      unit: 'ev/s',
+    });
   } catch (e) {
     res.error = e instanceof BeaconUnavailable ? e.message : `Beacon: ${(e as Error).message}`;
-    res.ratios.push({ label: 'dispatch file sink events/s', value: NaN, kind: 'absolute', unit: 'ev/s', target: FILE_SINK_TARGET_EVENTS_PER_SEC });
+    res.ratios.push({
+      label: 'dispatch file sink events/s',
+      value: NaN,
+      kind: 'absolute',
+      unit: 'ev/s',
+      target: FILE_SINK_TARGET_EVENTS_PER_SEC,
+    });
   } finally {
     if (beacon) ctx.rssPeaks.push(await beacon.stop());
     if (receiver) await stop(receiver.proc, 3000);

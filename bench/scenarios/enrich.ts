@@ -71,7 +71,10 @@ function okCount(r: WrkResult): number {
 
 async function uaHitRate(beacon: BeaconServer): Promise<number> {
   const { body } = await httpGet(`${beacon.url}/metrics`, 5000);
-  const of = (result: string) => Number(new RegExp(`^beacon_enrich_ua_cache_lookups_total\\{result="${result}"\\} (\\S+)`, 'm').exec(body)?.[1] ?? 0);
+  const of = (result: string) =>
+    Number(
+      new RegExp(`^beacon_enrich_ua_cache_lookups_total\\{result="${result}"\\} (\\S+)`, 'm').exec(body)?.[1] ?? 0,
+    );
   const hit = of('hit');
   const total = hit + of('miss');
   return total === 0 ? NaN : hit / total;
@@ -83,12 +86,19 @@ interface Measured {
   cpuMicrosPerRequest: number;
 }
 
-async function measure(ctx: BenchContext, label: string, enrichYaml: string, script: string): Promise<{ m: Measured; hitRate: number }> {
+async function measure(
+  ctx: BenchContext,
+  label: string,
+  enrichYaml: string,
+  script: string,
+): Promise<{ m: Measured; hitRate: number }> {
   const beacon = await startBeacon({
     dir: join(ctx.tmp, `beacon-enrich-${label}`),
     server: { trustProxy: true },
     extraYaml: enrichYaml,
-    sinks: [{ name: 'bench-file', type: 'file', path: join(ctx.tmp, `beacon-enrich-${label}`, 'out.ndjson'), codec: 'json' }],
+    sinks: [
+      { name: 'bench-file', type: 'file', path: join(ctx.tmp, `beacon-enrich-${label}`, 'out.ndjson'), codec: 'json' },
+    ],
   });
   try {
     const pid = beacon.proc.child.pid ?? -1;
@@ -109,7 +119,9 @@ async function measure(ctx: BenchContext, label: string, enrichYaml: string, scr
 export async function enrich(ctx: BenchContext): Promise<ScenarioResult> {
   const res = newResult('enrich');
   if (ctx.opts.referenceOnly) {
-    res.notes.push('reference only (--reference-only): this scenario has no outside reference; its reference is Beacon with enrichment off');
+    res.notes.push(
+      'reference only (--reference-only): this scenario has no outside reference; its reference is Beacon with enrichment off',
+    );
     return res;
   }
   const script = headerScript();
@@ -126,11 +138,26 @@ export async function enrich(ctx: BenchContext): Promise<ScenarioResult> {
         notes: [`${m.cpuMicrosPerRequest.toFixed(1)} µs CPU per request`, extra].filter(Boolean).join('; '),
       });
     row('Beacon, enrichment off', off.m, '');
-    row('Beacon, every step on', on.m, Number.isFinite(on.hitRate) ? `UA cache hit rate ${(on.hitRate * 100).toFixed(1)}%` : '');
-    res.ratios.push({ label: 'pixel enrichment on/off req/s', value: on.m.ok / on.m.wrk.durationSec / (off.m.ok / off.m.wrk.durationSec), target: ENRICH_TARGET_RATIO });
-    res.ratios.push({ label: 'enrichment CPU per event (on minus off)', value: on.m.cpuMicrosPerRequest - off.m.cpuMicrosPerRequest, kind: 'absolute', unit: 'µs' });
+    row(
+      'Beacon, every step on',
+      on.m,
+      Number.isFinite(on.hitRate) ? `UA cache hit rate ${(on.hitRate * 100).toFixed(1)}%` : '',
+    );
+    res.ratios.push({
+      label: 'pixel enrichment on/off req/s',
+      value: on.m.ok / on.m.wrk.durationSec / (off.m.ok / off.m.wrk.durationSec),
+      target: ENRICH_TARGET_RATIO,
+    });
+    res.ratios.push({
+      label: 'enrichment CPU per event (on minus off)',
+      value: on.m.cpuMicrosPerRequest - off.m.cpuMicrosPerRequest,
+      kind: 'absolute',
+      unit: 'µs',
+    });
     res.commands.push(on.m.wrk.command.replace(/-s \S+/, '-s enrich.lua'));
-    res.notes.push(`${TYPICAL_AGENTS} distinct user agents and ${TYPICAL_ADDRESSES} client addresses, skewed; trustProxy on in both servers`);
+    res.notes.push(
+      `${TYPICAL_AGENTS} distinct user agents and ${TYPICAL_ADDRESSES} client addresses, skewed; trustProxy on in both servers`,
+    );
   } catch (e) {
     res.ratios.push({ label: 'pixel enrichment on/off req/s', value: NaN, target: ENRICH_TARGET_RATIO });
     res.error = `Beacon: ${(e as Error).message}`;

@@ -48,19 +48,43 @@ export async function measureJetstream(n: number, ctx: Logger): Promise<Scenario
   const jsm = await jetstreamManager(nc);
   const created: string[] = [];
   try {
-    for (const [name, subject] of [[sinkStream, `${sinkSubjects}.>`], [refStream, `beacon-bench.${run}.ref.>`]] as const) {
-      await jsm.streams.add({ name, subjects: [subject], storage: StorageType.File, duplicate_window: 120_000 * 1_000_000 });
+    for (const [name, subject] of [
+      [sinkStream, `${sinkSubjects}.>`],
+      [refStream, `beacon-bench.${run}.ref.>`],
+    ] as const) {
+      await jsm.streams.add({
+        name,
+        subjects: [subject],
+        storage: StorageType.File,
+        duplicate_window: 120_000 * 1_000_000,
+      });
       created.push(name);
     }
     const events = benchEvents(n, run);
     const bodyBytes = jsonPayload(events[0]!).length;
 
-    ctx.log(`jetstream sink: draining ${fmt.int(n)} events into stream ${sinkStream} (batches of ${BATCH}, async acks)`);
-    const config = natsConfigSchema.parse({ type: 'nats', name: 'bench-jetstream', servers: SERVER, subject: `${sinkSubjects}.{type}`, jetstream: true, batch: { maxEvents: BATCH, maxWaitMs: 0 } });
+    ctx.log(
+      `jetstream sink: draining ${fmt.int(n)} events into stream ${sinkStream} (batches of ${BATCH}, async acks)`,
+    );
+    const config = natsConfigSchema.parse({
+      type: 'nats',
+      name: 'bench-jetstream',
+      servers: SERVER,
+      subject: `${sinkSubjects}.{type}`,
+      jetstream: true,
+      batch: { maxEvents: BATCH, maxWaitMs: 0 },
+    });
     const sink = await drainThroughDispatcher(config, events, 300_000);
     const inSink = await streamCount(jsm, sinkStream);
     if (inSink !== n) throw new Error(`stream ${sinkStream} holds ${inSink} messages, expected ${n}`);
-    res.rows.push({ scenario: 'jetstream', subject: `nats sink, JetStream (batches of ${BATCH}, async acks)`, throughput: `${fmt.int(sink.perSec)} msg/s`, p50: '', p99: '', notes: `${fmt.int(n)} events of ${bodyBytes} B in ${sink.seconds.toFixed(2)} s; stream holds ${fmt.int(inSink)}${sink.errors ? `; ${sink.errors} failed attempts retried` : ''}` });
+    res.rows.push({
+      scenario: 'jetstream',
+      subject: `nats sink, JetStream (batches of ${BATCH}, async acks)`,
+      throughput: `${fmt.int(sink.perSec)} msg/s`,
+      p50: '',
+      p99: '',
+      notes: `${fmt.int(n)} events of ${bodyBytes} B in ${sink.seconds.toFixed(2)} s; stream holds ${fmt.int(inSink)}${sink.errors ? `; ${sink.errors} failed attempts retried` : ''}`,
+    });
 
     ctx.log(`reference: publish-with-ack loop, ${fmt.int(n)} messages into stream ${refStream}`);
     const payloads = events.map((e) => ({ id: e.id, body: jsonPayload(e) }));
@@ -71,11 +95,24 @@ export async function measureJetstream(n: number, ctx: Logger): Promise<Scenario
     const refPerSec = n / refSeconds;
     const inRef = await streamCount(jsm, refStream);
     if (inRef !== n) throw new Error(`stream ${refStream} holds ${inRef} messages, expected ${n}`);
-    res.rows.push({ scenario: 'jetstream', subject: 'publish-with-ack loop (await js.publish per message)', throughput: `${fmt.int(refPerSec)} msg/s`, p50: '', p99: '', notes: `same client, server, payloads and Nats-Msg-Id; ${fmt.int(n)} in ${refSeconds.toFixed(2)} s; stream holds ${fmt.int(inRef)}` });
+    res.rows.push({
+      scenario: 'jetstream',
+      subject: 'publish-with-ack loop (await js.publish per message)',
+      throughput: `${fmt.int(refPerSec)} msg/s`,
+      p50: '',
+      p99: '',
+      notes: `same client, server, payloads and Nats-Msg-Id; ${fmt.int(n)} in ${refSeconds.toFixed(2)} s; stream holds ${fmt.int(inRef)}`,
+    });
 
-    res.ratios.push({ label: 'jetstream sink/publish-with-ack loop msg/s', value: sink.perSec / refPerSec, target: JETSTREAM_TARGET_RATIO });
+    res.ratios.push({
+      label: 'jetstream sink/publish-with-ack loop msg/s',
+      value: sink.perSec / refPerSec,
+      target: JETSTREAM_TARGET_RATIO,
+    });
     res.ratios.push({ label: 'jetstream sink msg/s', value: sink.perSec, kind: 'absolute', unit: 'msg/s' });
-    res.notes.push(`sink driven through a real Dispatcher over an in-memory log (batch.maxEvents ${BATCH}, maxWaitMs 0); its time includes connecting and the JetStream check. Both streams: file storage, 2 min duplicate window, created for the run and deleted after; each held exactly ${fmt.int(n)} messages.`);
+    res.notes.push(
+      `sink driven through a real Dispatcher over an in-memory log (batch.maxEvents ${BATCH}, maxWaitMs 0); its time includes connecting and the JetStream check. Both streams: file storage, 2 min duplicate window, created for the run and deleted after; each held exactly ${fmt.int(n)} messages.`,
+    );
     res.commands.push('node --import tsx bench/scenarios/jetstream.ts --events N');
   } finally {
     for (const name of created) await jsm.streams.delete(name).catch(() => false);
@@ -98,5 +135,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const n = at > 0 ? Number(process.argv[at + 1]) : jetstreamEvents(false);
   const result = await measureJetstream(n, { log: (m) => console.log(m) });
   for (const row of result.rows) console.log(`${row.subject}: ${row.throughput} (${row.notes})`);
-  for (const ratio of result.ratios) console.log(`${ratio.label}: ${fmt.ratio(ratio.value)}${ratio.target ? ` (target ≥ ${ratio.target})` : ''}`);
+  for (const ratio of result.ratios)
+    console.log(`${ratio.label}: ${fmt.ratio(ratio.value)}${ratio.target ? ` (target ≥ ${ratio.target})` : ''}`);
 }

@@ -59,7 +59,11 @@ function readBack(bootstrap: string, topic: string): { lines: string[]; high: nu
   const queries = Array.from({ length: PARTITIONS }, (_, p) => ['-t', `${topic}:${p}:-1`]).flat();
   const q = execFileSync('kcat', ['-Q', '-b', bootstrap, ...queries], { encoding: 'utf8', timeout: 30_000 });
   const high = [...q.matchAll(/offset (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-  const out = execFileSync('kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k\\t%s\\n'], { encoding: 'utf8', maxBuffer: 1 << 30, timeout: 120_000 });
+  const out = execFileSync(
+    'kcat',
+    ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k\\t%s\\n'],
+    { encoding: 'utf8', maxBuffer: 1 << 30, timeout: 120_000 },
+  );
   return { lines: out.split('\n').filter(Boolean).sort(), high };
 }
 
@@ -82,36 +86,84 @@ export async function measureKafka(n: number, ctx: Logger): Promise<ScenarioResu
     const bodyBytes = jsonPayload(events[0]!).length;
 
     ctx.log(`kafka sink: draining ${fmt.int(n)} events into ${sinkTopic} (batches of ${BATCH}, acks all, idempotent)`);
-    const config = kafkaConfigSchema.parse({ type: 'kafka', name: 'bench-kafka', brokers: mock.bootstrap.split(','), topic: sinkTopic, batch: { maxEvents: BATCH, maxWaitMs: 0 } });
+    const config = kafkaConfigSchema.parse({
+      type: 'kafka',
+      name: 'bench-kafka',
+      brokers: mock.bootstrap.split(','),
+      topic: sinkTopic,
+      batch: { maxEvents: BATCH, maxWaitMs: 0 },
+    });
     const sink = await drainThroughDispatcher(config, events, 300_000);
 
     const file = join(dir, 'records.tsv');
     writeFileSync(file, `${events.map((e) => `${e.id}\t${jsonPayload(e).toString('utf8')}`).join('\n')}\n`);
-    const kcatArgs = ['-P', '-b', mock.bootstrap, '-t', refTopic, '-K', '\t', '-X', 'acks=all', '-X', 'enable.idempotence=true', '-l', file];
+    const kcatArgs = [
+      '-P',
+      '-b',
+      mock.bootstrap,
+      '-t',
+      refTopic,
+      '-K',
+      '\t',
+      '-X',
+      'acks=all',
+      '-X',
+      'enable.idempotence=true',
+      '-l',
+      file,
+    ];
     ctx.log(`reference: kcat -P, ${fmt.int(n)} records into ${refTopic}`);
     const started = performance.now();
     const k = await run('kcat', kcatArgs, 300_000);
     const refSeconds = (performance.now() - started) / 1000;
-    if (k.code !== 0 || k.timedOut) throw new Error(`kcat -P exited ${k.timedOut ? 'on timeout' : `with ${k.code}`}: ${k.stderr.trim().split('\n').slice(-3).join(' / ')}`);
+    if (k.code !== 0 || k.timedOut)
+      throw new Error(
+        `kcat -P exited ${k.timedOut ? 'on timeout' : `with ${k.code}`}: ${k.stderr.trim().split('\n').slice(-3).join(' / ')}`,
+      );
     const refPerSec = n / refSeconds;
 
     ctx.log('kafka: reading both topics back with kcat -C');
     const verified: string[] = [];
-    for (const [who, topic] of [['sink', sinkTopic], ['kcat', refTopic]] as const) {
+    for (const [who, topic] of [
+      ['sink', sinkTopic],
+      ['kcat', refTopic],
+    ] as const) {
       const back = readBack(mock.bootstrap, topic);
       if (back.high !== n) throw new Error(`${who}: topic ${topic} high watermarks sum to ${back.high}, expected ${n}`);
       if (back.lines.length !== n || digest(back.lines) !== digest(expected)) {
         throw new Error(`${who}: topic ${topic} read back ${back.lines.length} records that differ from the ${n} sent`);
       }
-      verified.push(`${who} topic: high watermarks sum to ${fmt.int(back.high)}, ${fmt.int(back.lines.length)} records read back, equal to those sent`);
+      verified.push(
+        `${who} topic: high watermarks sum to ${fmt.int(back.high)}, ${fmt.int(back.lines.length)} records read back, equal to those sent`,
+      );
     }
-    res.rows.push({ scenario: 'kafka', subject: `kafka sink (sendBatch of ${BATCH}, acks all, idempotent)`, throughput: `${fmt.int(sink.perSec)} msg/s`, p50: '', p99: '', notes: `${fmt.int(n)} records of ${bodyBytes} B in ${sink.seconds.toFixed(2)} s${sink.errors ? `; ${sink.errors} failed attempts retried` : ''}; verified` });
-    res.rows.push({ scenario: 'kafka', subject: 'kcat -P (librdkafka, acks all, idempotent)', throughput: `${fmt.int(refPerSec)} msg/s`, p50: '', p99: '', notes: `same records, same mock broker; ${fmt.int(n)} in ${refSeconds.toFixed(2)} s incl. process start; verified` });
+    res.rows.push({
+      scenario: 'kafka',
+      subject: `kafka sink (sendBatch of ${BATCH}, acks all, idempotent)`,
+      throughput: `${fmt.int(sink.perSec)} msg/s`,
+      p50: '',
+      p99: '',
+      notes: `${fmt.int(n)} records of ${bodyBytes} B in ${sink.seconds.toFixed(2)} s${sink.errors ? `; ${sink.errors} failed attempts retried` : ''}; verified`,
+    });
+    res.rows.push({
+      scenario: 'kafka',
+      subject: 'kcat -P (librdkafka, acks all, idempotent)',
+      throughput: `${fmt.int(refPerSec)} msg/s`,
+      p50: '',
+      p99: '',
+      notes: `same records, same mock broker; ${fmt.int(n)} in ${refSeconds.toFixed(2)} s incl. process start; verified`,
+    });
     res.ratios.push({ label: 'kafka sink/kcat -P msg/s', value: sink.perSec / refPerSec });
     res.ratios.push({ label: 'kafka sink msg/s', value: sink.perSec, kind: 'absolute', unit: 'msg/s' });
-    res.notes.push(`sink driven through a real Dispatcher over an in-memory log (batch.maxEvents ${BATCH}, maxWaitMs 0), time includes the producer's connect; broker: librdkafka's mock cluster (in memory), ${PARTITIONS} partitions per topic (records keyed by event id; the sink partitions with kafkajs's murmur2, kcat with librdkafka's default); ${kcatVersion}; ${verified.join('; ')}.`);
-    res.commands.push(`kcat ${kcatArgs.map((a) => (a === '\t' ? "'\\t'" : a === file ? 'records.tsv' : a === mock!.bootstrap ? '127.0.0.1:PORT' : a)).join(' ')}`);
-    res.commands.push(`kcat -C -b 127.0.0.1:PORT -t TOPIC -o beginning -e -q -f '%k\\t%s\\n'   # read back, both topics, after kcat -Q for the high watermarks`);
+    res.notes.push(
+      `sink driven through a real Dispatcher over an in-memory log (batch.maxEvents ${BATCH}, maxWaitMs 0), time includes the producer's connect; broker: librdkafka's mock cluster (in memory), ${PARTITIONS} partitions per topic (records keyed by event id; the sink partitions with kafkajs's murmur2, kcat with librdkafka's default); ${kcatVersion}; ${verified.join('; ')}.`,
+    );
+    res.commands.push(
+      `kcat ${kcatArgs.map((a) => (a === '\t' ? "'\\t'" : a === file ? 'records.tsv' : a === mock!.bootstrap ? '127.0.0.1:PORT' : a)).join(' ')}`,
+    );
+    res.commands.push(
+      `kcat -C -b 127.0.0.1:PORT -t TOPIC -o beginning -e -q -f '%k\\t%s\\n'   # read back, both topics, after kcat -Q for the high watermarks`,
+    );
   } finally {
     await mock?.stop();
     rmSync(dir, { recursive: true, force: true });

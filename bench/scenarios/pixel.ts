@@ -27,7 +27,14 @@ export async function pixel(ctx: BenchContext): Promise<ScenarioResult> {
   const script = getCountingScript();
   const row = (subject: string, r: WrkResult) => {
     const statuses = Object.keys(r.status).join('/');
-    res.rows.push({ scenario: 'pixel', subject, throughput: `${fmt.int(okRps(r))} req/s`, p50: fmt.ms(r.latency.p50), p99: fmt.ms(r.latency.p99), notes: [statuses ? `HTTP ${statuses}` : '', problems(r)].filter(Boolean).join('; ') });
+    res.rows.push({
+      scenario: 'pixel',
+      subject,
+      throughput: `${fmt.int(okRps(r))} req/s`,
+      p50: fmt.ms(r.latency.p50),
+      p99: fmt.ms(r.latency.p99),
+      notes: [statuses ? `HTTP ${statuses}` : '', problems(r)].filter(Boolean).join('; '),
+    });
   };
 
   const nginx = await ctx.getNginx();
@@ -46,7 +53,10 @@ export async function pixel(ctx: BenchContext): Promise<ScenarioResult> {
     row('Beacon', b);
     res.commands.push(b.command.replace(/-s \S+/, '-s pixel.lua'));
     res.ratios.push({ label: 'pixel Beacon/nginx req/s', value: okRps(b) / okRps(ref), target: PIXEL_TARGET_RATIO });
-    res.ratios.push({ label: 'pixel Beacon/nginx p99 latency (lower is better)', value: b.latency.p99 / ref.latency.p99 });
+    res.ratios.push({
+      label: 'pixel Beacon/nginx p99 latency (lower is better)',
+      value: b.latency.p99 / ref.latency.p99,
+    });
     const p = problems(b);
     if (p) res.notes.push(`Beacon run had ${p}`);
   } catch (e) {

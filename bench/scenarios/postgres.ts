@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { postgresConfigSchema } from '../../src/sinks/postgres/index.js';
-import { createTableSql, encode, quoteIdent, quoteTable } from '../../src/sinks/postgres/postgresSink.js';
+import { createTableSql, encode, quoteIdent, quoteTable } from '../../src/sql/postgres.js';
 import { columnMapping } from '../../src/sinks/sqlColumns.js';
 import { fmt, type ScenarioResult } from '../report.js';
 import { rowValues, textRows } from '../sqlRowFiles.js';
@@ -57,14 +57,38 @@ function postgresTarget(admin: pg.Client, serverFacts: string): SqlBenchTarget {
     dropTable: async (table) => {
       await admin.query(`DROP TABLE IF EXISTS ${quoteTable(table)}`);
     },
-    sinkConfig: (table, maxEvents) => postgresConfigSchema.parse({ type: 'postgres', name: `bench-postgres-${maxEvents ?? 'default'}`, ...SERVER, table, batch: { ...(maxEvents ? { maxEvents } : {}), maxWaitMs: 0 } }),
+    sinkConfig: (table, maxEvents) =>
+      postgresConfigSchema.parse({
+        type: 'postgres',
+        name: `bench-postgres-${maxEvents ?? 'default'}`,
+        ...SERVER,
+        table,
+        batch: { ...(maxEvents ? { maxEvents } : {}), maxWaitMs: 0 },
+      }),
     writeReferenceFile: async (table, events, file) => {
       writeFileSync(file, textRows(rowValues(events, mapping, await columnTypes(table), encode)));
     },
     referenceCommand: (table, file) => {
       const copy = (path: string) => `\\copy ${quoteTable(table)} (${columnList}) FROM '${path}' WITH (FORMAT text)`;
-      const connect = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', SERVER.host, '-p', String(SERVER.port), '-U', SERVER.user, '-d', SERVER.database];
-      return { cmd: 'psql', args: [...connect, '-c', copy(file)], shown: `psql ${connect.join(' ')} -c "${copy('rows.tsv').replaceAll('"', '\\"')}"` };
+      const connect = [
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        SERVER.host,
+        '-p',
+        String(SERVER.port),
+        '-U',
+        SERVER.user,
+        '-d',
+        SERVER.database,
+      ];
+      return {
+        cmd: 'psql',
+        args: [...connect, '-c', copy(file)],
+        shown: `psql ${connect.join(' ')} -c "${copy('rows.tsv').replaceAll('"', '\\"')}"`,
+      };
     },
     check: async (table) => {
       // row(...)::text of the mapped columns, so jsonb and timestamptz compare as PostgreSQL stored them.
@@ -89,7 +113,11 @@ export async function measurePostgres(n: number, ctx: Logger & { quick?: boolean
     );
     const psql = execFileSync('psql', ['--version'], { encoding: 'utf8' }).trim();
     const facts = `PostgreSQL ${settings.rows.map((s) => (s.name === 'server_version' ? s.setting : `${s.name}=${s.setting}`)).join(', ')} on ${SERVER.host}:${SERVER.port} (shared, not reconfigured); ${psql}.`;
-    return await measureSqlSink(postgresTarget(admin, facts), { n, timeoutMs: sqlBenchTimeoutMs(ctx.quick ?? false), log: (m) => ctx.log(m) });
+    return await measureSqlSink(postgresTarget(admin, facts), {
+      n,
+      timeoutMs: sqlBenchTimeoutMs(ctx.quick ?? false),
+      log: (m) => ctx.log(m),
+    });
   } finally {
     await admin.end();
   }
@@ -105,6 +133,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const n = at > 0 ? Number(process.argv[at + 1]) : sqlBenchRows(false);
   const result = await measurePostgres(n, { log: (m) => console.log(m) });
   for (const row of result.rows) console.log(`${row.subject}: ${row.throughput} (${row.notes})`);
-  for (const ratio of result.ratios) console.log(`${ratio.label}: ${ratio.kind === 'absolute' ? fmt.int(ratio.value) : fmt.ratio(ratio.value)}${ratio.target ? ` (target ≥ ${ratio.target})` : ''}`);
+  for (const ratio of result.ratios)
+    console.log(
+      `${ratio.label}: ${ratio.kind === 'absolute' ? fmt.int(ratio.value) : fmt.ratio(ratio.value)}${ratio.target ? ` (target ≥ ${ratio.target})` : ''}`,
+    );
   for (const note of result.notes) console.log(note);
 }

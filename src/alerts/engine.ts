@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { SinkStatus } from '../dispatch/status.js';
 import type { LogUsage } from '../log/eventLog.js';
 import { systemClock, type Clock } from '../ops/clock.js';
-import type { AlertEvents } from './alertEvents.js';
+import { ALERT_EVENTS, type AlertEvents } from './internalEvents.js';
 import type { ChannelQueue } from './channels/channelQueue.js';
 import type { FiringStateFile, StoredAlert } from './firingState.js';
 import type { AlertNotification } from './notification.js';
@@ -74,15 +74,18 @@ export class AlertEngine {
    */
   async restore(sinkNames: readonly string[]): Promise<void> {
     const { alerts, problem } = await this.deps.state.load();
-    if (problem) this.deps.logger.warn({ event: 'alert_state_unreadable', path: this.deps.state.path, problem }, 'alert state not restored; alerts firing before the restart will fire again');
+    if (problem) ALERT_EVENTS.alertStateUnreadable.emit(this.deps, { path: this.deps.state.path, problem });
     const sinks = new Set(sinkNames);
     for (const stored of alerts) {
       const rule = this.deps.rules.find((r) => r.config.name === stored.rule);
       if (!rule || (stored.key !== '' && !sinks.has(stored.key))) {
-        this.deps.logger.info({ event: 'alert_state_dropped', rule: stored.rule, instance: stored.key || undefined }, 'a firing alert from before the restart no longer applies; dropped');
+        ALERT_EVENTS.alertStateDropped.emit(this.deps, { rule: stored.rule, instance: stored.key || undefined });
         continue;
       }
-      this.trackers.set(stored.rule + SEP + stored.key, AlertTracker.resume(rule.config.for, this.deps.renotifyAfterMs, stored));
+      this.trackers.set(
+        stored.rule + SEP + stored.key,
+        AlertTracker.resume(rule.config.for, this.deps.renotifyAfterMs, stored),
+      );
     }
     this.updateFiringGauge();
   }
@@ -92,7 +95,7 @@ export class AlertEngine {
       while (!this.stopSignal.signal.aborted) {
         await this.clock.sleep(this.deps.evaluateEveryMs, this.stopSignal.signal);
         if (this.stopSignal.signal.aborted) break;
-        await this.evaluate().catch((err: unknown) => this.deps.logger.error({ event: 'alert_round_failed', err }, 'alert evaluation failed; trying again next round'));
+        await this.evaluate().catch((err: unknown) => ALERT_EVENTS.alertRoundFailed.emit(this.deps, { err }));
       }
     })();
   }
@@ -100,14 +103,19 @@ export class AlertEngine {
   /** One round: read the signals, observe every rule, step every instance, send what changed. */
   async evaluate(): Promise<void> {
     const now = this.clock.now();
-    const signals: AlertSignals = { now, sinks: this.deps.inputs.sinks(), log: this.deps.inputs.logUsage(), intake: await this.readIntake() };
+    const signals: AlertSignals = {
+      now,
+      sinks: this.deps.inputs.sinks(),
+      log: this.deps.inputs.logUsage(),
+      intake: await this.readIntake(),
+    };
     let changed = false;
     for (const rule of this.deps.rules) {
       let observations: Observation[];
       try {
         observations = rule.evaluator.observe(signals);
       } catch (err) {
-        this.deps.logger.error({ event: 'alert_rule_failed', rule: rule.config.name, err }, 'alert rule failed to evaluate; skipped this round');
+        ALERT_EVENTS.alertRuleFailed.emit(this.deps, { rule: rule.config.name, err });
         continue;
       }
       for (const obs of observations) {
@@ -118,7 +126,15 @@ export class AlertEngine {
         const transition = tracker.step(obs.active, now, obs.since);
         if (!transition) continue;
         changed = true;
-        this.notify(rule.config, obs, transition, transition === 'resolve' ? (before as { since: number; firedAt: number }) : { since: tracker.since!, firedAt: tracker.firedAt! }, now);
+        this.notify(
+          rule.config,
+          obs,
+          transition,
+          transition === 'resolve'
+            ? (before as { since: number; firedAt: number })
+            : { since: tracker.since!, firedAt: tracker.firedAt! },
+          now,
+        );
       }
     }
     this.updateFiringGauge();
@@ -152,21 +168,27 @@ export class AlertEngine {
     if (!this.readsIntake) return undefined;
     try {
       const counters = await this.deps.inputs.intake();
-      if (this.intakeProblem) this.deps.logger.info({ event: 'alert_intake_counters_back' }, 'intake counters readable again');
+      if (this.intakeProblem) ALERT_EVENTS.alertIntakeCountersBack.emit(this.deps, {});
       this.intakeProblem = undefined;
       return counters;
     } catch (err) {
       const problem = (err as Error).message;
       // Logged when it starts or changes, not every round.
       if (problem !== this.intakeProblem) {
-        this.deps.logger.warn({ event: 'alert_intake_counters_unreadable', err: problem }, 'intake counters unreadable; http_errors and no_events rules hold their state until they are back');
+        ALERT_EVENTS.alertIntakeCountersUnreadable.emit(this.deps, { err: problem });
       }
       this.intakeProblem = problem;
       return undefined;
     }
   }
 
-  private notify(rule: BaseRuleConfig, obs: Observation, transition: Transition, times: { since: number; firedAt: number }, now: number): void {
+  private notify(
+    rule: BaseRuleConfig,
+    obs: Observation,
+    transition: Transition,
+    times: { since: number; firedAt: number },
+    now: number,
+  ): void {
     const n: AlertNotification = {
       status: transition === 'resolve' ? 'resolved' : 'firing',
       reminder: transition === 'remind',
@@ -206,7 +228,7 @@ export class AlertEngine {
     try {
       await this.deps.state.save(firing);
     } catch (err) {
-      this.deps.logger.warn({ event: 'alert_state_unwritable', path: this.deps.state.path, err }, 'alert state not saved; a restart may repeat or miss a message');
+      ALERT_EVENTS.alertStateUnwritable.emit(this.deps, { path: this.deps.state.path, err });
     }
   }
 }

@@ -10,7 +10,9 @@ import type { FiringRecord } from './tracker.js';
  */
 const fileSchema = z.object({
   version: z.literal(1),
-  firing: z.array(z.object({ rule: z.string(), key: z.string(), since: z.number(), firedAt: z.number(), lastNotifiedAt: z.number() })),
+  firing: z.array(
+    z.object({ rule: z.string(), key: z.string(), since: z.number(), firedAt: z.number(), lastNotifiedAt: z.number() }),
+  ),
 });
 
 export interface StoredAlert extends FiringRecord {
@@ -37,7 +39,10 @@ export class FiringStateFile {
     try {
       return { alerts: fileSchema.parse(JSON.parse(text)).firing };
     } catch (err) {
-      return { alerts: [], problem: `${this.path} is not a valid alert state file (${(err as Error).message.split('\n')[0]})` };
+      return {
+        alerts: [],
+        problem: `${this.path} is not a valid alert state file (${(err as Error).message.split('\n')[0]})`,
+      };
     }
   }
 

@@ -4,10 +4,19 @@ export function formatSpan(ms: number): string {
   if (s < 60) return `${s}s`;
   const parts: [number, string][] =
     s < 3600
-      ? [[Math.floor(s / 60), 'm'], [s % 60, 's']]
+      ? [
+          [Math.floor(s / 60), 'm'],
+          [s % 60, 's'],
+        ]
       : s < 86_400
-        ? [[Math.floor(s / 3600), 'h'], [Math.floor((s % 3600) / 60), 'm']]
-        : [[Math.floor(s / 86_400), 'd'], [Math.floor((s % 86_400) / 3600), 'h']];
+        ? [
+            [Math.floor(s / 3600), 'h'],
+            [Math.floor((s % 3600) / 60), 'm'],
+          ]
+        : [
+            [Math.floor(s / 86_400), 'd'],
+            [Math.floor((s % 86_400) / 3600), 'h'],
+          ];
   return parts
     .filter(([n], i) => i === 0 || n > 0)
     .map(([n, unit]) => `${n}${unit}`)

@@ -4,14 +4,14 @@ import type { BeaconConfig } from '../config/schema.js';
 import type { Clock } from '../ops/clock.js';
 import { systemClock } from '../ops/clock.js';
 import type { Metrics } from '../ops/metrics.js';
-import { AlertEvents } from './alertEvents.js';
+import { ALERT_EVENTS, AlertEvents } from './internalEvents.js';
 import type { AlertChannel } from './channels/channel.js';
 import { ChannelQueue } from './channels/channelQueue.js';
 import { findChannelDefinition } from './channels/registry.js';
 import { AlertEngine, type AlertInputs, type EngineRule } from './engine.js';
 import { FiringStateFile } from './firingState.js';
 import { findRuleDefinition } from './rules/registry.js';
-import type { BaseRuleConfig, RuleContext } from './rules/rule.js';
+import type { RuleContext } from './rules/rule.js';
 
 export { AlertEngine, type AlertInputs, type FiringAlert } from './engine.js';
 export { ownIntakeCounters, ownIntakeSnapshot, intakeCountersFrom, type MetricJson } from './intakeCounters.js';
@@ -19,7 +19,11 @@ export type { IntakeCounters } from './rules/rule.js';
 
 /** Where this Beacon answers on its own host: what hints tell the operator to run. */
 export function localUrl(server: BeaconConfig['server']): string {
-  const host = ['0.0.0.0', '::', ''].includes(server.host) ? '127.0.0.1' : server.host.includes(':') ? `[${server.host}]` : server.host;
+  const host = ['0.0.0.0', '::', ''].includes(server.host)
+    ? '127.0.0.1'
+    : server.host.includes(':')
+      ? `[${server.host}]`
+      : server.host;
   return `${server.tls ? 'https' : 'http'}://${host}:${server.port}`;
 }
 
@@ -55,20 +59,21 @@ export async function startAlerts(options: StartAlertsOptions): Promise<AlertEng
     now: () => clock.now(),
   };
 
-  const rules: EngineRule[] = alerts.rules.map((raw) => {
-    const rule = raw as unknown as BaseRuleConfig;
+  const rules: EngineRule[] = alerts.rules.map((rule) => {
     const definition = findRuleDefinition(rule.type)!;
-    return { config: rule, evaluator: definition.create(raw, context), readsIntake: definition.readsIntake };
+    return { config: rule, evaluator: definition.create(rule, context), readsIntake: definition.readsIntake };
   });
 
   const channels =
     options.channels ??
-    alerts.channels.map((raw) => {
-      const c = raw as { name: string; type: string };
-      return findChannelDefinition(c.type)!.create(c, { logger });
-    });
-  const retryFor = new Map(alerts.channels.map((c) => [(c as { name: string }).name, (c as { retryFor: number }).retryFor]));
-  const queues = new Map(channels.map((channel) => [channel.name, new ChannelQueue({ channel, retryForMs: retryFor.get(channel.name) ?? 600_000, clock, events })]));
+    alerts.channels.map((channel) => findChannelDefinition(channel.type)!.create(channel, { logger }));
+  const retryFor = new Map(alerts.channels.map((c) => [c.name, c.retryFor]));
+  const queues = new Map(
+    channels.map((channel) => [
+      channel.name,
+      new ChannelQueue({ channel, retryForMs: retryFor.get(channel.name) ?? 600_000, clock, events }),
+    ]),
+  );
 
   const engine = new AlertEngine({
     rules,
@@ -82,8 +87,11 @@ export async function startAlerts(options: StartAlertsOptions): Promise<AlertEng
     beacon: { version: options.version, host: hostname(), url },
     clock,
   });
-  await engine.restore(config.sinks.map((s) => String(s.name)));
+  await engine.restore(config.sinks.map((s) => s.name));
   if (options.autoStart !== false) engine.start();
-  logger.info({ event: 'alerts_started', rules: rules.map((r) => r.config.name), channels: [...queues.keys()], evaluateEveryMs: alerts.evaluateEvery }, 'alert rules armed');
+  ALERT_EVENTS.alertsStarted.emit(
+    { logger },
+    { rules: rules.map((r) => r.config.name), channels: [...queues.keys()], evaluateEveryMs: alerts.evaluateEvery },
+  );
   return engine;
 }

@@ -61,7 +61,13 @@ export function bodyText(n: AlertNotification): string {
   when.push(['Rule', `${n.type}${n.instance ? ` for sink ${n.instance}` : ''}, fires after ${formatSpan(n.forMs)}`]);
   lines.push(...aligned(when), '');
   lines.push(n.status === 'resolved' ? 'Values now:' : 'Current values:');
-  lines.push(...aligned(Object.entries(n.values).map(([k, v]) => [k, String(v)]), '  '), '');
+  lines.push(
+    ...aligned(
+      Object.entries(n.values).map(([k, v]) => [k, String(v)]),
+      '  ',
+    ),
+    '',
+  );
   lines.push('What to do next:', ...n.hint.split('\n').map((l) => `  ${l}`), '');
   const repeat =
     n.status === 'resolved'

@@ -1,12 +1,8 @@
 import { z } from 'zod';
+import { registryUnion } from '../config/partsSchema.js';
 import { duration } from '../config/units.js';
 import { CHANNEL_DEFINITIONS } from './channels/registry.js';
 import { RULE_DEFINITIONS } from './rules/registry.js';
-
-/** A discriminated union on `type` from a registry's schemas (at least two). */
-function unionOf(schemas: z.ZodObject[]) {
-  return z.discriminatedUnion('type', schemas as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]);
-}
 
 /**
  * The `alerts` config section (docs/alerts.md): rules watched in the process that runs the
@@ -21,29 +17,39 @@ export const alertsSchema = z
     /** While an alert keeps firing, send it again this often; 0 sends it once. */
     renotifyAfter: duration().default(3_600_000),
     /** What to watch: `sink_down`, `dead_letters_rate`, `log_usage`, `http_errors`, `no_events`. */
-    rules: z.array(unionOf(RULE_DEFINITIONS.map((d) => d.configSchema))).default([]),
+    rules: z.array(registryUnion(RULE_DEFINITIONS)).default([]),
     /** Where messages go: `email` (SMTP) or `webhook` (JSON POST). */
-    channels: z.array(unionOf(CHANNEL_DEFINITIONS.map((d) => d.configSchema))).default([]),
+    channels: z.array(registryUnion(CHANNEL_DEFINITIONS)).default([]),
   })
   .superRefine((alerts, ctx) => {
-    if (alerts.evaluateEvery < 50) ctx.addIssue({ code: 'custom', path: ['evaluateEvery'], message: 'evaluate at most every 50ms' });
-    uniqueNames(alerts.rules as { name: string }[], 'rules', 'rule', ctx);
-    uniqueNames(alerts.channels as { name: string }[], 'channels', 'channel', ctx);
-    const channels = new Set((alerts.channels as { name: string }[]).map((c) => c.name));
-    (alerts.rules as { name: string; channels: string[] }[]).forEach((rule, i) => {
+    if (alerts.evaluateEvery < 50)
+      ctx.addIssue({ code: 'custom', path: ['evaluateEvery'], message: 'evaluate at most every 50ms' });
+    uniqueNames(alerts.rules, 'rules', 'rule', ctx);
+    uniqueNames(alerts.channels, 'channels', 'channel', ctx);
+    const channels = new Set(alerts.channels.map((c) => c.name));
+    alerts.rules.forEach((rule, i) => {
       rule.channels.forEach((name, j) => {
         if (!channels.has(name)) {
           const known = [...channels].join(', ') || 'none configured';
-          ctx.addIssue({ code: 'custom', path: ['rules', i, 'channels', j], message: `rule "${rule.name}" names channel "${name}", which is not in alerts.channels (${known})` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rules', i, 'channels', j],
+            message: `rule "${rule.name}" names channel "${name}", which is not in alerts.channels (${known})`,
+          });
         }
       });
     });
   });
 
-function uniqueNames(list: { name: string }[], key: string, kind: string, ctx: z.RefinementCtx): void {
+function uniqueNames(list: readonly { name: string }[], key: string, kind: string, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
   list.forEach((item, i) => {
-    if (seen.has(item.name)) ctx.addIssue({ code: 'custom', path: [key, i, 'name'], message: `${kind} name "${item.name}" is used twice; names must be unique` });
+    if (seen.has(item.name))
+      ctx.addIssue({
+        code: 'custom',
+        path: [key, i, 'name'],
+        message: `${kind} name "${item.name}" is used twice; names must be unique`,
+      });
     seen.add(item.name);
   });
 }
@@ -51,11 +57,18 @@ function uniqueNames(list: { name: string }[], key: string, kind: string, ctx: z
 export type AlertsConfig = z.output<typeof alertsSchema>;
 
 /** Rules that watch one sink must name a configured sink (checked over the whole config). */
-export function checkAlertSinks(config: { alerts: AlertsConfig; sinks: readonly Record<string, unknown>[] }, ctx: z.RefinementCtx): void {
-  const sinks = new Set(config.sinks.map((s) => String(s.name)));
-  (config.alerts.rules as { name: string; sink?: string }[]).forEach((rule, i) => {
-    if (rule.sink !== undefined && !sinks.has(rule.sink)) {
-      ctx.addIssue({ code: 'custom', path: ['alerts', 'rules', i, 'sink'], message: `rule "${rule.name}" watches sink "${rule.sink}", which is not configured (sinks: ${[...sinks].join(', ') || 'none'})` });
+export function checkAlertSinks(
+  config: { alerts: AlertsConfig; sinks: readonly { name: string }[] },
+  ctx: z.RefinementCtx,
+): void {
+  const sinks = new Set(config.sinks.map((s) => s.name));
+  config.alerts.rules.forEach((rule, i) => {
+    if ('sink' in rule && rule.sink !== undefined && !sinks.has(rule.sink)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alerts', 'rules', i, 'sink'],
+        message: `rule "${rule.name}" watches sink "${rule.sink}", which is not configured (sinks: ${[...sinks].join(', ') || 'none'})`,
+      });
     }
   });
 }

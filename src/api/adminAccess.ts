@@ -33,10 +33,16 @@ interface Network {
 export function parseNetwork(text: string): Network | string {
   const [address = '', prefixText, ...rest] = text.trim().split('/');
   const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
-  if (!family || rest.length > 0) return `expected an address or CIDR network such as 10.0.0.0/8, 192.168.1.7 or fd00::/8; got ${JSON.stringify(text)}`;
+  if (!family || rest.length > 0)
+    return `expected an address or CIDR network such as 10.0.0.0/8, 192.168.1.7 or fd00::/8; got ${JSON.stringify(text)}`;
   const max = family === 'ipv4' ? 32 : 128;
   const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
+  if (
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > max ||
+    (prefixText !== undefined && !/^\d+$/.test(prefixText))
+  ) {
     return `the prefix of ${JSON.stringify(text)} must be a whole number from 0 to ${max}`;
   }
   return { address, prefix, family };
@@ -81,19 +87,26 @@ export function createAdminAccess(config: AdminAccessConfig, trustProxy: boolean
   const allowed = new BlockList();
   for (const text of adminNetworks) {
     const network = parseNetwork(text);
-    if (typeof network === 'string') throw new BeaconError('BEACON_E_CONFIG_FIELD', `api.adminNetworks: ${network}`, { field: 'api.adminNetworks' });
+    if (typeof network === 'string')
+      throw new BeaconError('BEACON_E_CONFIG_FIELD', `api.adminNetworks: ${network}`, { field: 'api.adminNetworks' });
     allowed.addSubnet(network.address, network.prefix, network.family);
   }
   return (route, req) => {
     if (!isAdminRoute(route)) return undefined;
     if (adminRequireTls && !adminRequestIsTls(req, trustProxy)) {
-      return new BeaconError('BEACON_E_ADMIN_TLS_REQUIRED', `${req.path} is an admin endpoint and api.adminRequireTls is on: call it over https`);
+      return new BeaconError(
+        'BEACON_E_ADMIN_TLS_REQUIRED',
+        `${req.path} is an admin endpoint and api.adminRequireTls is on: call it over https`,
+      );
     }
     if (adminNetworks.length > 0) {
       const ip = adminClientAddress(req, trustProxy);
       const family = ip === undefined ? undefined : isIPv4(ip) ? 'ipv4' : isIPv6(ip) ? 'ipv6' : undefined;
       if (ip === undefined || family === undefined || !allowed.check(ip, family)) {
-        return new BeaconError('BEACON_E_ADMIN_NETWORK', `${req.path} is an admin endpoint and answers only clients in api.adminNetworks (${adminNetworks.join(', ')}); this request came from ${ip ?? 'an unknown address'}`);
+        return new BeaconError(
+          'BEACON_E_ADMIN_NETWORK',
+          `${req.path} is an admin endpoint and answers only clients in api.adminNetworks (${adminNetworks.join(', ')}); this request came from ${ip ?? 'an unknown address'}`,
+        );
       }
     }
     return undefined;

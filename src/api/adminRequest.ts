@@ -24,5 +24,9 @@ export interface AdminResponse {
 export type AdminHandler = (req: AdminRequest) => Promise<AdminResponse | undefined>;
 
 export function jsonResponse(status: number, value: unknown, headers: Record<string, string> = {}): AdminResponse {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, body: JSON.stringify(value) };
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(value),
+  };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { byteSize, duration } from '../config/units.js';
 import { adminNetworkSchema } from './adminAccess.js';
+import { allowedHostSchema } from './adminSurface.js';
 
 /**
  * The `api` config section: who may call the query and admin API (tokens with scopes) and how
@@ -19,18 +20,30 @@ const apiTokenSchema = z
     /** Who holds the token; audit lines and logs name it (never the token itself). */
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, 'letters, digits and _ . @ -, at most 64 characters'),
     /** The token itself, written in the config. Prefer `tokenEnv` or `tokenSha256`, so the file holds no usable secret. */
-    token: z.string().min(MIN_TOKEN_LENGTH, `a token needs at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 32)`).optional(),
+    token: z
+      .string()
+      .min(MIN_TOKEN_LENGTH, `a token needs at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 32)`)
+      .optional(),
     /** Name of an environment variable holding the token, read when Beacon starts. */
-    tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+    tokenEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+      .optional(),
     /** SHA-256 of the token as 64 hex digits (`printf %s "$TOKEN" | sha256sum`): the config holds only the hash. */
-    tokenSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hex digits (the output of sha256sum)').optional(),
+    tokenSha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, '64 hex digits (the output of sha256sum)')
+      .optional(),
     /** `read`: query endpoints, sink status, dead letters and /live; `admin`: also config and replay (admin implies read). */
     scopes: z.array(z.enum(TOKEN_SCOPES)).min(1).default(['read']),
   })
   .superRefine((t, ctx) => {
     const given = (['token', 'tokenEnv', 'tokenSha256'] as const).filter((k) => t[k] !== undefined);
     if (given.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: `token "${t.name}" needs exactly one of token, tokenEnv or tokenSha256${given.length ? ` (got ${given.join(' and ')})` : ''}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `token "${t.name}" needs exactly one of token, tokenEnv or tokenSha256${given.length ? ` (got ${given.join(' and ')})` : ''}`,
+      });
     }
   });
 
@@ -48,14 +61,19 @@ const apiCacheSchema = z.strictObject({
 });
 
 export const apiSchema = z.strictObject({
-  /** API tokens; none configured leaves the API open (the laptop default). */
+  /** API tokens; with none configured the admin and query API and /live answer only on loopback (docs/security.md). */
   tokens: z
     .array(apiTokenSchema)
     .default([])
     .superRefine((tokens, ctx) => {
       const seen = new Set<string>();
       tokens.forEach((t, i) => {
-        if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `token name "${t.name}" is used twice; names must be unique` });
+        if (seen.has(t.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'name'],
+            message: `token name "${t.name}" is used twice; names must be unique`,
+          });
         seen.add(t.name);
       });
     }),
@@ -63,6 +81,12 @@ export const apiSchema = z.strictObject({
   publicRead: z.boolean().default(false),
   /** Admin endpoints (class admin, or needing the admin scope) answer only clients in these networks (CIDR or single addresses); empty: any. */
   adminNetworks: z.array(adminNetworkSchema).default([]),
+  /**
+   * Names the admin and query API and /live answer to in the Host header, besides localhost, IP
+   * addresses and server.host (against DNS rebinding): `beacon.lan`, `.example.com` (it and its
+   * subdomains), or `*` (any; only behind a proxy that checks Host).
+   */
+  allowedHosts: z.array(allowedHostSchema).default([]),
   /** Admin endpoints answer only over https (server.tls, or a TLS proxy setting X-Forwarded-Proto with server.trustProxy). */
   adminRequireTls: z.boolean().default(false),
   /** Cache rules per endpoint class; admin and ops endpoints are never cached. */

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { readTlsFiles, watchTlsFiles } from '../sources/http/tls.js';
+import { readTlsFiles, watchTlsFiles } from '../net/tls.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/schema.js';
@@ -32,11 +32,21 @@ export function createApiHttpServer(options: {
   const serve = adminFallback(options.handler, async () => false);
   let draining = false;
   const requestTimeout = options.server.requestTimeoutMs;
-  const serverOptions: ServerOptions = { requestTimeout, headersTimeout: Math.min(options.server.headersTimeoutMs, requestTimeout), keepAlive: true, noDelay: true };
+  const serverOptions: ServerOptions = {
+    requestTimeout,
+    headersTimeout: Math.min(options.server.headersTimeoutMs, requestTimeout),
+    keepAlive: true,
+    noDelay: true,
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => void answer(req, res);
   // server.tls applies here too, so an API process never serves plain http where https was configured.
   const tls = options.server.tls;
-  const httpsServer = tls ? createHttpsServer({ ...serverOptions, ...readTlsFiles(tls), handshakeTimeout: serverOptions.headersTimeout }, onRequest) : undefined;
+  const httpsServer = tls
+    ? createHttpsServer(
+        { ...serverOptions, ...readTlsFiles(tls), handshakeTimeout: serverOptions.headersTimeout },
+        onRequest,
+      )
+    : undefined;
   const server: Server = httpsServer ?? createServer(serverOptions, onRequest);
   server.keepAliveTimeout = options.server.keepAliveTimeoutMs;
   // A renewed certificate is picked up without a restart, as on the collector (server.tls.checkEvery).
@@ -47,11 +57,19 @@ export function createApiHttpServer(options: {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (await serve(req, res, url)) return;
-      const missing = new BeaconError('BEACON_E_NOT_FOUND', options.notFound?.(url.pathname) ?? `no endpoint ${url.pathname} here: this process runs --role api (the query API, /metrics, /readyz, /healthz); events go to a collector`);
+      const missing = new BeaconError(
+        'BEACON_E_NOT_FOUND',
+        options.notFound?.(url.pathname) ??
+          `no endpoint ${url.pathname} here: this process runs --role api (the query API, /metrics, /readyz, /healthz); events go to a collector`,
+      );
       writeAdminResponse(res, jsonResponse(missing.status, missing.toBody()));
     } catch (err) {
       logger.error({ err }, 'API request failed; answered 500');
-      if (!res.headersSent) writeAdminResponse(res, jsonResponse(500, new BeaconError('BEACON_E_INTERNAL', 'the request failed inside Beacon; retry').toBody()));
+      if (!res.headersSent)
+        writeAdminResponse(
+          res,
+          jsonResponse(500, new BeaconError('BEACON_E_INTERNAL', 'the request failed inside Beacon; retry').toBody()),
+        );
       else res.destroy();
     }
   }

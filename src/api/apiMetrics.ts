@@ -8,10 +8,15 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
  */
 export function createApiMetrics(registry: Registry) {
   const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
-    (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });
-  const gauge = (name: string, help: string) => (registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [registry] });
+    (registry.getSingleMetric(name) as Counter<L> | undefined) ??
+    new Counter({ name, help, labelNames, registers: [registry] });
+  const gauge = (name: string, help: string) =>
+    (registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [registry] });
   return {
-    requests: counter('beacon_api_requests_total', 'API requests answered, per endpoint class and HTTP status', ['class', 'status']),
+    requests: counter('beacon_api_requests_total', 'API requests answered, per endpoint class and HTTP status', [
+      'class',
+      'status',
+    ]),
     requestSeconds:
       (registry.getSingleMetric('beacon_api_request_seconds') as Histogram<'class'> | undefined) ??
       new Histogram({
@@ -21,7 +26,11 @@ export function createApiMetrics(registry: Registry) {
         buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
         registers: [registry],
       }),
-    cacheLookups: counter('beacon_api_cache_requests_total', 'Cacheable API requests by result: hit (kept answer), miss (backend queried), coalesced (waited for an identical request in flight)', ['class', 'result']),
+    cacheLookups: counter(
+      'beacon_api_cache_requests_total',
+      'Cacheable API requests by result: hit (kept answer), miss (backend queried), coalesced (waited for an identical request in flight)',
+      ['class', 'result'],
+    ),
     cacheEntries: gauge('beacon_api_cache_entries', 'Answers kept in the API micro-cache'),
     cacheBytes: gauge('beacon_api_cache_bytes', 'Bytes of answers kept in the API micro-cache'),
   };

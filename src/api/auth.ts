@@ -5,7 +5,8 @@ import type { Scope } from './route.js';
 
 /**
  * API tokens with scopes (`api.tokens`). Promises it keeps:
- * - With no tokens configured every endpoint is open (the laptop default); with tokens, a
+ * - With no tokens configured no endpoint asks for a token (the laptop default; the admin
+ *   surface then answers only loopback clients, adminSurface.ts); with tokens, a
  *   `read` endpoint needs a token with `read` or `admin` (admin implies read) unless
  *   `api.publicRead` is on, and an `admin` endpoint needs `admin`. `none` is always open.
  * - A presented token is compared by its SHA-256 against every configured digest with
@@ -44,8 +45,15 @@ interface KnownToken {
 const REALM = 'Bearer realm="beacon"';
 
 /** Builds the checker from config; a `tokenEnv` naming an unset or short variable stops start-up. */
-export function createApiAuth(config: Pick<ApiConfig, 'tokens' | 'publicRead'>, env: NodeJS.ProcessEnv = process.env): ApiAuth {
-  const known: KnownToken[] = config.tokens.map((t, i) => ({ name: t.name, scopes: t.scopes, digest: digestOf(t, i, env) }));
+export function createApiAuth(
+  config: Pick<ApiConfig, 'tokens' | 'publicRead'>,
+  env: NodeJS.ProcessEnv = process.env,
+): ApiAuth {
+  const known: KnownToken[] = config.tokens.map((t, i) => ({
+    name: t.name,
+    scopes: t.scopes,
+    digest: digestOf(t, i, env),
+  }));
   const enabled = known.length > 0;
 
   function requiresToken(scope: Scope): boolean {
@@ -56,11 +64,19 @@ export function createApiAuth(config: Pick<ApiConfig, 'tokens' | 'publicRead'>, 
   function authorize(scope: Scope, token: string | undefined): AuthOutcome {
     if (!requiresToken(scope)) return { ok: true, principal: undefined };
     if (token === undefined || token === '') {
-      return refuse('BEACON_E_UNAUTHORIZED', 'this endpoint needs a token: send the header "Authorization: Bearer <token>"', REALM);
+      return refuse(
+        'BEACON_E_UNAUTHORIZED',
+        'this endpoint needs a token: send the header "Authorization: Bearer <token>"',
+        REALM,
+      );
     }
     const holder = findToken(known, token);
     if (!holder) {
-      return refuse('BEACON_E_UNAUTHORIZED', 'the bearer token matches none of api.tokens; check it for typos or ask for a new one', `${REALM}, error="invalid_token"`);
+      return refuse(
+        'BEACON_E_UNAUTHORIZED',
+        'the bearer token matches none of api.tokens; check it for typos or ask for a new one',
+        `${REALM}, error="invalid_token"`,
+      );
     }
     if (!grants(holder.scopes, scope)) {
       return {
@@ -101,10 +117,18 @@ function digestOf(t: ApiConfig['tokens'][number], index: number, env: NodeJS.Pro
   const value = env[name];
   const field = `api.tokens[${index}].tokenEnv`;
   if (value === undefined || value === '') {
-    throw new BeaconError('BEACON_E_CONFIG_FIELD', `${field}: the environment variable ${name} (token "${t.name}") is not set; export it before starting Beacon`, { field });
+    throw new BeaconError(
+      'BEACON_E_CONFIG_FIELD',
+      `${field}: the environment variable ${name} (token "${t.name}") is not set; export it before starting Beacon`,
+      { field },
+    );
   }
   if (value.length < MIN_TOKEN_LENGTH) {
-    throw new BeaconError('BEACON_E_CONFIG_FIELD', `${field}: the token in ${name} (token "${t.name}") is shorter than ${MIN_TOKEN_LENGTH} characters; make a longer one, e.g. openssl rand -hex 32`, { field });
+    throw new BeaconError(
+      'BEACON_E_CONFIG_FIELD',
+      `${field}: the token in ${name} (token "${t.name}") is shorter than ${MIN_TOKEN_LENGTH} characters; make a longer one, e.g. openssl rand -hex 32`,
+      { field },
+    );
   }
   return sha256(value);
 }
@@ -113,7 +137,11 @@ export function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
-function refuse(code: 'BEACON_E_UNAUTHORIZED' | 'BEACON_E_FORBIDDEN', message: string, challenge: string): AuthOutcome & { ok: false } {
+function refuse(
+  code: 'BEACON_E_UNAUTHORIZED' | 'BEACON_E_FORBIDDEN',
+  message: string,
+  challenge: string,
+): AuthOutcome & { ok: false } {
   return { ok: false, error: new BeaconError(code, message), headers: { 'www-authenticate': challenge } };
 }
 
@@ -122,18 +150,4 @@ export function bearerToken(authorization: string | undefined): string | undefin
   if (authorization === undefined) return undefined;
   const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization);
   return m ? m[1] : undefined;
-}
-
-/**
- * The warning to log at start when the API is open to the network: no tokens, and a listen
- * address other than loopback. Undefined when there is nothing to warn about.
- */
-export function openApiWarning(auth: Pick<ApiAuth, 'enabled'>, host: string): string | undefined {
-  if (auth.enabled || isLoopback(host)) return undefined;
-  return `the API (config, replay, queries, /live) is open to anyone who can reach ${host}: no api.tokens are configured. Add a token (docs/http-api.md#authentication) or listen on 127.0.0.1`;
-}
-
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }

@@ -52,7 +52,11 @@ export class ResponseCache {
    * The kept answer for `key` while fresh, else the one being made, else a new one from
    * `produce` (kept for `ttlMs` when it is a 200 and `ttlMs` > 0).
    */
-  async get(key: string, ttlMs: number, produce: () => Promise<AdminResponse>): Promise<{ answer: CachedAnswer; result: CacheResult }> {
+  async get(
+    key: string,
+    ttlMs: number,
+    produce: () => Promise<AdminResponse>,
+  ): Promise<{ answer: CachedAnswer; result: CacheResult }> {
     const kept = this.entries.get(key);
     if (kept) {
       if (this.clock.now() < kept.answer.expiresAt) {
@@ -77,7 +81,12 @@ export class ResponseCache {
   private async make(key: string, ttlMs: number, produce: () => Promise<AdminResponse>): Promise<CachedAnswer> {
     const response = await produce();
     const storedAt = this.clock.now();
-    const answer: CachedAnswer = { response, etag: etagOf(response.body), storedAt, expiresAt: storedAt + Math.max(0, ttlMs) };
+    const answer: CachedAnswer = {
+      response,
+      etag: etagOf(response.body),
+      storedAt,
+      expiresAt: storedAt + Math.max(0, ttlMs),
+    };
     if (response.status === 200 && ttlMs > 0) this.keep(key, answer);
     return answer;
   }
@@ -104,7 +113,11 @@ export class ResponseCache {
 
 /** The cache key of a request: method, path and the query with its keys sorted. */
 export function cacheKey(method: string, path: string, query: Readonly<Record<string, string>>): string {
-  const params = new URLSearchParams(Object.keys(query).sort().map((k) => [k, query[k]!]));
+  const params = new URLSearchParams(
+    Object.keys(query)
+      .sort()
+      .map((k) => [k, query[k]!]),
+  );
   const text = params.toString();
   return `${method} ${path}${text ? `?${text}` : ''}`;
 }

@@ -4,11 +4,13 @@ import type { ApiConfig } from './apiConfig.js';
 import type { AdminHandler } from './adminRequest.js';
 import { createApiMetrics } from './apiMetrics.js';
 import { createAudit } from './audit.js';
-import { createApiAuth, openApiWarning, type ApiAuth } from './auth.js';
+import { createApiAuth, type ApiAuth } from './auth.js';
 import { ResponseCache } from './cache.js';
 import type { ApiRoute } from './route.js';
 import { createApiRouter } from './router.js';
-import { createAdminAccess } from './adminAccess.js';
+import { createAdminAccess, type RouteGuard } from './adminAccess.js';
+import { createAdminSurface } from './adminSurface.js';
+import { API_EVENTS } from './internalEvents.js';
 import type { Clock } from '../ops/clock.js';
 
 export interface Api {
@@ -19,13 +21,17 @@ export interface Api {
 
 /**
  * The API of one process: its routes behind token auth, the micro-cache and the audit log,
- * all configured from `api`. Warns once when the API is open to the network. Throws
+ * all configured from `api`, with the admin surface's rules (adminSurface.ts: Host, loopback
+ * without tokens, Origin) and `api.adminNetworks`/`adminRequireTls` checked before the token.
+ * Logs once where the admin surface answers and from where. Throws
  * BEACON_E_CONFIG_FIELD when a token's environment variable is missing.
  */
 export function createApi(options: {
   api: ApiConfig;
-  /** The listen address, to warn when an open API is reachable from other machines. */
+  /** The listen address (server.host): a name there is one the API answers to. */
   host: string;
+  /** server.cors.origins: pages of these origins may send state-changing requests. */
+  corsOrigins?: readonly string[];
   routes: readonly ApiRoute[];
   logger: Logger;
   registry: Registry;
@@ -36,9 +42,25 @@ export function createApi(options: {
 }): Api {
   const { api, logger } = options;
   const auth = createApiAuth(api, options.env);
-  const warning = openApiWarning(auth, options.host);
-  if (warning) logger.warn({ host: options.host }, warning);
-  const cache = new ResponseCache({ maxEntries: api.cache.maxEntries, maxBytes: api.cache.maxBytes, clock: options.clock });
+  const trustProxy = options.trustProxy ?? false;
+  const surface = createAdminSurface({
+    tokensConfigured: auth.enabled,
+    networksConfigured: api.adminNetworks.length > 0,
+    allowedHosts: api.allowedHosts,
+    bindHost: options.host,
+    corsOrigins: options.corsOrigins ?? [],
+    trustProxy,
+  });
+  API_EVENTS.adminSurface.emit(
+    { logger },
+    { tokens: auth.enabled, allowedHosts: api.allowedHosts },
+    surface.describe(),
+  );
+  const cache = new ResponseCache({
+    maxEntries: api.cache.maxEntries,
+    maxBytes: api.cache.maxBytes,
+    clock: options.clock,
+  });
   const handler = createApiRouter({
     routes: options.routes,
     auth,
@@ -48,7 +70,19 @@ export function createApi(options: {
     audit: createAudit(logger),
     logger,
     now: options.clock ? () => options.clock!.now() : undefined,
-    guard: createAdminAccess(api, options.trustProxy ?? false),
+    // The operator's own network and TLS rules first: their refusal names the setting that applies.
+    guard: firstRefusal(createAdminAccess(api, trustProxy), surface.guard),
   });
   return { handler, auth };
+}
+
+function firstRefusal(...guards: (RouteGuard | undefined)[]): RouteGuard {
+  const active = guards.filter((g): g is RouteGuard => g !== undefined);
+  return (route, req) => {
+    for (const guard of active) {
+      const refused = guard(route, req);
+      if (refused) return refused;
+    }
+    return undefined;
+  };
 }

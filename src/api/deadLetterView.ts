@@ -106,7 +106,11 @@ export class DeadLetterView {
         }
         position += bytesRead;
       }
-      const fingerprint = await readAt(handle, Math.max(0, lastLineEnd - FINGERPRINT_BYTES), Math.min(FINGERPRINT_BYTES, lastLineEnd));
+      const fingerprint = await readAt(
+        handle,
+        Math.max(0, lastLineEnd - FINGERPRINT_BYTES),
+        Math.min(FINGERPRINT_BYTES, lastLineEnd),
+      );
       this.states.set(path, { ino: info.ino, offset: lastLineEnd, count, fingerprint });
       return { count, bytes: info.size };
     } finally {

@@ -57,8 +57,16 @@ export function createApiRouter(options: ApiRouterOptions): AdminHandler {
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const match = matches.find((m) => m.route.method === method);
     if (!match) {
-      const allow = [...new Set(matches.flatMap((m) => (m.route.method === 'GET' ? ['GET', 'HEAD'] : [m.route.method])))].join(', ');
-      return finish(matches[0]!.route.class, errorResponse(new BeaconError('BEACON_E_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use ${allow}`), { allow }));
+      const allow = [
+        ...new Set(matches.flatMap((m) => (m.route.method === 'GET' ? ['GET', 'HEAD'] : [m.route.method]))),
+      ].join(', ');
+      return finish(
+        matches[0]!.route.class,
+        errorResponse(
+          new BeaconError('BEACON_E_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use ${allow}`),
+          { allow },
+        ),
+      );
     }
     const { route, params } = match;
     const started = performance.now();
@@ -80,7 +88,13 @@ export function createApiRouter(options: ApiRouterOptions): AdminHandler {
     }
     const outcome = auth.authorize(route.scope, bearerToken(req.headers.authorization));
     if (!outcome.ok) {
-      if (route.scope === 'admin' || route.method === 'POST') audit({ who: outcome.principal?.name ?? 'unknown', req, status: outcome.error.status, code: outcome.error.code });
+      if (route.scope === 'admin' || route.method === 'POST')
+        audit({
+          who: outcome.principal?.name ?? 'unknown',
+          req,
+          status: outcome.error.status,
+          code: outcome.error.code,
+        });
       return errorResponse(outcome.error, outcome.headers);
     }
     if (route.method === 'GET' && (route.class === 'realtime' || route.class === 'archive')) {
@@ -91,8 +105,15 @@ export function createApiRouter(options: ApiRouterOptions): AdminHandler {
     return response;
   }
 
-  async function cached(route: ApiRoute, cls: 'realtime' | 'archive', params: Record<string, string>, req: AdminRequest): Promise<AdminResponse> {
-    const { answer, result } = await cache.get(cacheKey('GET', req.path, req.query), ttl[cls], () => run(route, params, req));
+  async function cached(
+    route: ApiRoute,
+    cls: 'realtime' | 'archive',
+    params: Record<string, string>,
+    req: AdminRequest,
+  ): Promise<AdminResponse> {
+    const { answer, result } = await cache.get(cacheKey('GET', req.path, req.query), ttl[cls], () =>
+      run(route, params, req),
+    );
     metrics.cacheLookups.inc({ class: cls, result });
     const size = cache.size;
     metrics.cacheEntries.set(size.entries);
@@ -126,7 +147,12 @@ export function createApiRouter(options: ApiRouterOptions): AdminHandler {
     } catch (err) {
       if (isBeaconError(err)) return errorResponse(err);
       logger.error({ err, route: `${route.method} ${route.path}` }, 'API route failed; answered 500');
-      return errorResponse(new BeaconError('BEACON_E_INTERNAL', 'the request failed inside Beacon; retry, and report it with the server log line'));
+      return errorResponse(
+        new BeaconError(
+          'BEACON_E_INTERNAL',
+          'the request failed inside Beacon; retry, and report it with the server log line',
+        ),
+      );
     }
   }
 }
@@ -134,7 +160,8 @@ export function createApiRouter(options: ApiRouterOptions): AdminHandler {
 function errorResponse(err: BeaconError, headers: Record<string, string> = {}): AdminResponse {
   // A refusal that says when to come back (a busy store) answers with Retry-After.
   const retryAfter = err.details?.retryAfterSeconds;
-  if (typeof retryAfter === 'number' && retryAfter > 0) headers = { ...headers, 'retry-after': String(Math.ceil(retryAfter)) };
+  if (typeof retryAfter === 'number' && retryAfter > 0)
+    headers = { ...headers, 'retry-after': String(Math.ceil(retryAfter)) };
   return jsonResponse(err.status, err.toBody(), headers);
 }
 

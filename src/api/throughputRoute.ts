@@ -21,7 +21,10 @@ export function throughputRoute(history: ThroughputHistory, now: () => number = 
       if (raw !== undefined) {
         seconds = Number(raw);
         if (!Number.isInteger(seconds) || seconds < 1 || seconds > history.slots) {
-          throw new BeaconError('BEACON_E_BAD_QUERY', `seconds must be a whole number from 1 to ${history.slots}, not ${JSON.stringify(raw)}`);
+          throw new BeaconError(
+            'BEACON_E_BAD_QUERY',
+            `seconds must be a whole number from 1 to ${history.slots}, not ${JSON.stringify(raw)}`,
+          );
         }
       }
       return jsonResponse(200, history.window(now(), seconds));

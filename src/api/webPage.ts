@@ -39,7 +39,8 @@ const CONTENT_TYPES: Record<string, string> = {
  * script), connections only back to it (the API and the `/live` WebSocket).
  */
 const PAGE_HEADERS = {
-  'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -70,8 +71,16 @@ export function createWebPage(dir: string = DEFAULT_WEB_DIR): WebPageHandler {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       if (target.immutable) return false;
-      const error = new BeaconError('BEACON_E_WEB_NOT_BUILT', `the web page is not built (no ${join(root, 'index.html')}); run \`npm run build\` and reload`);
-      send(res, error.status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, req.method === 'HEAD' ? undefined : JSON.stringify(error.toBody()));
+      const error = new BeaconError(
+        'BEACON_E_WEB_NOT_BUILT',
+        `the web page is not built (no ${join(root, 'index.html')}); run \`npm run build\` and reload`,
+      );
+      send(
+        res,
+        error.status,
+        { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+        req.method === 'HEAD' ? undefined : JSON.stringify(error.toBody()),
+      );
       return true;
     }
     const etag = `"${createHash('sha1').update(body).digest('base64url').slice(0, 22)}"`;
@@ -99,7 +108,12 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   });
 }
 
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string | undefined): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer | string | undefined,
+): void {
   res.writeHead(status, headers);
   res.end(body);
 }

@@ -34,7 +34,12 @@ export async function callBeacon<T = unknown>(
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause;
-    throw new BeaconError('BEACON_E_NOT_RUNNING', `no Beacon answering at ${baseUrl} (${cause?.code ?? (err as Error).message})`, { url: baseUrl }, { cause: err });
+    throw new BeaconError(
+      'BEACON_E_NOT_RUNNING',
+      `no Beacon answering at ${baseUrl} (${cause?.code ?? (err as Error).message})`,
+      { url: baseUrl },
+      { cause: err },
+    );
   }
   const text = await res.text();
   let body: unknown = text;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { isBeaconError } from '../errors/beaconError.js';
+import { redactText } from '../config/redact.js';
 import { VERSION } from '../version.js';
 import { registerStart } from './commands/start.js';
 import { registerCheckConfig } from './commands/checkConfig.js';
@@ -30,10 +31,11 @@ registerValidate(program);
 registerReload(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  // Every error the CLI prints goes through the one redaction rule (src/config/redact.ts).
   if (isBeaconError(err)) {
-    console.error(`error ${err.code}: ${err.message}\n  what to do: ${err.hint}`);
+    console.error(`error ${err.code}: ${redactText(err.message)}\n  what to do: ${err.hint}`);
   } else {
-    console.error(`error: ${(err as Error).message}`);
+    console.error(`error: ${redactText((err as Error).message)}`);
   }
   process.exit(1);
 });

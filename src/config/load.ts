@@ -6,6 +6,7 @@ import { configSchema, EMBEDDED_DEFAULTS, type BeaconConfig } from './schema.js'
 import { applyEnvOverrides, type EnvOverride } from './envOverrides.js';
 import { discriminatorValues, keysAt } from './schemaWalk.js';
 import { didYouMean } from './didYouMean.js';
+import { REDACTED, redactConfig, redactText } from './redact.js';
 
 export interface LoadOptions {
   /** A file path or an http(s) URL; absent means the embedded defaults. */
@@ -35,25 +36,34 @@ export interface LoadedConfig {
 
 export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
   const env = options.env ?? process.env;
-  const source = options.source ?? '(embedded defaults)';
-  const raw = options.source ? parseDocument(await readSource(options), source) : structuredClone(EMBEDDED_DEFAULTS) as Record<string, unknown>;
+  // What messages and `source` show: a config URL's credentials and query values hidden (./redact.ts).
+  const source = options.source ? redactText(options.source) : '(embedded defaults)';
+  const raw = options.source
+    ? parseDocument(await readSource(options), source)
+    : (structuredClone(EMBEDDED_DEFAULTS) as Record<string, unknown>);
   const overrides = applyEnvOverrides(raw, env, configSchema);
   return { config: validateConfig(raw, source, overrides), raw, source, overrides, options };
 }
 
 async function readSource(options: LoadOptions): Promise<string> {
-  const source = options.source!;
-  if (!/^https?:\/\//i.test(source)) {
+  const location = options.source!;
+  const source = redactText(location);
+  if (!/^https?:\/\//i.test(location)) {
     try {
-      return await readFile(source, 'utf8');
+      return await readFile(location, 'utf8');
     } catch (err) {
-      throw new BeaconError('BEACON_E_CONFIG_UNREACHABLE', `cannot read config file ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { source }, { cause: err });
+      throw new BeaconError(
+        'BEACON_E_CONFIG_UNREACHABLE',
+        `cannot read config file ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { source },
+        { cause: err },
+      );
     }
   }
   const started = Date.now();
   let attempts = 0;
   try {
-    const text = await fetchWithRetries(source, {
+    const text = await fetchWithRetries(location, {
       timeoutMs: options.fetchTimeoutMs ?? 5000,
       attempts: options.fetchAttempts ?? 5,
       deadline: started + (options.fetchDeadlineMs ?? 20_000),
@@ -67,13 +77,20 @@ async function readSource(options: LoadOptions): Promise<string> {
     if (options.cachePath) {
       try {
         const cached = await readFile(options.cachePath, 'utf8');
-        options.onWarning?.(`config URL ${source} is unreachable (${reason}); using the last good copy from ${options.cachePath}`);
+        options.onWarning?.(
+          `config URL ${source} is unreachable (${reason}); using the last good copy from ${options.cachePath}`,
+        );
         return cached;
       } catch {
         // fall through to the error below, which names the URL
       }
     }
-    throw new BeaconError('BEACON_E_CONFIG_UNREACHABLE', `cannot fetch config from ${source}: ${reason}`, { source }, { cause: err });
+    throw new BeaconError(
+      'BEACON_E_CONFIG_UNREACHABLE',
+      `cannot fetch config from ${source}: ${redactText(reason)}`,
+      { source },
+      { cause: err },
+    );
   }
 }
 
@@ -86,7 +103,10 @@ class FinalAnswer extends Error {}
  * restarting at boot gets a moment, a dead one costs a bounded wait. Each attempt's timeout
  * is cut to the time left.
  */
-async function fetchWithRetries(url: string, o: { timeoutMs: number; attempts: number; deadline: number; onAttempt: () => void }): Promise<string> {
+async function fetchWithRetries(
+  url: string,
+  o: { timeoutMs: number; attempts: number; deadline: number; onAttempt: () => void },
+): Promise<string> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= o.attempts; attempt++) {
     const left = o.deadline - Date.now();
@@ -96,7 +116,9 @@ async function fetchWithRetries(url: string, o: { timeoutMs: number; attempts: n
       const res = await fetch(url, { signal: AbortSignal.timeout(Math.min(o.timeoutMs, left)) });
       if (!res.ok) {
         const message = `HTTP ${res.status} ${res.statusText}`;
-        throw res.status >= 500 || res.status === 408 || res.status === 429 ? new Error(message) : new FinalAnswer(message);
+        throw res.status >= 500 || res.status === 408 || res.status === 429
+          ? new Error(message)
+          : new FinalAnswer(message);
       }
       return await res.text();
     } catch (err) {
@@ -127,30 +149,52 @@ function parseDocument(text: string, source: string): Record<string, unknown> {
   try {
     doc = parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
-    throw new BeaconError('BEACON_E_CONFIG_PARSE', `${source}${where}: ${(err as Error).message.split('\n')[0]}`, { source });
+    const where =
+      err instanceof YAMLParseError && err.linePos
+        ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}`
+        : '';
+    throw new BeaconError(
+      'BEACON_E_CONFIG_PARSE',
+      `${source}${where}: ${redactText((err as Error).message.split('\n')[0]!)}`,
+      { source },
+    );
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new BeaconError('BEACON_E_CONFIG_PARSE', `${source}: expected a mapping of config keys at the top level, got ${Array.isArray(doc) ? 'a list' : typeof doc}`, { source });
+    throw new BeaconError(
+      'BEACON_E_CONFIG_PARSE',
+      `${source}: expected a mapping of config keys at the top level, got ${Array.isArray(doc) ? 'a list' : typeof doc}`,
+      { source },
+    );
   }
   return doc as Record<string, unknown>;
 }
 
 /** Validates a raw config document; throws one BeaconError listing every problem. */
-export function validateConfig(raw: Record<string, unknown>, source = '(inline)', overrides: EnvOverride[] = []): BeaconConfig {
+export function validateConfig(
+  raw: Record<string, unknown>,
+  source = '(inline)',
+  overrides: EnvOverride[] = [],
+): BeaconConfig {
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => describeIssue(issue, raw, overrides));
+  // Values are shown as check-config would show them: secrets hidden by the one rule of ./redact.ts.
+  const shown = redactConfig(raw);
+  const problems = result.error.issues.map((issue) => describeIssue(issue, raw, shown, overrides));
   const unknownOnly = result.error.issues.every((i) => i.code === 'unrecognized_keys');
   throw new BeaconError(
     unknownOnly ? 'BEACON_E_CONFIG_UNKNOWN_KEY' : 'BEACON_E_CONFIG_FIELD',
-    `invalid config (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    `invalid config (${redactText(source)}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
     { problems },
   );
 }
 
-function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, overrides: EnvOverride[]): string {
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  raw: Record<string, unknown>,
+  redacted: Record<string, unknown>,
+  overrides: EnvOverride[],
+): string {
   const path = issue.path;
   const field = formatPath(path);
   const fromEnv = overrides.find((o) => formatPath(o.path) === field);
@@ -165,9 +209,17 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, ov
       })
       .join('\n  - ');
   }
-  const value = valueAt(raw, path);
-  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
+  const value = valueAt(redacted, path);
+  const hidden = JSON.stringify(value) !== JSON.stringify(valueAt(raw, path));
+  const shown =
+    value === undefined
+      ? 'nothing'
+      : value === REDACTED
+        ? `${REDACTED} (a secret: its value is not shown)`
+        : JSON.stringify(value);
   let expected = issue.message.replace(/^Invalid input: /, '');
+  // A check's own message may quote the value ("...; got 31415926535"): never for a secret.
+  expected = hidden ? expected.replace(/;?\s*got [\s\S]*$/, '') : redactText(expected);
   if (issue.code === 'invalid_union' && 'discriminator' in issue) {
     const values = discriminatorValues(configSchema, path.slice(0, -1), raw);
     expected = `expected one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;

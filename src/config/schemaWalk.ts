@@ -73,7 +73,8 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[], input: u
   const at = schemaAt(schema, path, input);
   if (!at) return [];
   let value: unknown = input;
-  for (const key of path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  for (const key of path)
+    value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
   return [...new Set(objectCandidates(at, value).flatMap((o) => Object.keys(defOf(o).shape ?? {})))];
 }
 
@@ -89,7 +90,9 @@ export function discriminatorValues(schema: z.ZodType, unionPath: readonly Prope
   const d = defOf(unwrap(at));
   if (d.type !== 'union' || !d.discriminator || !d.options) return [];
   return d.options.flatMap((o) => {
-    const lit = defOf(unwrap(defOf(unwrap(o)).shape?.[d.discriminator!] as z.ZodType)) as unknown as { values?: unknown[] };
+    const lit = defOf(unwrap(defOf(unwrap(o)).shape?.[d.discriminator!] as z.ZodType)) as unknown as {
+      values?: unknown[];
+    };
     return lit.values ?? [];
   });
 }

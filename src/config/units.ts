@@ -2,8 +2,15 @@ import { z } from 'zod';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SIZE_UNITS: Record<string, number> = {
-  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
-  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
 };
 
 /** Parses `30s`, `200ms`, `5m`, `1h` or a plain number of milliseconds. */
@@ -27,7 +34,10 @@ export const duration = () =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as 200ms, 30s, 5m or 1h; got ${JSON.stringify(v)}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration such as 200ms, 30s, 5m or 1h; got ${JSON.stringify(v)}`,
+      });
       return z.NEVER;
     }
     return ms;
@@ -38,7 +48,10 @@ export const byteSize = () =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
     const bytes = parseByteSize(v);
     if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a size such as 512KiB, 64MiB or 10GiB; got ${JSON.stringify(v)}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a size such as 512KiB, 64MiB or 10GiB; got ${JSON.stringify(v)}`,
+      });
       return z.NEVER;
     }
     return bytes;

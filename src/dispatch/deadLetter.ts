@@ -31,17 +31,30 @@ export class DeadLetterFile {
   readonly replayPath: string;
   private readonly dir: string;
 
-  constructor(dataDir: string, readonly sink: string) {
+  constructor(
+    dataDir: string,
+    readonly sink: string,
+  ) {
     this.dir = join(dataDir, 'dlq');
     this.path = join(this.dir, `${sink}.ndjson`);
     this.replayPath = join(this.dir, `${sink}.replaying.ndjson`);
   }
 
-  async append(entries: readonly { event: TrackedEvent; reason: string; errorType: string }[], now: number): Promise<void> {
+  async append(
+    entries: readonly { event: TrackedEvent; reason: string; errorType: string }[],
+    now: number,
+  ): Promise<void> {
     if (entries.length === 0) return;
     const text = entries
       .map((e) =>
-        JSON.stringify({ ts: now, sink: this.sink, code: 'BEACON_E_SINK_REJECTED', reason: e.reason, errorType: e.errorType, event: toJsonShape(e.event) }),
+        JSON.stringify({
+          ts: now,
+          sink: this.sink,
+          code: 'BEACON_E_SINK_REJECTED',
+          reason: e.reason,
+          errorType: e.errorType,
+          event: toJsonShape(e.event),
+        }),
       )
       .join('\n');
     await appendDurably(this.path, text + '\n');

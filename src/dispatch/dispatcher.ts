@@ -5,19 +5,31 @@ import { BeaconError } from '../errors/beaconError.js';
 import type { EventLog, SeekTarget } from '../log/eventLog.js';
 import { systemClock, type Clock } from '../ops/clock.js';
 import type { Metrics } from '../ops/metrics.js';
-import { findSinkDefinition } from '../sinks/registry.js';
+import type { SchemaSet } from '../schemas/schemaSet.js';
+import { findSinkDefinition, type SinkConfig } from '../sinks/registry.js';
 import type { Sink } from '../sinks/sink.js';
-import { baseSinkFields, type BaseSinkConfig } from '../sinks/sinkConfig.js';
+import {
+  baseSinkFields,
+  batchWithDefaults,
+  DEFAULT_BATCH,
+  MAX_IN_FLIGHT,
+  type BaseSinkConfig,
+} from '../sinks/sinkConfig.js';
 import { DeadLetterFile } from './deadLetter.js';
 import { SinkLoop } from './sinkLoop.js';
+import { DISPATCH_EVENTS } from './internalEvents.js';
 import type { DeadLetterReplayResult, LogReplayResult, SinkStatus } from './status.js';
 
-export interface DispatcherSink {
-  /** The sink's config, parsed or raw: it is validated against its type's schema (defaults filled in) here. */
-  config: { name: string; type: string } & Record<string, unknown>;
-  /** A ready sink to use instead of building one from the registry (tests, embedding). */
-  sink?: Sink;
-}
+/**
+ * A sink to run: either a configured one, built from the registry with its config as the
+ * config schema parsed it (names unique, defaults filled in; see parseSinkConfig for a config
+ * that did not come through loadConfig), or a ready sink (tests, embedding, the embedded
+ * store's `_store`) whose config holds at least its name and type; its other base fields
+ * (batch, codec, badStream...) get their defaults here.
+ */
+export type DispatcherSink =
+  | { config: SinkConfig; sink?: undefined }
+  | { config: { name: string; type: string } & Record<string, unknown>; sink: Sink };
 
 export interface DispatcherDeps {
   log: EventLog;
@@ -29,9 +41,20 @@ export interface DispatcherDeps {
   clock?: Clock;
   /** Source of jitter for back-off, in [0, 1). */
   random?: () => number;
+  /** The configured JSON Schemas, handed to sinks that use them (the lake's typed columns). */
+  schemas?: SchemaSet | undefined;
 }
 
-const looseBaseSchema = z.looseObject({ type: z.string(), ...baseSinkFields });
+/**
+ * A ready sink's base fields. Its `batch.inFlight` may go above 1: the code that built the sink
+ * vouches that its `deliver` may run several times at once (buildSink still refuses it for a
+ * sink with `deliverAt`).
+ */
+const readySinkSchema = z.looseObject({
+  type: z.string(),
+  ...baseSinkFields,
+  batch: batchWithDefaults(DEFAULT_BATCH, { default: 1, max: MAX_IN_FLIGHT }).prefault({}),
+});
 
 /**
  * Runs one independent delivery loop per sink (see sinkLoop.ts for the rules each keeps) and
@@ -40,17 +63,15 @@ const looseBaseSchema = z.looseObject({ type: z.string(), ...baseSinkFields });
 export class Dispatcher {
   private readonly loops = new Map<string, SinkLoop>();
   private readonly deps: DispatcherDeps;
-  private readonly logger: Logger;
   private readonly clock: Clock;
   private started = false;
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
-    this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
+    // Names are unique: the config schema refuses a name used twice (namedPartsSchema).
     for (const entry of deps.sinks) {
       const loop = this.createLoop(entry);
-      if (this.loops.has(loop.name)) throw new BeaconError('BEACON_E_CONFIG_FIELD', `sink name "${loop.name}" is used twice; names must be unique`, { sink: loop.name });
       this.loops.set(loop.name, loop);
     }
   }
@@ -60,7 +81,7 @@ export class Dispatcher {
     if (this.started) return;
     this.started = true;
     await Promise.all([...this.loops.values()].map((loop) => loop.start()));
-    this.logger.info({ event: 'dispatch_started', sinks: [...this.loops.keys()] }, 'dispatcher started');
+    DISPATCH_EVENTS.dispatchStarted.emit(this.deps, { sinks: [...this.loops.keys()] });
   }
 
   /**
@@ -70,7 +91,7 @@ export class Dispatcher {
    */
   async stop(deadlineMs: number): Promise<void> {
     await this.stopLoops([...this.loops.values()], deadlineMs);
-    this.logger.info({ event: 'dispatch_stopped' }, 'dispatcher stopped');
+    DISPATCH_EVENTS.dispatchStopped.emit(this.deps, {});
   }
 
   /**
@@ -82,10 +103,18 @@ export class Dispatcher {
    * their committed cursor; added sinks start at the end of the log, so they take the events
    * that become durable from now on (older ones: `beacon replay`).
    */
-  async applySinks(change: { add: readonly DispatcherSink[]; change: readonly DispatcherSink[]; remove: readonly string[] }, deadlineMs: number): Promise<void> {
+  async applySinks(
+    change: { add: readonly DispatcherSink[]; change: readonly DispatcherSink[]; remove: readonly string[] },
+    deadlineMs: number,
+  ): Promise<void> {
     for (const name of [...change.remove, ...change.change.map((e) => e.config.name)]) this.loop(name);
     for (const entry of change.add) {
-      if (this.loops.has(entry.config.name)) throw new BeaconError('BEACON_E_CONFIG_FIELD', `sink name "${entry.config.name}" is already running; names must be unique`, { sink: entry.config.name });
+      if (this.loops.has(entry.config.name))
+        throw new BeaconError(
+          'BEACON_E_CONFIG_FIELD',
+          `sink name "${entry.config.name}" is already running; names must be unique`,
+          { sink: entry.config.name },
+        );
     }
     const added = change.add.map((entry) => this.createLoop(entry));
     const changed = change.change.map((entry) => this.createLoop(entry));
@@ -101,10 +130,11 @@ export class Dispatcher {
     if (this.started) {
       await Promise.all([...changed.map((loop) => loop.start()), ...added.map((loop) => loop.start({ from: 'end' }))]);
     }
-    this.logger.info(
-      { event: 'dispatch_sinks_changed', added: added.map((l) => l.name), changed: changed.map((l) => l.name), removed: [...change.remove] },
-      'sinks changed while running',
-    );
+    DISPATCH_EVENTS.dispatchSinksChanged.emit(this.deps, {
+      added: added.map((l) => l.name),
+      changed: changed.map((l) => l.name),
+      removed: [...change.remove],
+    });
   }
 
   status(): SinkStatus[] {
@@ -143,31 +173,69 @@ export class Dispatcher {
       this.clock.sleep(deadlineMs, timer.signal).then(() => false),
     ]);
     timer.abort();
-    if (!inTime) this.logger.warn({ event: 'dispatch_stop_deadline', deadlineMs, sinks: loops.map((l) => l.name) }, 'deliveries still in flight at the stop deadline; they will be delivered again');
+    if (!inTime) DISPATCH_EVENTS.dispatchStopDeadline.emit(this.deps, { deadlineMs, sinks: loops.map((l) => l.name) });
     await Promise.all(loops.map((l) => l.shutdown()));
   }
 
   private loop(name: string): SinkLoop {
     const loop = this.loops.get(name);
-    if (!loop) throw new BeaconError('BEACON_E_SINK_UNKNOWN', `no sink named "${name}"; configured: ${[...this.loops.keys()].join(', ') || 'none'}`, { sink: name });
+    if (!loop)
+      throw new BeaconError(
+        'BEACON_E_SINK_UNKNOWN',
+        `no sink named "${name}"; configured: ${[...this.loops.keys()].join(', ') || 'none'}`,
+        { sink: name },
+      );
     return loop;
   }
 }
 
 function buildSink(entry: DispatcherSink, deps: DispatcherDeps, clock: Clock): { config: BaseSinkConfig; sink: Sink } {
-  const raw = entry.config;
-  if (entry.sink) return { config: parseOrThrow(looseBaseSchema, raw) as BaseSinkConfig, sink: entry.sink };
-  const definition = findSinkDefinition(raw.type);
-  if (!definition) throw new BeaconError('BEACON_E_CONFIG_FIELD', `sinks: unknown sink type "${raw.type}" for sink "${raw.name}"`, { sink: raw.name, type: raw.type });
-  const config = parseOrThrow(definition.configSchema, raw) as BaseSinkConfig & Record<string, unknown>;
-  const sink = definition.create(config, { name: config.name, dataDir: deps.dataDir, logger: deps.logger.child({ sink: config.name }), clock });
-  return { config, sink };
+  if (entry.sink)
+    return { config: oneAtATimeForPositions(readySinkConfig(entry.config), entry.sink), sink: entry.sink };
+  const config = entry.config;
+  const definition = findSinkDefinition(config.type);
+  // The config schema refuses unknown types; a caller that built its config by hand may not have.
+  if (!definition)
+    throw new BeaconError(
+      'BEACON_E_CONFIG_FIELD',
+      `sinks: unknown sink type "${config.type}" for sink "${config.name}"`,
+      {
+        sink: config.name,
+        type: config.type,
+      },
+    );
+  const sink = definition.create(config, {
+    name: config.name,
+    dataDir: deps.dataDir,
+    logger: deps.logger.child({ sink: config.name }),
+    clock,
+    schemas: deps.schemas,
+  });
+  return { config: oneAtATimeForPositions(config, sink), sink };
 }
 
-function parseOrThrow(schema: z.ZodType, raw: { name?: unknown }): unknown {
-  const result = schema.safeParse(raw);
+/**
+ * A sink that ties its output to log positions (`deliverAt`) takes one batch at a time: each
+ * call hands the position after everything before it. Its config schema allows only 1; this
+ * catches a ready sink configured otherwise.
+ */
+function oneAtATimeForPositions(config: BaseSinkConfig, sink: Sink): BaseSinkConfig {
+  if (sink.deliverAt && config.batch.inFlight > 1) {
+    const field = `sinks.${config.name}.batch.inFlight`;
+    throw new BeaconError(
+      'BEACON_E_CONFIG_FIELD',
+      `${field}: the ${config.type} sink writes by log position and delivers one batch at a time; set it to 1`,
+      { field },
+    );
+  }
+  return config;
+}
+
+/** A ready sink's config with the base fields' defaults filled in (it never went through the config schema). */
+function readySinkConfig(raw: { name: string; type: string }): BaseSinkConfig {
+  const result = readySinkSchema.safeParse(raw);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = ['sinks', String(raw.name), ...(issue?.path ?? []).map(String)].join('.');
+  const field = ['sinks', raw.name, ...(issue?.path ?? []).map(String)].join('.');
   throw new BeaconError('BEACON_E_CONFIG_FIELD', `${field}: ${issue?.message ?? 'invalid'}`, { field });
 }

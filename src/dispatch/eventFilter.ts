@@ -8,11 +8,18 @@ export interface EventFilter {
    * (an event refused by its type is not also counted against the bad stream). Returns the same
    * array when every event is wanted, so the common case allocates nothing.
    */
-  select(events: readonly TrackedEvent[]): { wanted: readonly TrackedEvent[]; skippedByType: number; skippedByBadStream: number };
+  select(events: readonly TrackedEvent[]): {
+    wanted: readonly TrackedEvent[];
+    skippedByType: number;
+    skippedByBadStream: number;
+  };
 }
 
 /** undefined when the sink takes every event (no `types`, `badStream: include`). */
-export function createEventFilter(config: { types?: readonly string[] | undefined; badStream?: BadStreamChoice | undefined }): EventFilter | undefined {
+export function createEventFilter(config: {
+  types?: readonly string[] | undefined;
+  badStream?: BadStreamChoice | undefined;
+}): EventFilter | undefined {
   const types = config.types ? new Set(config.types) : undefined;
   const badStream = config.badStream ?? 'exclude';
   if (types === undefined && badStream === 'include') return undefined;

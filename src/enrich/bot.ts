@@ -19,10 +19,14 @@ export function botMatcher(extra: readonly string[]): (ua: string) => boolean {
     try {
       new RegExp(pattern, 'i');
     } catch (err) {
-      throw new BeaconError('BEACON_E_CONFIG_FIELD', `enrich.bots.patterns[${i}] is not a valid regular expression: ${(err as Error).message}`, {
-        field: `enrich.bots.patterns.${i}`,
-        value: pattern,
-      });
+      throw new BeaconError(
+        'BEACON_E_CONFIG_FIELD',
+        `enrich.bots.patterns[${i}] is not a valid regular expression: ${(err as Error).message}`,
+        {
+          field: `enrich.bots.patterns.${i}`,
+          value: pattern,
+        },
+      );
     }
   });
   // Each pattern is wrapped so an alternation inside one cannot swallow its neighbours.

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BeaconConfig, EnrichConfig } from '../config/schema.js';
+import { replaceNulCharacters } from '../event/nulCharacters.js';
 import type { TrackedEvent } from '../event/trackedEvent.js';
 import type { Metrics } from '../ops/metrics.js';
 import { botStep } from './bot.js';
 import { clockSkewStep } from './clockSkew.js';
 import { geoStep, openGeoDatabase } from './geo.js';
-import { IdMemory, idMemoryStep, isRepeatedResend } from './idMemory.js';
+import { IdMemory, idMemoryStep } from './idMemory.js';
+import { ResendMarks } from '../event/resendMarks.js';
 import { ipAnonymizeStep } from './ipAnonymize.js';
 import { CorruptDeadLetter } from './corruption.js';
 import { requestMemoryStep } from './requestMemory.js';
@@ -20,6 +22,8 @@ import { userAgentStep } from './userAgent.js';
 /**
  * The enrichment chain: every event from every source passes it, in place, between the source
  * and the log append. Promises it keeps:
+ * - Before any step, every U+0000 in the event's text becomes U+FFFD and is counted in
+ *   `meta.nulReplaced` (src/event/nulCharacters.ts): no sink can refuse the event for it.
  * - `run` never throws. A step that fails on an event (a bug: steps skip or flag bad input
  *   themselves) loses only its own result; `meta.enrichFailed` names it, and the first such
  *   failure per step is logged.
@@ -46,6 +50,13 @@ export interface EnrichChain {
   readonly corruptDeadLetter?: CorruptDeadLetter;
   /** Call after appending `run`'s result: duplicate memories keep these events only if `durable`. */
   settled(events: readonly TrackedEvent[], durable: boolean): void;
+  /** Call once at start with `PartitionWriter.takeRecoveredIds()`: the steps' memories learn what the log holds. */
+  recovered(ids: readonly string[]): void;
+  /**
+   * Where this process's intakes mark events whose id the client gave, and events of a blind
+   * resend, for the id step (src/event/resendMarks.ts). Hand it to every intake feeding `run`.
+   */
+  readonly marks: ResendMarks;
 }
 
 export interface EnrichDeps {
@@ -61,15 +72,23 @@ export interface EnrichDeps {
   deadLetterDir?: string;
   /** Compiled `schemas`: invalid events are flagged `meta.invalid` (the bad stream). */
   schemas?: SchemaSet;
+  /** The marks the intakes write (tests); unset: the chain makes its own. */
+  marks?: ResendMarks;
 }
 
 export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): EnrichChain {
   const steps: EnrichStep[] = [];
-  if (deps.schemas) steps.push(schemaStep({ schemas: deps.schemas, counter: new SchemaCounter(deps.metrics, (t) => deps.schemas!.has(t)) }));
+  const marks = deps.marks ?? new ResendMarks();
+  if (deps.schemas)
+    steps.push(
+      schemaStep({ schemas: deps.schemas, counter: new SchemaCounter(deps.metrics, (t) => deps.schemas!.has(t)) }),
+    );
   if (config.clockSkew) steps.push(clockSkewStep());
-  if (config.ua.enabled) steps.push(userAgentStep({ cacheSize: config.ua.cacheSize, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
+  if (config.ua.enabled)
+    steps.push(userAgentStep({ cacheSize: config.ua.cacheSize, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
   if (config.bots.enabled) steps.push(botStep({ patterns: config.bots.patterns, cacheSize: config.bots.cacheSize }));
-  if (config.geo.enabled) steps.push(geoStep({ reader: openGeoDatabase(config.geo.mmdb), cacheSize: config.geo.cacheSize }));
+  if (config.geo.enabled)
+    steps.push(geoStep({ reader: openGeoDatabase(config.geo.mmdb), cacheSize: config.geo.cacheSize }));
   const dup = config.duplicates;
   if (dup.enabled && dup.ids.enabled) {
     const memory = IdMemory.open({
@@ -78,28 +97,42 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
       ...(deps.dedupeDir !== undefined ? { dir: deps.dedupeDir, partition: deps.partition ?? 'p0' } : {}),
       ...(deps.now ? { now: deps.now } : {}),
     });
-    steps.push(idMemoryStep({ memory, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
+    steps.push(idMemoryStep({ memory, marks, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
   }
   if (dup.enabled && dup.memory.enabled) {
-    steps.push(requestMemoryStep({ expectedItems: dup.memory.expectedItems, falsePositiveRate: dup.memory.falsePositiveRate, ...(deps.metrics ? { metrics: deps.metrics } : {}) }));
+    steps.push(
+      requestMemoryStep({
+        expectedItems: dup.memory.expectedItems,
+        falsePositiveRate: dup.memory.falsePositiveRate,
+        ...(deps.metrics ? { metrics: deps.metrics } : {}),
+      }),
+    );
   }
   if (config.ip.anonymize !== 'none') {
-    steps.push(ipAnonymizeStep({ mode: config.ip.anonymize, ipv4Prefix: config.ip.ipv4Prefix, ipv6Prefix: config.ip.ipv6Prefix }));
+    steps.push(
+      ipAnonymizeStep({
+        mode: config.ip.anonymize,
+        ipv4Prefix: config.ip.ipv4Prefix,
+        ipv6Prefix: config.ip.ipv6Prefix,
+      }),
+    );
   }
   const dropBots = config.bots.enabled && config.bots.drop;
   const dropDuplicates = dup.enabled && dup.action === 'drop';
   const corruptAction = config.corruption.enabled ? config.corruption.action : 'flag';
   const setAsideCorrupt = corruptAction !== 'flag';
   const corruptCode = corruptAction === 'drop' ? 'BEACON_E_CORRUPT_DROPPED' : 'BEACON_E_CORRUPT_DEAD_LETTERED';
-  if (corruptAction === 'dead-letter' && deps.deadLetterDir === undefined) throw new Error('enrich.corruption.action dead-letter needs deps.deadLetterDir');
-  const corruptDeadLetter = corruptAction === 'dead-letter' ? new CorruptDeadLetter(deps.deadLetterDir!, deps.partition ?? 'p0') : undefined;
+  if (corruptAction === 'dead-letter' && deps.deadLetterDir === undefined)
+    throw new Error('enrich.corruption.action dead-letter needs deps.deadLetterDir');
+  const corruptDeadLetter =
+    corruptAction === 'dead-letter' ? new CorruptDeadLetter(deps.deadLetterDir!, deps.partition ?? 'p0') : undefined;
   const failClosed = config.ip.anonymize !== 'none';
   const reported = new Set<string>();
   const { metrics, logger } = deps;
 
   /** Flagged with action drop, or a repeat found in a blind resend (dropped always). */
   function isDroppedDuplicate(event: TrackedEvent): boolean {
-    return event?.meta?.duplicate === true && (dropDuplicates || isRepeatedResend(event));
+    return event?.meta?.duplicate === true && (dropDuplicates || marks.isRepeatedResend(event));
   }
 
   function failed(step: EnrichStep, event: TrackedEvent, err: unknown): void {
@@ -112,19 +145,39 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
     }
     if (!reported.has(step.name)) {
       reported.add(step.name);
-      logger?.warn({ step: step.name, err: (err as Error)?.message }, 'an enrichment step failed on an event; its result is left out (logged once per step)');
+      logger?.warn(
+        { step: step.name, err: (err as Error)?.message },
+        'an enrichment step failed on an event; its result is left out (logged once per step)',
+      );
     }
   }
 
   return {
     steps,
+    marks,
     ...(corruptDeadLetter ? { corruptDeadLetter } : {}),
     settled(events: readonly TrackedEvent[], durable: boolean): void {
       for (const step of steps) {
         try {
           step.settled?.(events, durable);
         } catch (err) {
-          logger?.warn({ step: step.name, err: (err as Error)?.message }, 'an enrichment step could not settle a batch');
+          logger?.warn(
+            { step: step.name, err: (err as Error)?.message },
+            'an enrichment step could not settle a batch',
+          );
+        }
+      }
+    },
+    recovered(ids: readonly string[]): void {
+      if (ids.length === 0) return;
+      for (const step of steps) {
+        try {
+          step.recovered?.(ids);
+        } catch (err) {
+          logger?.warn(
+            { step: step.name, err: (err as Error)?.message },
+            'an enrichment step could not learn the events stored before the restart',
+          );
         }
       }
     },
@@ -139,6 +192,12 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
         } catch {
           continue;
         }
+        try {
+          // The intake rule for U+0000, for every source alike, before any step reads the event.
+          replaceNulCharacters(event);
+        } catch {
+          // An exotic event (a throwing getter, frozen): the steps below still run; the log's checks decide.
+        }
         for (let s = 0; s < steps.length; s++) {
           const step = steps[s]!;
           try {
@@ -148,7 +207,12 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
           }
         }
         if (event.meta?.corrupt === true) corrupt++;
-        if ((dropBots && event.meta?.bot === true) || isDroppedDuplicate(event) || (setAsideCorrupt && event.meta?.corrupt === true)) dropped++;
+        if (
+          (dropBots && event.meta?.bot === true) ||
+          isDroppedDuplicate(event) ||
+          (setAsideCorrupt && event.meta?.corrupt === true)
+        )
+          dropped++;
       }
       for (const step of steps) step.flush?.();
       if (corrupt > 0) metrics?.enrichCorrupt.inc({ action: corruptAction }, corrupt);
@@ -163,7 +227,11 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
               : setAsideCorrupt && event?.meta?.corrupt === true
                 ? corruptCode
                 : undefined;
-        if (code !== undefined) metrics?.eventsRejected.inc({ source: typeof event.meta.source === 'string' ? event.meta.source : 'unknown', code });
+        if (code !== undefined)
+          metrics?.eventsRejected.inc({
+            source: typeof event.meta.source === 'string' ? event.meta.source : 'unknown',
+            code,
+          });
         else kept.push(event);
         if (code === 'BEACON_E_CORRUPT_DEAD_LETTERED') setAside?.push(event);
       }
@@ -176,7 +244,12 @@ export function createEnrichChain(config: EnrichConfig, deps: EnrichDeps = {}): 
 const perProcess = new WeakMap<BeaconConfig, WeakMap<Metrics, EnrichChain>>();
 
 /** The process's chain for `config`, created (and the geo database loaded) on the first call. */
-export function processEnrichChain(config: BeaconConfig, metrics: Metrics, logger: Logger, options: { partition?: string } = {}): EnrichChain {
+export function processEnrichChain(
+  config: BeaconConfig,
+  metrics: Metrics,
+  logger: Logger,
+  options: { partition?: string } = {},
+): EnrichChain {
   let byMetrics = perProcess.get(config);
   if (byMetrics === undefined) perProcess.set(config, (byMetrics = new WeakMap()));
   let chain = byMetrics.get(metrics);

@@ -72,12 +72,19 @@ export class CorruptDeadLetter {
     for (const event of events) {
       const source = typeof event.meta?.source === 'string' ? event.meta.source : 'http';
       const reason = corruptReason(event) ?? 'the event was flagged meta.corrupt';
-      text += JSON.stringify({ ts: now, source, code: 'BEACON_E_CORRUPT_DEAD_LETTERED', reason, event: toJsonShape(event) }) + '\n';
+      text +=
+        JSON.stringify({ ts: now, source, code: 'BEACON_E_CORRUPT_DEAD_LETTERED', reason, event: toJsonShape(event) }) +
+        '\n';
     }
     try {
       await appendDurably(this.path, text);
     } catch (err) {
-      throw new BeaconError('BEACON_E_LOG_IO', `the corrupt-event dead letter ${this.path} cannot be written: ${(err as Error).message}; retry later`, undefined, { cause: err });
+      throw new BeaconError(
+        'BEACON_E_LOG_IO',
+        `the corrupt-event dead letter ${this.path} cannot be written: ${(err as Error).message}; retry later`,
+        undefined,
+        { cause: err },
+      );
     }
   }
 }

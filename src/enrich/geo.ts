@@ -33,19 +33,41 @@ export function openGeoDatabase(path: string | undefined): Reader<Record<string,
   try {
     return new Reader<Record<string, unknown>>(readFileSync(file));
   } catch (err) {
-    throw new BeaconError('BEACON_E_CONFIG_FIELD', `enrich.geo.mmdb: cannot open ${file} as a MaxMind database: ${(err as Error).message}`, {
-      field: 'enrich.geo.mmdb',
-      value: file,
-    });
+    throw new BeaconError(
+      'BEACON_E_CONFIG_FIELD',
+      `enrich.geo.mmdb: cannot open ${file} as a MaxMind database: ${(err as Error).message}`,
+      {
+        field: 'enrich.geo.mmdb',
+        value: file,
+      },
+    );
   }
 }
 
 /** Networks that locate nowhere: private, loopback, link-local, shared (CGNAT), unspecified, documentation. */
 const NOWHERE = new BlockList();
-for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['192.0.2.0', 24], ['198.51.100.0', 24], ['203.0.113.0', 24]] as const) {
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['192.0.2.0', 24],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+] as const) {
   NOWHERE.addSubnet(net, bits, 'ipv4');
 }
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['2001:db8::', 32]] as const) NOWHERE.addSubnet(net, bits, 'ipv6');
+for (const [net, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['2001:db8::', 32],
+] as const)
+  NOWHERE.addSubnet(net, bits, 'ipv6');
 
 /** True for an address that no database can place (see NOWHERE). */
 export function isNonPublicIp(ip: string, version: 4 | 6): boolean {
@@ -72,10 +94,15 @@ function field(record: unknown, ...path: (string | number)[]): unknown {
  */
 export function geoFromRecord(record: unknown): GeoInfo | undefined {
   const country =
-    text(field(record, 'country_code')) ?? text(field(record, 'country', 'iso_code')) ?? text(field(record, 'registered_country', 'iso_code'));
+    text(field(record, 'country_code')) ??
+    text(field(record, 'country', 'iso_code')) ??
+    text(field(record, 'registered_country', 'iso_code'));
   if (country === undefined) return undefined;
   const geo: GeoInfo = { country };
-  const region = text(field(record, 'state1')) ?? text(field(record, 'subdivisions', 0, 'names', 'en')) ?? text(field(record, 'subdivisions', 0, 'iso_code'));
+  const region =
+    text(field(record, 'state1')) ??
+    text(field(record, 'subdivisions', 0, 'names', 'en')) ??
+    text(field(record, 'subdivisions', 0, 'iso_code'));
   if (region !== undefined) geo.region = region;
   const city = text(field(record, 'city')) ?? text(field(record, 'city', 'names', 'en'));
   if (city !== undefined) geo.city = city;

@@ -2,7 +2,8 @@ import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync,
 import { join } from 'node:path';
 import type { TrackedEvent } from '../event/trackedEvent.js';
 import type { Metrics } from '../ops/metrics.js';
-import { hasClientId, isResent } from '../sources/http/events.js';
+import type { ResendMarks } from '../event/resendMarks.js';
+import { IdHashRing } from './idHashRing.js';
 import type { EnrichStep } from './step.js';
 
 /** How often appended ids are fdatasync'ed (lazily: a crash loses at most this tail). */
@@ -18,18 +19,22 @@ export interface IdMemoryOptions {
   now?: () => number;
 }
 
+/** Lines of the file written per write while compacting, so no string of the whole file is built. */
+const COMPACT_LINES_PER_WRITE = 4096;
+
 /**
- * A TTL'd set of event ids that survives a restart. In memory a Map in first-seen order (so
- * the oldest entries are at its front and expire or are evicted from there). On disk an
- * append-only file of `<ms> <id as JSON>` lines, written to the OS with each batch (so a
- * process exit or kill loses nothing) and fdatasync'ed lazily about once a second: a machine
+ * A TTL'd set of event ids that survives a restart. In memory 64-bit hashes of the ids in
+ * first-seen order (IdHashRing: ~21 bytes an id, so the oldest entries are at its front and
+ * expire or are evicted from there). On disk an
+ * append-only file of `<ms> <id as JSON>` lines, written to the OS with each batch once its
+ * append is durable (so a process exit or kill loses nothing, and never outlives its events) and fdatasync'ed lazily about once a second: a machine
  * crash can lose the last second of ids, which only weakens dedupe (a retry of those events
  * is then written again, unflagged); it never loses an event. The file is compacted (expired
  * and evicted ids left out) when opened and whenever it holds more than `maxIds` superfluous
  * lines. It holds only ids and times.
  */
 export class IdMemory {
-  private readonly ids = new Map<string, number>();
+  private readonly ids: IdHashRing;
   private readonly ttlMs: number;
   private readonly maxIds: number;
   private readonly now: () => number;
@@ -43,6 +48,7 @@ export class IdMemory {
   private constructor(options: IdMemoryOptions) {
     this.ttlMs = options.ttlMs;
     this.maxIds = options.maxIds;
+    this.ids = new IdHashRing(options.maxIds);
     this.now = options.now ?? Date.now;
     this.path = options.dir === undefined ? undefined : join(options.dir, `ids-${options.partition ?? 'p0'}.log`);
   }
@@ -68,12 +74,29 @@ export class IdMemory {
   seen(id: string): boolean {
     const now = this.now();
     this.expire(now);
-    const at = this.ids.get(id);
-    if (at !== undefined) return true;
-    this.ids.set(id, now);
-    if (this.ids.size > this.maxIds) this.ids.delete(this.ids.keys().next().value!);
+    if (this.ids.timeOf(id) !== undefined) return true;
+    this.ids.add(id, now);
     if (this.path !== undefined) this.pending += `${now} ${JSON.stringify(id)}\n`;
     return false;
+  }
+
+  /**
+   * Remembers ids of events found stored in the log at start that the file does not hold (a
+   * kill -9 between a durable append and `flush`), as first seen now, and writes them out.
+   * Returns how many were new.
+   */
+  recover(ids: Iterable<string>): number {
+    const now = this.now();
+    this.expire(now);
+    let added = 0;
+    for (const id of ids) {
+      if (this.ids.timeOf(id) !== undefined) continue;
+      this.ids.add(id, now);
+      if (this.path !== undefined) this.pending += `${now} ${JSON.stringify(id)}\n`;
+      added++;
+    }
+    this.flush();
+    return added;
   }
 
   /**
@@ -83,7 +106,7 @@ export class IdMemory {
   forget(ids: readonly string[]): void {
     const now = this.now();
     for (const id of ids) {
-      if (!this.ids.delete(id)) continue;
+      if (!this.ids.remove(id)) continue;
       if (this.path !== undefined) this.pending += `${now} !${JSON.stringify(id)}\n`;
     }
   }
@@ -122,56 +145,61 @@ export class IdMemory {
   }
 
   private expire(now: number): void {
-    const oldest = now - this.ttlMs;
-    for (const [id, at] of this.ids) {
-      if (at > oldest) break;
-      this.ids.delete(id);
-    }
+    this.ids.expire(now - this.ttlMs);
   }
 
   /** Reads `<ms> <json id>` lines; a torn or unreadable line (a crash mid-write) is skipped. */
   private load(): void {
-    let text: string;
-    try {
-      text = readFileSync(this.path!, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
+    const text = this.readFile();
     const oldest = this.now() - this.ttlMs;
     for (const line of text.split('\n')) {
-      const space = line.indexOf(' ');
-      if (space <= 0) continue;
-      const at = Number(line.slice(0, space));
-      if (!Number.isFinite(at) || at <= oldest) continue;
-      const rest = line.slice(space + 1);
-      const forgotten = rest.startsWith('!');
-      let id: unknown;
-      try {
-        id = JSON.parse(forgotten ? rest.slice(1) : rest);
-      } catch {
+      const parsed = parseLine(line);
+      if (!parsed || parsed.at <= oldest) continue;
+      if (parsed.forgotten) {
+        this.ids.remove(parsed.id);
         continue;
       }
-      if (typeof id !== 'string') continue;
-      if (forgotten) {
-        this.ids.delete(id);
-        continue;
-      }
-      if (this.ids.has(id)) continue;
-      this.ids.set(id, at);
-      if (this.ids.size > this.maxIds) this.ids.delete(this.ids.keys().next().value!);
+      if (this.ids.timeOf(parsed.id) !== undefined) continue;
+      this.ids.add(parsed.id, parsed.at);
     }
   }
 
-  /** Rewrites the file with the live ids only (write a temp file, fsync, rename) and reopens it for appending. */
+  private readFile(): string {
+    try {
+      return readFileSync(this.path!, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      throw err;
+    }
+  }
+
+  /**
+   * Rewrites the file with the live ids only (write a temp file, fsync, rename) and reopens it
+   * for appending. Memory holds hashes, not ids, so the ids come from the file itself: a line
+   * is kept when its id is held with that line's first-seen time.
+   */
   private compact(): void {
     this.expire(this.now());
-    let text = '';
-    for (const [id, at] of this.ids) text += `${at} ${JSON.stringify(id)}\n`;
+    const text = this.readFile();
     const tmp = `${this.path!}.tmp`;
     const tmpFd = openSync(tmp, 'w');
+    let kept = 0;
     try {
-      writeSync(tmpFd, text);
+      let out = '';
+      let outLines = 0;
+      for (const line of text.split('\n')) {
+        const parsed = parseLine(line);
+        // (An id forgotten and seen again within one ms keeps two equal lines: harmless, a load skips the second.)
+        if (!parsed || parsed.forgotten || this.ids.timeOf(parsed.id) !== parsed.at) continue;
+        out += `${line}\n`;
+        kept++;
+        if (++outLines === COMPACT_LINES_PER_WRITE) {
+          writeSync(tmpFd, out);
+          out = '';
+          outLines = 0;
+        }
+      }
+      if (out !== '') writeSync(tmpFd, out);
       fsyncSync(tmpFd);
     } finally {
       closeSync(tmpFd);
@@ -179,9 +207,25 @@ export class IdMemory {
     if (this.fd !== undefined) closeSync(this.fd);
     renameSync(tmp, this.path!);
     this.fd = openSync(this.path!, 'a');
-    this.linesOnDisk = this.ids.size;
+    this.linesOnDisk = kept;
     this.dirty = false;
   }
+}
+
+/** One `<ms> <json id>` or `<ms> !<json id>` line; undefined for a torn or unreadable one. */
+function parseLine(line: string): { at: number; id: string; forgotten: boolean } | undefined {
+  const space = line.indexOf(' ');
+  if (space <= 0) return undefined;
+  const at = Number(line.slice(0, space));
+  if (!Number.isFinite(at)) return undefined;
+  const forgotten = line.charCodeAt(space + 1) === 0x21; // '!'
+  let id: unknown;
+  try {
+    id = JSON.parse(line.slice(space + (forgotten ? 2 : 1)));
+  } catch {
+    return undefined;
+  }
+  return typeof id === 'string' ? { at, id, forgotten } : undefined;
 }
 
 function countLines(text: string): number {
@@ -190,36 +234,28 @@ function countLines(text: string): number {
   return n;
 }
 
-/** Repeats found in a blind resend (`POST /batch?resend=1`): the chain drops them whatever `enrich.duplicates.action` is. */
-const repeatedResends = new WeakSet<object>();
-
-/** True when the id step found `event` to be a resend of an id it already holds: never written. */
-export function isRepeatedResend(event: object): boolean {
-  return repeatedResends.has(event);
-}
-
 /**
  * `meta.duplicate = true` when an event's client-given `id` (a /batch element with its own
  * `id`) was already seen within `ttlMs`: an idempotency key, exact, and remembered across
  * restarts. Events whose id the server made (pixels, /batch elements without `id`) and
- * queue-source events are skipped at the cost of one lookup in a WeakSet. A repeat from a
- * blind resend (`isResent`) is also marked for the chain to drop (counted as tier `resend`,
+ * events not marked in `marks` are skipped at the cost of one lookup in a WeakSet. A repeat from a
+ * blind resend (`marks.isResent`) is also marked (`marks.markRepeatedResend`) for the chain to drop (counted as tier `resend`,
  * not `id`); a resent event whose id is not held is new (its first copy was lost) and kept.
  */
-export function idMemoryStep(options: { memory: IdMemory; metrics?: Metrics }): EnrichStep {
-  const { memory, metrics } = options;
+export function idMemoryStep(options: { memory: IdMemory; marks: ResendMarks; metrics?: Metrics }): EnrichStep {
+  const { memory, marks, metrics } = options;
   let found = 0;
   let resent = 0;
   return {
     name: 'ids',
     apply(event: TrackedEvent): void {
-      if (!hasClientId(event)) return;
+      if (!marks.hasClientId(event)) return;
       const id: unknown = event.id;
       if (typeof id !== 'string') return;
       if (memory.seen(id)) {
         event.meta.duplicate = true;
-        if (isResent(event)) {
-          repeatedResends.add(event);
+        if (marks.isResent(event)) {
+          marks.markRepeatedResend(event);
           resent++;
         } else {
           found++;
@@ -227,11 +263,22 @@ export function idMemoryStep(options: { memory: IdMemory; metrics?: Metrics }): 
       }
     },
     settled(events: readonly TrackedEvent[], durable: boolean): void {
-      if (durable) return;
+      if (durable) {
+        // Written only now that the events are in the log: ids written before the append
+        // could outlive a kill -9 that the events did not, and a client's retry of those
+        // events would then be dropped as a repeat although nothing of it was stored.
+        try {
+          memory.flush();
+        } catch {
+          // A disk error only costs persistence of these ids; the events go on.
+        }
+        return;
+      }
       // Forget only ids this batch added: a repeat (flagged) was remembered by an earlier batch.
       const added: string[] = [];
       for (const event of events) {
-        if (hasClientId(event) && typeof event.id === 'string' && event.meta?.duplicate !== true) added.push(event.id);
+        if (marks.hasClientId(event) && typeof event.id === 'string' && event.meta?.duplicate !== true)
+          added.push(event.id);
       }
       memory.forget(added);
       try {
@@ -240,12 +287,13 @@ export function idMemoryStep(options: { memory: IdMemory; metrics?: Metrics }): 
         // Only persistence of the undo is lost: a restart may then flag the retry.
       }
     },
+    recovered(ids: readonly string[]): void {
+      // Which of them the client gave is not in the log: all are taken. A server-made id never
+      // comes back, so it only takes a slot until it expires.
+      memory.recover(ids);
+    },
     flush(): void {
-      try {
-        memory.flush();
-      } catch {
-        // A disk error only costs persistence of these ids; the events go on.
-      }
+      // The ids are written in `settled`, once the append made the events durable.
       if (found > 0) metrics?.enrichDuplicates.inc({ tier: 'id' }, found);
       if (resent > 0) metrics?.enrichDuplicates.inc({ tier: 'resend' }, resent);
       found = 0;

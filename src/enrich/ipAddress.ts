@@ -19,7 +19,8 @@ export function ipVersion(ip: string): 0 | 4 | 6 {
 /** Keeps the first `prefix` bits of a valid IPv4 address: `truncateIpv4('203.0.113.77', 24)` is `203.0.113.0`. */
 export function truncateIpv4(ip: string, prefix: number): string {
   const parts = ip.split('.');
-  const value = ((Number(parts[0]) << 24) | (Number(parts[1]) << 16) | (Number(parts[2]) << 8) | Number(parts[3])) >>> 0;
+  const value =
+    ((Number(parts[0]) << 24) | (Number(parts[1]) << 16) | (Number(parts[2]) << 8) | Number(parts[3])) >>> 0;
   const mask = prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffff : (0xffffffff << (32 - prefix)) >>> 0;
   const kept = (value & mask) >>> 0;
   return `${kept >>> 24}.${(kept >>> 16) & 255}.${(kept >>> 8) & 255}.${kept & 255}`;
@@ -42,7 +43,10 @@ export function parseIpv6(ip: string): number[] {
   if (text.includes('.')) {
     // An embedded IPv4 tail (`64:ff9b::192.0.2.1`) is the last two groups.
     const colon = text.lastIndexOf(':');
-    const v4 = text.slice(colon + 1).split('.').map(Number);
+    const v4 = text
+      .slice(colon + 1)
+      .split('.')
+      .map(Number);
     tail.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
     text = text.slice(0, colon + 1);
     if (!text.endsWith('::')) text = text.slice(0, -1);
@@ -60,7 +64,7 @@ export function parseIpv6(ip: string): number[] {
 export function formatIpv6(groups: readonly number[]): string {
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -73,7 +77,11 @@ export function formatIpv6(groups: readonly number[]): string {
     }
     i = j;
   }
-  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  const hex = (from: number, to: number) =>
+    groups
+      .slice(from, to)
+      .map((g) => g.toString(16))
+      .join(':');
   if (bestStart === -1) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }

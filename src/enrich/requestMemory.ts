@@ -131,7 +131,11 @@ export function requestFingerprint(event: TrackedEvent): string {
  * answer it lost. Probabilistic: a new event is wrongly flagged with `falsePositiveRate`; a
  * repeat is always flagged while it is remembered. Skips events already flagged by the id tier.
  */
-export function requestMemoryStep(options: { expectedItems: number; falsePositiveRate: number; metrics?: Metrics }): EnrichStep {
+export function requestMemoryStep(options: {
+  expectedItems: number;
+  falsePositiveRate: number;
+  metrics?: Metrics;
+}): EnrichStep {
   const memory = new RequestMemory(options.expectedItems, options.falsePositiveRate);
   // Fingerprints wait here until their batch is durable: a batch the log refused is retried by
   // the client, and that retry is not a repeat. `inBatch` catches repeats within one batch.

@@ -17,4 +17,10 @@ export interface EnrichStep {
    * once durable: a client retries what failed, and the retry must not count as a repeat.
    */
   settled?(events: readonly TrackedEvent[], durable: boolean): void;
+  /**
+   * Called at start with the ids of the last events found stored in this process's log
+   * partition. A kill can land after an append was durable and before `settled` ran; a memory
+   * that must hold every stored id (the id memory) learns those here.
+   */
+  recovered?(ids: readonly string[]): void;
 }

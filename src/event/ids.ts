@@ -35,7 +35,9 @@ let lastPrefix = '';
 export function uuidv7(nowMs: number = Date.now()): string {
   if (nowMs !== lastMs) {
     // 48 bits: below 2^53, so exact in a double; times before 1970 or past 10889 do not occur.
-    const t = Math.max(0, Math.min(Math.floor(nowMs), 0xffffffffffff)).toString(16).padStart(12, '0');
+    const t = Math.max(0, Math.min(Math.floor(nowMs), 0xffffffffffff))
+      .toString(16)
+      .padStart(12, '0');
     lastPrefix = `${t.slice(0, 8)}-${t.slice(8, 12)}-7`;
     lastMs = nowMs;
   }

@@ -41,3 +41,10 @@ export const OPTIONAL_EVENT_FIELDS = [
   'url',
   'referrer',
 ] as const;
+
+/**
+ * Every top-level field of an event, in the json codec's order: what a SQL column, a store
+ * query or a lake file can hold whole. Sinks and stores derive their column lists from it.
+ */
+export const EVENT_FIELDS = ['id', 'type', 'ts', ...OPTIONAL_EVENT_FIELDS, 'props', 'meta'] as const;
+export type EventField = (typeof EVENT_FIELDS)[number];

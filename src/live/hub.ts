@@ -271,7 +271,10 @@ export class LiveHub {
     for (const v of [...this.viewers]) {
       this.flush(v);
       if (v.behindSince !== undefined && now - v.behindSince > this.limits.maxBehindMs) {
-        v.socket.close(CLOSE_TRY_AGAIN_LATER, `viewer stayed behind for more than ${this.limits.maxBehindMs} ms; events were dropped`);
+        v.socket.close(
+          CLOSE_TRY_AGAIN_LATER,
+          `viewer stayed behind for more than ${this.limits.maxBehindMs} ms; events were dropped`,
+        );
         this.remove(v);
       }
     }

@@ -14,13 +14,10 @@ import type { FeedSink, LiveFeed } from './hub.js';
  * subscription so a late ack or batch from an old one is ignored.
  */
 export type LiveToPrimary =
-  | { t: 'liveSubscribe'; sub: number }
-  | { t: 'liveUnsubscribe'; sub: number }
-  | { t: 'liveAck'; sub: number };
+  { t: 'liveSubscribe'; sub: number } | { t: 'liveUnsubscribe'; sub: number } | { t: 'liveAck'; sub: number };
 
 export type LiveToCollector =
-  | { t: 'liveReady'; sub: number }
-  | { t: 'liveEvents'; sub: number; events: TrackedEvent[]; dropped: number };
+  { t: 'liveReady'; sub: number } | { t: 'liveEvents'; sub: number; events: TrackedEvent[]; dropped: number };
 
 export const DEFAULT_IPC_WINDOW = 10_000;
 

@@ -24,9 +24,11 @@ export class LogFeed implements LiveFeed {
     const abort = new AbortController();
     this.abort = abort;
     // A restart waits for the previous cursor to close, so two never overlap.
-    this.done = this.done.then(() => this.follow(sink, abort.signal)).catch((err: unknown) => {
-      this.logger.error({ err }, 'live feed stopped reading the log');
-    });
+    this.done = this.done
+      .then(() => this.follow(sink, abort.signal))
+      .catch((err: unknown) => {
+        this.logger.error({ err }, 'live feed stopped reading the log');
+      });
   }
 
   async stop(): Promise<void> {

@@ -59,7 +59,8 @@ function positiveInt(query: URLSearchParams, name: string): number | undefined {
   const v = query.get(name);
   if (v === null) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ViewerFilterError(`${name} must be a whole number of at least 1, not "${v}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ViewerFilterError(`${name} must be a whole number of at least 1, not "${v}"`);
   return n;
 }
 
@@ -69,7 +70,8 @@ export function matches(filter: ViewerFilter, e: TrackedEvent): boolean {
   if (filter.bot !== undefined && (e.meta.bot === true) !== filter.bot) return false;
   if (filter.duplicate !== undefined && (e.meta.duplicate === true) !== filter.duplicate) return false;
   for (const [k, v] of filter.where) {
-    if (!(k in e.props)) return false;
+    // Own props only: `where=toString` must not match every event through Object.prototype.
+    if (!Object.hasOwn(e.props, k)) return false;
     if (v !== undefined && String(e.props[k]) !== v) return false;
   }
   return true;

@@ -28,12 +28,30 @@ export interface EventLog {
    * The persisted position is kept. Logs whose retention ignores cursors need not implement it.
    */
   forgetCursor?(name: string): void;
+  /**
+   * The ids of the last events this process's writer found stored at open, handed out once (the
+   * id memory learns them: a kill can land between a durable append and the process
+   * remembering it). Logs whose writer keeps nothing locally leave it out.
+   */
+  takeRecoveredIds?(): string[];
   /** Waits for in-flight appends, persists every cursor and releases files. */
   close(): Promise<void>;
 }
 
 export interface CursorOptions {
   ephemeral?: boolean;
+  /**
+   * Return each event's place in the log with every batch (`LogBatch.origins`), for sinks that
+   * tie their output to positions (exactly-once files and objects). Logs that cannot say leave
+   * `origins` out, and such sinks fall back to at-least-once.
+   */
+  origins?: boolean;
+}
+
+/** Where one event sits in the log: its partition and its sequence number there. */
+export interface EventOrigin {
+  readonly partition: string;
+  readonly seq: number;
 }
 
 /**
@@ -48,13 +66,12 @@ export interface LogBatch {
   events: TrackedEvent[];
   /** Position just after the last event of this batch. */
   position: LogPosition;
+  /** With `CursorOptions.origins`: each event's place in the log, parallel to `events`. */
+  origins?: EventOrigin[];
 }
 
 export type SeekTarget =
-  | { kind: 'start' }
-  | { kind: 'end' }
-  | { kind: 'time'; ts: number }
-  | { kind: 'position'; position: LogPosition };
+  { kind: 'start' } | { kind: 'end' } | { kind: 'time'; ts: number } | { kind: 'position'; position: LogPosition };
 
 export interface Cursor {
   readonly name: string;
@@ -68,8 +85,18 @@ export interface Cursor {
   commit(position: LogPosition): void;
   /** Persists the committed position now (atomically: write temp, fsync, rename). */
   flush(): Promise<void>;
-  /** Moves the read (and committed) position, for replay. */
+  /**
+   * Moves the read (and committed) position, for replay. A `position` target is checked first
+   * (as by `check`): a cursor is never moved past the end of the log nor into a partition that
+   * does not exist.
+   */
   seek(target: SeekTarget): Promise<void>;
+  /**
+   * Throws BEACON_E_REPLAY_POSITION, naming the partition and its valid range, when `target` is
+   * a position this log does not have; changes nothing. Lets a replay refuse a bad target before
+   * it disturbs the batch in flight. Optional for cursors that are never replayed.
+   */
+  check?(target: SeekTarget): Promise<void>;
   lag(): CursorLag;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 /**
- * A byte count in binary units, for the CLI (src/cli/table.ts) and the web page
+ * A byte count in binary units, for the CLI, the alert messages and the web page
  * (web/src/format.ts), which each round the value their own way. Pure and import-free: the
  * web page's bundle (scripts/build-web.mjs) includes this file, so it must not use Node.
  */
@@ -14,4 +14,10 @@ export function scaleBytes(n: number): { value: number; unit: (typeof UNITS)[num
     i++;
   }
   return { value, unit: UNITS[i]! };
+}
+
+/** `n` bytes as text for people, one decimal past bytes: 1536 is `1.5 KiB` (the CLI's tables, alert messages). */
+export function formatBytes(n: number): string {
+  const { value, unit } = scaleBytes(n);
+  return `${value.toFixed(unit === 'B' ? 0 : 1)} ${unit}`;
 }

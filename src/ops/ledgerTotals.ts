@@ -26,7 +26,10 @@ export async function readIntakeTotals(metrics: Metrics): Promise<IntakeTotals> 
  * or the collectors' reports in the cluster primary) and delivered per sink from this
  * process's dispatcher counters.
  */
-export function ledgerReader(metrics: Metrics, intake: () => Promise<IntakeTotals> | IntakeTotals): () => Promise<LedgerTotals> {
+export function ledgerReader(
+  metrics: Metrics,
+  intake: () => Promise<IntakeTotals> | IntakeTotals,
+): () => Promise<LedgerTotals> {
   return async () => {
     const [fromIntake, delivered] = await Promise.all([intake(), metrics.sinkDelivered.get()]);
     const bySink: Record<string, number> = {};
@@ -53,7 +56,10 @@ export class ReportedIntakeTotals {
       return;
     }
     if (totals.received < known.last.received || totals.rejected < known.last.rejected) {
-      known.base = { received: known.base.received + known.last.received, rejected: known.base.rejected + known.last.rejected };
+      known.base = {
+        received: known.base.received + known.last.received,
+        rejected: known.base.rejected + known.last.rejected,
+      };
     }
     known.last = { ...totals };
   }

@@ -12,7 +12,10 @@ export function onShutdownSignal(logger: Logger, stop: (signal: string) => Promi
       process.exit(130);
     }
     stopping = true;
-    logger.info({ signal }, 'stopping: no new requests, finishing in-flight appends, flushing sinks (send again to force)');
+    logger.info(
+      { signal },
+      'stopping: no new requests, finishing in-flight appends, flushing sinks (send again to force)',
+    );
     stop(signal).then(
       () => {
         logger.info('stopped cleanly');

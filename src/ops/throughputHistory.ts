@@ -65,7 +65,10 @@ export class ThroughputHistory {
     const second = Math.floor(now / SECOND);
     const prev = this.last;
     if (prev && second <= prev.second) return;
-    this.last = { second, totals: { received: totals.received, rejected: totals.rejected, delivered: { ...totals.delivered } } };
+    this.last = {
+      second,
+      totals: { received: totals.received, rejected: totals.rejected, delivered: { ...totals.delivered } },
+    };
     if (!prev) return;
     // Covering more than the window only rewrites every slot; cap the loop at one lap.
     const span = second - prev.second;
@@ -111,7 +114,9 @@ export class ThroughputHistory {
         if (v !== null) sum = (sum ?? 0) + v;
       }
       // With no sinks, "delivered" is 0 wherever the intake has data, not a gap.
-      delivered.push(this.bySink.size === 0 ? (pick(this.received, s) === null ? null : 0) : sum === null ? null : round(sum));
+      delivered.push(
+        this.bySink.size === 0 ? (pick(this.received, s) === null ? null : 0) : sum === null ? null : round(sum),
+      );
     }
     return { intervalMs: SECOND, end: newest * SECOND, received, rejected, delivered, deliveredBySink };
   }

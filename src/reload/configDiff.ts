@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { BeaconConfig } from '../config/schema.js';
+import type { SinkConfig } from '../sinks/registry.js';
 
-/** A validated sink config (the registry's union, seen by what every sink has). */
-export type SinkConfig = { name: string; type: string } & Record<string, unknown>;
+export type { SinkConfig } from '../sinks/registry.js';
 
 /**
  * What a config reload changes. Only `sinks` apply to a running Beacon; every other section
@@ -26,8 +26,8 @@ export interface ConfigDiff {
 
 /** Compares two validated configs (defaults filled in, so an omitted default equals a written one). */
 export function diffConfig(running: BeaconConfig, next: BeaconConfig): ConfigDiff {
-  const before = new Map((running.sinks as SinkConfig[]).map((s) => [s.name, s]));
-  const after = new Map((next.sinks as SinkConfig[]).map((s) => [s.name, s]));
+  const before = new Map(running.sinks.map((s) => [s.name, s]));
+  const after = new Map(next.sinks.map((s) => [s.name, s]));
   const sinks: ConfigDiff['sinks'] = { added: [], removed: [], changed: [], unchanged: [] };
   for (const [name, sink] of after) {
     const old = before.get(name);
@@ -41,7 +41,9 @@ export function diffConfig(running: BeaconConfig, next: BeaconConfig): ConfigDif
   const keys = new Set([...Object.keys(running), ...Object.keys(next)]);
   for (const key of [...keys].sort()) {
     if (key === 'sinks') continue;
-    needsRestart.push(...differingPaths(key, (running as Record<string, unknown>)[key], (next as Record<string, unknown>)[key]));
+    needsRestart.push(
+      ...differingPaths(key, (running as Record<string, unknown>)[key], (next as Record<string, unknown>)[key]),
+    );
   }
   return { sinks, needsRestart };
 }

@@ -13,7 +13,8 @@ export function reloadRoute(reloader: ConfigReloader): ApiRoute {
     path: '/api/v1/reload',
     class: 'admin',
     scope: 'admin',
-    summary: 'Re-read the config (path or URL) and apply its sink changes; other changes are reported as needing a restart',
+    summary:
+      'Re-read the config (path or URL) and apply its sink changes; other changes are reported as needing a restart',
     async handle() {
       return jsonResponse(200, await reloader.reload('api'));
     },

@@ -4,6 +4,8 @@ import type { BeaconConfig } from '../config/schema.js';
 import type { DispatcherSink } from '../dispatch/dispatcher.js';
 import { BeaconError, isBeaconError } from '../errors/beaconError.js';
 import { diffConfig, type SinkConfig } from './configDiff.js';
+import { redactText } from '../config/redact.js';
+import { CONFIG_EVENTS } from './internalEvents.js';
 
 /** What a reload did; the answer of `POST /api/v1/reload` and the `config_reloaded` log line. */
 export interface ReloadOutcome {
@@ -18,7 +20,10 @@ export interface ReloadOutcome {
 
 /** The part of the dispatcher a reload drives (Dispatcher.applySinks). */
 export interface SinkSet {
-  applySinks(change: { add: readonly DispatcherSink[]; change: readonly DispatcherSink[]; remove: readonly string[] }, deadlineMs: number): Promise<void>;
+  applySinks(
+    change: { add: readonly DispatcherSink[]; change: readonly DispatcherSink[]; remove: readonly string[] },
+    deadlineMs: number,
+  ): Promise<void>;
 }
 
 export interface ReloaderDeps {
@@ -71,8 +76,14 @@ export class ConfigReloader {
 
   private async reloadNow(trigger: 'signal' | 'api'): Promise<ReloadOutcome> {
     const { logger } = this.deps;
-    const source = this.deps.loadOptions.source ?? '(embedded defaults)';
-    if (this.closed) throw this.refused(trigger, source, new BeaconError('BEACON_E_RELOAD_REFUSED', 'Beacon is stopping; nothing was reloaded'));
+    // Shown in the answer and the logs: a --config URL's credentials and query values hidden.
+    const source = this.deps.loadOptions.source ? redactText(this.deps.loadOptions.source) : '(embedded defaults)';
+    if (this.closed)
+      throw this.refused(
+        trigger,
+        source,
+        new BeaconError('BEACON_E_RELOAD_REFUSED', 'Beacon is stopping; nothing was reloaded'),
+      );
     const warnings: string[] = [];
     let next: BeaconConfig;
     try {
@@ -103,22 +114,27 @@ export class ConfigReloader {
       needsRestart: diff.needsRestart,
       warnings,
     };
-    for (const warning of warnings) logger.warn({ event: 'config_reload_warning', source }, warning);
-    if (outcome.needsRestart.length > 0) {
-      logger.warn({ event: 'config_reload_needs_restart', source, needsRestart: outcome.needsRestart }, `these settings changed but apply only at the next start; running with the previous values: ${outcome.needsRestart.join(', ')}`);
-    }
-    logger.info({ event: 'config_reloaded', trigger, ...outcome }, 'config reloaded');
+    for (const warning of warnings) CONFIG_EVENTS.configReloadWarning.emit({ logger }, { source }, warning);
+    if (outcome.needsRestart.length > 0)
+      CONFIG_EVENTS.configReloadNeedsRestart.emit({ logger }, { source, needsRestart: outcome.needsRestart });
+    CONFIG_EVENTS.configReloaded.emit({ logger }, { trigger, ...outcome, warnings: outcome.warnings.map(redactText) });
     return outcome;
   }
 
   /** The error a refused reload answers with, logged once here. */
   private refused(trigger: 'signal' | 'api', source: string, err: unknown): BeaconError {
-    const cause = isBeaconError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
+    // Config errors are redacted where they are made; a sink that failed to build may name its URL.
+    const cause = redactText(isBeaconError(err) ? `${err.code}: ${err.message}` : (err as Error).message);
     const refusal =
       isBeaconError(err) && err.code === 'BEACON_E_RELOAD_REFUSED'
         ? err
-        : new BeaconError('BEACON_E_RELOAD_REFUSED', `the config from ${source} was not applied; Beacon keeps running with the previous one. ${cause}`, { source }, { cause: err });
-    this.deps.logger.error({ event: 'config_reload_refused', trigger, source, code: refusal.code, err: refusal.message }, 'config reload refused; the running config is kept');
+        : new BeaconError(
+            'BEACON_E_RELOAD_REFUSED',
+            `the config from ${source} was not applied; Beacon keeps running with the previous one. ${cause}`,
+            { source },
+            { cause: err },
+          );
+    CONFIG_EVENTS.configReloadRefused.emit(this.deps, { trigger, source, code: refusal.code, err: refusal.message });
     return refusal;
   }
 }

@@ -30,7 +30,10 @@ export type PrimaryToWorker =
 /** Request/response over a message channel: each request gets an id and a timeout. */
 export class PendingReplies<T> {
   private next = 1;
-  private readonly waiting = new Map<number, { resolve: (v: T) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (v: T) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
 
   create(timeoutMs: number): { id: number; reply: Promise<T> } {
     const id = this.next++;

@@ -3,15 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { BeaconConfig } from '../config/schema.js';
 import type { LoadOptions } from '../config/load.js';
-import { onReloadSignal } from '../reload/index.js';
-import { createLogger } from '../ops/logger.js';
-import { createMetrics } from '../ops/metrics.js';
-import { onShutdownSignal } from '../ops/shutdown.js';
 import { LocalLogReader } from '../log/local/index.js';
 import type { AdminResponse } from '../api/adminRequest.js';
-import { LiveFanout, LogFeed } from '../live/index.js';
+import type { LiveFanout } from '../live/index.js';
 import { ReportedIntakeTotals } from '../ops/ledgerTotals.js';
-import { startDeliverySide, type DeliverySide } from './deliverySide.js';
+import { createProcessContext } from './parts/processContext.js';
+import { startDelivery, type Delivery } from './parts/delivery.js';
+import { startLiveFanout } from './parts/live.js';
+import { logPart } from './parts/log.js';
+import { part } from './parts/part.js';
+import { serve } from './parts/signals.js';
 import { intakeCountersFrom, ownIntakeSnapshot, type IntakeCounters } from '../alerts/index.js';
 import { localLogOptions } from './localLogOptions.js';
 import { readOnlyLog } from './readerLog.js';
@@ -26,13 +27,23 @@ type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
  * partition, then runs the dispatcher and answers admin requests that collectors forward.
  * It also runs the live stream's one log feed, streamed (bounded) to collectors with viewers.
  */
-export async function runPrimary(rawConfig: Record<string, unknown>, config: BeaconConfig, workerCount: number, reloadFrom?: LoadOptions): Promise<void> {
-  const logger = createLogger(config.logging.level, { role: 'primary' });
-  const metrics = createMetrics();
-  const workerEntry = fileURLToPath(new URL(`./collectorWorkerMain${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+export async function runPrimary(
+  rawConfig: Record<string, unknown>,
+  config: BeaconConfig,
+  workerCount: number,
+  reloadFrom?: LoadOptions,
+): Promise<void> {
+  const ctx = createProcessContext(config, { role: 'primary' });
+  const { logger, metrics, parts } = ctx;
+  const workerEntry = fileURLToPath(
+    new URL(`./collectorWorkerMain${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+  );
   cluster.setupPrimary({
     exec: workerEntry,
-    execArgv: workerEntry.endsWith('.ts') && !process.execArgv.some((a) => a.includes('tsx')) ? [...process.execArgv, '--import', import.meta.resolve('tsx')] : process.execArgv,
+    execArgv:
+      workerEntry.endsWith('.ts') && !process.execArgv.some((a) => a.includes('tsx'))
+        ? [...process.execArgv, '--import', import.meta.resolve('tsx')]
+        : process.execArgv,
   });
 
   const partitions = Array.from({ length: workerCount }, (_, i) => `p${i}`);
@@ -43,7 +54,7 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
   const durable = new Map<string, number>();
   const metricReplies = new PendingReplies<MetricsJson>();
   const intakeTotals = new ReportedIntakeTotals();
-  let delivery: DeliverySide | undefined;
+  let delivery: Delivery | undefined;
   let live: LiveFanout | undefined;
   let reader: LocalLogReader | undefined;
   let stopping = false;
@@ -106,9 +117,19 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
       case 'admin': {
         let res: AdminResponse | null;
         try {
-          res = delivery ? ((await delivery.admin(msg.req)) ?? null) : { status: 503, headers: { 'content-type': 'application/json' }, body: '{"code":"BEACON_E_LOG_CLOSED","message":"Beacon is starting; retry in a moment"}' };
+          res = delivery
+            ? ((await delivery.admin(msg.req)) ?? null)
+            : {
+                status: 503,
+                headers: { 'content-type': 'application/json' },
+                body: '{"code":"BEACON_E_LOG_CLOSED","message":"Beacon is starting; retry in a moment"}',
+              };
         } catch (err) {
-          res = { status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'BEACON_E_INTERNAL', message: (err as Error).message }) };
+          res = {
+            status: 500,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ code: 'BEACON_E_INTERNAL', message: (err as Error).message }),
+          };
         }
         send(worker, { t: 'adminResult', id: msg.id, res });
         break;
@@ -130,7 +151,9 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
 
   async function clusterMetrics(): Promise<{ contentType: string; body: string }> {
     const own = (await metrics.registry.getMetricsAsJSON()) as MetricsJson;
-    const fromWorkers = await Promise.all([...workers.values()].map((w) => collectorMetrics(w).catch(() => [] as MetricsJson)));
+    const fromWorkers = await Promise.all(
+      [...workers.values()].map((w) => collectorMetrics(w).catch(() => [] as MetricsJson)),
+    );
     const merged = AggregatorRegistry.aggregate([own, ...fromWorkers]);
     return { contentType: merged.contentType, body: await merged.metrics() };
   }
@@ -140,18 +163,33 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
    * fails the round (rather than counting as zero, which would read as a burst when it answers again).
    */
   async function clusterIntakeCounters(): Promise<IntakeCounters> {
-    return intakeCountersFrom(await Promise.all([ownIntakeSnapshot(metrics), ...[...workers.values()].map(collectorMetrics)]));
+    return intakeCountersFrom(
+      await Promise.all([ownIntakeSnapshot(metrics), ...[...workers.values()].map(collectorMetrics)]),
+    );
   }
 
   for (const p of partitions) fork(p);
+  // The collectors are intake: they stop first, each draining its requests and syncing its partition.
+  parts.add(
+    part('collectors', 'intake', async () => {
+      stopping = true;
+      const exited = [...workers.values()].map(
+        (w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))),
+      );
+      for (const w of workers.values()) send(w, { t: 'shutdown' });
+      await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, config.dispatch.shutdownTimeout))]);
+      metricReplies.rejectAll('shutting down');
+    }),
+  );
   await allRecoveredPromise;
-  reader = await LocalLogReader.open({ ...localLogOptions(config, metrics), partitionMaxBytes: Math.floor(config.log.maxBytes / workerCount) });
+  reader = await LocalLogReader.open({
+    ...localLogOptions(config, metrics),
+    partitionMaxBytes: Math.floor(config.log.maxBytes / workerCount),
+  });
+  parts.add(logPart(reader));
   for (const [p, seq] of durable) reader.setDurable(p, seq);
-  delivery = await startDeliverySide({
-    config,
+  delivery = await startDelivery(ctx, {
     log: readOnlyLog(reader),
-    logger,
-    metrics,
     metricsText: clusterMetrics,
     intakeReady: () => listening.size === partitions.length,
     intakeTotals: () => intakeTotals.sum(),
@@ -159,7 +197,7 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
     reloadFrom,
     alertIntake: clusterIntakeCounters,
   });
-  live = new LiveFanout(new LogFeed(readOnlyLog(reader), logger), config.live.collectorMaxEvents);
+  live = parts.add(startLiveFanout(ctx, readOnlyLog(reader))).fanout;
   for (const w of workers.values()) send(w, { t: 'start' });
   logger.info(
     { port: config.server.port, dataDir: config.dataDir, sinks: config.sinks.map((s) => s.name), workers: workerCount },
@@ -167,16 +205,5 @@ export async function runPrimary(rawConfig: Record<string, unknown>, config: Bea
   );
 
   const reloader = delivery.reloader;
-  if (reloader) onReloadSignal(logger, () => reloader.reload('signal'));
-
-  onShutdownSignal(logger, async () => {
-    stopping = true;
-    const exited = [...workers.values()].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
-    for (const w of workers.values()) send(w, { t: 'shutdown' });
-    await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, config.dispatch.shutdownTimeout))]);
-    metricReplies.rejectAll('shutting down');
-    await live?.close();
-    await delivery?.stop();
-    await reader?.close();
-  });
+  serve(ctx, reloader && (() => reloader.reload('signal')));
 }

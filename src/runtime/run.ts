@@ -1,29 +1,35 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
-import { runSingleProcess } from './single.js';
-import { runPrimary } from './primary.js';
-import { refuseWorkersOnSharedLog } from './sharedLog.js';
+import { spawnDeliveryThread } from './deliveryThreadSpawn.js';
 
 /**
- * Starts Beacon in the shape the config asks for: one process when `server.workers` is 1,
- * else a primary (log reader, dispatcher, API state) with one collector process per worker,
- * each appending to its own log partition so no two processes ever write the same file.
+ * Starts Beacon in the shape the config asks for: one process when `server.workers` is 1
+ * (its delivery on a thread of its own with `server.deliveryThread`), else a primary (log
+ * reader, dispatcher, API state) with one collector process per worker, each appending to its
+ * own log partition so no two processes ever write the same file. Each shape's code is loaded
+ * only when it runs.
  */
 export async function runBeacon(loaded: LoadedConfig): Promise<void> {
   const { config } = loaded;
   // On a shared log there are no partitions to split between processes: one process, scaled out with --role collector.
   if (config.log.type !== 'local') {
-    refuseWorkersOnSharedLog(config, 'all');
-    await runSingleProcess(config, loaded.options);
+    (await import('./sharedLog.js')).refuseWorkersOnSharedLog(config, 'all');
+    await (await import('./assemble.js')).runSingleThread(config, loaded.options);
     return;
   }
   const workers = config.server.workers === 'auto' ? autoWorkers(availableParallelism()) : config.server.workers;
   if (workers <= 1 || !cluster.isPrimary) {
-    await runSingleProcess(config, loaded.options);
+    if (deliveryThread(config.server.deliveryThread, availableParallelism())) {
+      // Started first: the thread loads its half of the code while this one loads the other.
+      const thread = spawnDeliveryThread(loaded);
+      await (await import('./deliveryThread.js')).runWithDeliveryThread(loaded, thread);
+    } else {
+      await (await import('./assemble.js')).runSingleThread(config, loaded.options);
+    }
     return;
   }
-  await runPrimary(loaded.raw, config, workers, loaded.options);
+  await (await import('./primary.js')).runPrimary(loaded.raw, config, workers, loaded.options);
 }
 
 /**
@@ -37,4 +43,12 @@ export async function runBeacon(loaded: LoadedConfig): Promise<void> {
  */
 export function autoWorkers(cores: number): number {
   return Math.max(1, cores - 1);
+}
+
+/**
+ * `server.deliveryThread: auto`: the single process delivers on a second thread when there is
+ * a second core for it (docs/performance.md has the measurements behind this default).
+ */
+export function deliveryThread(setting: 'auto' | 'on' | 'off', cores: number): boolean {
+  return setting === 'on' || (setting === 'auto' && cores >= 2);
 }

@@ -18,11 +18,14 @@ export type LogRole = 'all' | 'collector' | 'dispatcher';
  * before the first event is appended (see JetStreamLogOptions.cursorNames).
  */
 export function durableCursorNames(config: BeaconConfig): string[] {
-  return [...config.sinks.map((s) => (s as { name: string }).name), ...(config.store.type === 'embedded' ? [STORE_SINK_NAME] : [])];
+  return [...config.sinks.map((s) => s.name), ...(config.store.type === 'embedded' ? [STORE_SINK_NAME] : [])];
 }
 
 /** Opens the log the config names, for a process that runs `role`. */
-export async function openConfiguredLog(config: BeaconConfig, deps: { metrics: Metrics; logger: Logger; role: LogRole }): Promise<EventLog> {
+export async function openConfiguredLog(
+  config: BeaconConfig,
+  deps: { metrics: Metrics; logger: Logger; role: LogRole },
+): Promise<EventLog> {
   const log = config.log;
   if (log.type === 'local') return openLocalLog(localLogOptions(config, deps.metrics));
   return openJetStreamLog({

@@ -30,7 +30,13 @@ export function strictSchemaCheck(schemas: SchemaSet, counter: SchemaCounter): S
     }
     counter.count(event.type, violation, 'rejected');
     const shown = violation.reasons.slice(0, REASONS_IN_MESSAGE).join('; ');
-    const more = violation.reasons.length > REASONS_IN_MESSAGE ? ` (and ${violation.reasons.length - REASONS_IN_MESSAGE} more)` : '';
-    return { code: 'BEACON_E_SCHEMA_INVALID', message: `event type "${event.type}" does not match its schema: ${shown}${more}` };
+    const more =
+      violation.reasons.length > REASONS_IN_MESSAGE
+        ? ` (and ${violation.reasons.length - REASONS_IN_MESSAGE} more)`
+        : '';
+    return {
+      code: 'BEACON_E_SCHEMA_INVALID',
+      message: `event type "${event.type}" does not match its schema: ${shown}${more}`,
+    };
   };
 }

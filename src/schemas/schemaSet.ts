@@ -67,9 +67,15 @@ export class SchemaSet {
       const dir = resolve(cwd, config.dir);
       let names: string[];
       try {
-        names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+        names = readdirSync(dir)
+          .filter((n) => n.endsWith('.json'))
+          .sort();
       } catch (err) {
-        throw loadError(`schemas.dir ${dir} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, dir, err);
+        throw loadError(
+          `schemas.dir ${dir} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+          dir,
+          err,
+        );
       }
       for (const name of names) {
         const file = readSchemaFile(join(dir, name));
@@ -121,12 +127,20 @@ export class SchemaSet {
     return this.validators.has(type);
   }
 
+  /** The JSON Schema of `type` as configured (read-only), or undefined without one. */
+  schemaOf(type: string): unknown {
+    return this.validators.get(type)?.schema;
+  }
+
   /** undefined when the props are valid, or their type has no schema (and none is required). */
   check: SchemaCheck = (type, props) => {
     const validate = this.validators.get(type);
     if (validate === undefined) {
       if (!this.requireSchema) return undefined;
-      return { reasons: [`no schema is configured for type "${type.slice(0, 100)}" (schemas.requireSchema is on)`], key: 'no_schema' };
+      return {
+        reasons: [`no schema is configured for type "${type.slice(0, 100)}" (schemas.requireSchema is on)`],
+        key: 'no_schema',
+      };
     }
     let valid: boolean;
     try {
@@ -139,7 +153,10 @@ export class SchemaSet {
     const errors = validate.errors ?? [];
     const reasons = errors.slice(0, MAX_REASONS).map(describe);
     if (errors.length > MAX_REASONS) reasons[MAX_REASONS - 1] = `... and ${errors.length - MAX_REASONS + 1} more`;
-    return { reasons: reasons.length > 0 ? reasons : ['props do not match the schema'], key: errors[0] ? reasonKey(errors[0]) : 'invalid' };
+    return {
+      reasons: reasons.length > 0 ? reasons : ['props do not match the schema'],
+      key: errors[0] ? reasonKey(errors[0]) : 'invalid',
+    };
   };
 }
 
@@ -152,7 +169,11 @@ function readSchemaFile(path: string): SchemaFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw loadError(`schema file ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, path, err);
+    throw loadError(
+      `schema file ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      path,
+      err,
+    );
   }
   let schema: unknown;
   try {
@@ -179,8 +200,16 @@ function draftOf(file: SchemaFile): Draft {
 
 function createAjv(draft: Draft): Ajv {
   // allErrors: the reasons list every problem at once; strict: a misspelt keyword stops the start instead of checking nothing.
-  const options: Options = { allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, logger: false };
-  const ajv = draft === '2020-12' ? new Ajv2020(options) : draft === '2019-09' ? new Ajv2019(options) : new Ajv(options);
+  const options: Options = {
+    allErrors: true,
+    strict: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    logger: false,
+  };
+  const ajv =
+    draft === '2020-12' ? new Ajv2020(options) : draft === '2019-09' ? new Ajv2019(options) : new Ajv(options);
   ajvFormats.default(ajv as never);
   return ajv as Ajv;
 }
@@ -191,7 +220,11 @@ function where(instancePath: string): string {
   let out = 'props';
   for (const raw of instancePath.slice(1).split('/')) {
     const part = raw.replaceAll('~1', '/').replaceAll('~0', '~');
-    out += /^\d+$/.test(part) ? `[${part}]` : /^[A-Za-z_$][\w$]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`;
+    out += /^\d+$/.test(part)
+      ? `[${part}]`
+      : /^[A-Za-z_$][\w$]*$/.test(part)
+        ? `.${part}`
+        : `[${JSON.stringify(part)}]`;
   }
   return out;
 }
@@ -226,6 +259,7 @@ function describe(error: ErrorObject): string {
 /** The metric key: the schema-shaped path (array indexes as `*`) and the keyword. */
 function reasonKey(error: ErrorObject): string {
   let path = error.instancePath.replace(/\/\d+(?=\/|$)/g, '/*');
-  if (error.keyword === 'required') path += `/${String((error.params as { missingProperty?: unknown }).missingProperty)}`;
+  if (error.keyword === 'required')
+    path += `/${String((error.params as { missingProperty?: unknown }).missingProperty)}`;
   return `${path || '/'}:${error.keyword}`.slice(0, 200);
 }

@@ -3,7 +3,9 @@ import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { LimitsConfig } from '../config/schema.js';
-import { batchEvent, compileRules, isRejection } from '../sources/http/events.js';
+import { batchEvent } from '../event/fromSubmitted.js';
+import { compileRules } from '../event/rules.js';
+import { isRejection } from '../event/rejection.js';
 import type { SchemaSet } from './schemaSet.js';
 
 /**
@@ -70,7 +72,11 @@ export async function validateFile(path: string, options: ValidateOptions): Prom
   return validateStream(input, totalBytes, options);
 }
 
-export async function validateStream(input: Readable, totalBytes: number | undefined, options: ValidateOptions): Promise<ValidationReport> {
+export async function validateStream(
+  input: Readable,
+  totalBytes: number | undefined,
+  options: ValidateOptions,
+): Promise<ValidationReport> {
   const { schemas, keepInvalid } = options;
   const rules = compileRules(options.limits);
   // Fixed facts: the check is about the client's fields, not the request's.
@@ -100,7 +106,12 @@ export async function validateStream(input: Readable, totalBytes: number | undef
       t.reasons.set(key, (t.reasons.get(key) ?? 0) + 1);
     }
     if (firstInvalid.length < keepInvalid) {
-      firstInvalid.push({ line: lineNo, type, text: text.length > MAX_LINE_SHOWN ? `${text.slice(0, MAX_LINE_SHOWN)}...` : text, reasons });
+      firstInvalid.push({
+        line: lineNo,
+        type,
+        text: text.length > MAX_LINE_SHOWN ? `${text.slice(0, MAX_LINE_SHOWN)}...` : text,
+        reasons,
+      });
     }
   };
 
@@ -123,7 +134,10 @@ export async function validateStream(input: Readable, totalBytes: number | undef
       fail(lineNo, UNREADABLE, line, [`not JSON: ${(err as Error).message.slice(0, 120)}`]);
       continue;
     }
-    const type = typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' ? (value as { type: string }).type : undefined;
+    const type =
+      typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
+        ? (value as { type: string }).type
+        : undefined;
     if (type === undefined) {
       fail(lineNo, UNREADABLE, line, ['not an event: a JSON object with a string "type" is expected']);
       continue;
@@ -137,7 +151,13 @@ export async function validateStream(input: Readable, totalBytes: number | undef
     if (violation !== undefined) fail(lineNo, type, line, violation.reasons);
     else tally(type).valid++;
   }
-  const byType = [...tallies.values()].sort((a, b) => (a.type === UNREADABLE ? 1 : b.type === UNREADABLE ? -1 : b.valid + b.invalid - (a.valid + a.invalid) || a.type.localeCompare(b.type)));
+  const byType = [...tallies.values()].sort((a, b) =>
+    a.type === UNREADABLE
+      ? 1
+      : b.type === UNREADABLE
+        ? -1
+        : b.valid + b.invalid - (a.valid + a.invalid) || a.type.localeCompare(b.type),
+  );
   return { events, valid: events - invalid, invalid, byType, firstInvalid };
 }
 

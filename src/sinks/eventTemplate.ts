@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TrackedEvent } from '../event/trackedEvent.js';
+import { SinkError, type RejectedEvent } from './sink.js';
 
 /**
  * Destination names built from event fields, shared by the broker sinks (NATS subject, Redis
@@ -73,13 +74,49 @@ export function compileTemplate(source: string, clean: (value: string) => string
           continue;
         }
         const value = lookup(event, part.path);
-        const text = value === undefined || value === null || value === '' ? undefined : typeof value === 'object' ? JSON.stringify(value) : String(value);
+        const text =
+          value === undefined || value === null || value === ''
+            ? undefined
+            : typeof value === 'object'
+              ? JSON.stringify(value)
+              : String(value);
         if (text === undefined && part.fallback === undefined) return { missing: part.field };
         out += text === undefined ? part.fallback : clean(text);
       }
       return { value: out };
     },
   };
+}
+
+/** A batch split by destination: the events the template placed, in batch order, and those it could not. */
+export interface RoutedBatch {
+  readonly routed: { readonly index: number; readonly event: TrackedEvent; readonly destination: string }[];
+  /** Rejected by index, with the missing field named; the sink adds them to its `reject` failure. */
+  readonly unroutable: RejectedEvent[];
+}
+
+/** Renders each event's destination; `what` names it in the reason ("topic", "subject", "key"). */
+export function routeBatch(template: EventTemplate, what: string, batch: readonly TrackedEvent[]): RoutedBatch {
+  const routed: RoutedBatch['routed'] = [];
+  const unroutable: RejectedEvent[] = [];
+  batch.forEach((event, index) => {
+    const rendered = template.render(event);
+    if ('missing' in rendered)
+      unroutable.push({
+        index,
+        reason: `${what} template "${template.source}" needs ${rendered.missing}, which the event does not have`,
+      });
+    else routed.push({ index, event, destination: rendered.value });
+  });
+  return { routed, unroutable };
+}
+
+/** The failure of an attempt whose other events went: the unroutable ones are dead-lettered. */
+export function unroutableError(what: string, unroutable: RejectedEvent[]): SinkError {
+  return new SinkError('reject', `${unroutable.length} event(s) have no ${what}`, {
+    errorType: `${what}_template`,
+    rejected: unroutable,
+  });
 }
 
 /** A config string that must be a valid template (checked when the config is loaded). */

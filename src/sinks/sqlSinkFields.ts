@@ -25,7 +25,11 @@ export function sqlSinkFields(url: { pattern: RegExp; expected: string }) {
     columns: columnsOption(),
     /** Time to connect and check the table. */
     connectTimeoutMs: duration().default(10_000),
-    /** Longest wait for one statement; past it the connection is dropped and the batch retried. */
+    /**
+     * postgres: longest wait for one statement (the client's query_timeout); mysql: for one
+     * attempt's statements (the loop's attempt deadline). Past it the connection is dropped
+     * and the batch retried.
+     */
     queryTimeoutMs: duration().default(30_000),
   };
 }
@@ -34,6 +38,37 @@ export function sqlSinkFields(url: { pattern: RegExp; expected: string }) {
 export function refineSqlConnection(config: Parameters<typeof connectionConflict>[0], ctx: z.RefinementCtx): void {
   const conflict = connectionConflict(config);
   if (conflict) ctx.addIssue({ code: 'custom', path: ['url'], message: conflict });
+}
+
+/** The server and table a SQL sink writes to, as its failure messages name them. */
+export interface SqlWhere {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  table: string;
+}
+
+/** Where a SQL sink connects: from `url` when given, else the separate fields, else the dialect's defaults. */
+export function sqlWhere(
+  config: {
+    url?: string | undefined;
+    host?: string | undefined;
+    port?: number | undefined;
+    user?: string | undefined;
+    database?: string | undefined;
+    table: string;
+  },
+  defaults: { port: number; database: string; user: string },
+): SqlWhere {
+  const url = config.url ? new URL(config.url) : undefined;
+  return {
+    host: url?.hostname || config.host || 'localhost',
+    port: Number(url?.port || config.port || defaults.port),
+    database: (url ? decodeURIComponent(url.pathname.slice(1)) : config.database) || defaults.database,
+    user: (url ? decodeURIComponent(url.username) : config.user) || defaults.user,
+    table: config.table,
+  };
 }
 
 /** Config keys of the SQL sinks whose values are secrets. */

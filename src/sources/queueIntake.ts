@@ -1,6 +1,6 @@
-import { Backoff } from '../dispatch/backoff.js';
+import { Backoff } from '../retry/backoff.js';
 import { PayloadDecoder, type PayloadFormat } from './decodePayload.js';
-import type { Emit, SourceContext } from './source.js';
+import type { Emit, Source, SourceContext } from './source.js';
 
 /**
  * The one step every queue source shares: messages in, events durable, then the source may
@@ -20,24 +20,43 @@ export class QueueIntake {
   private readonly decoder: PayloadDecoder;
   private readonly backoff = new Backoff(100, 5_000);
 
-  constructor(private readonly context: SourceContext, format: PayloadFormat) {
-    this.decoder = new PayloadDecoder(context.name, format, context.limits);
+  constructor(
+    private readonly context: SourceContext,
+    format: PayloadFormat,
+  ) {
+    this.decoder = new PayloadDecoder(context.name, format, context.limits, Date.now, context.marks);
   }
 
   async take(messages: readonly (Buffer | string)[], emit: Emit): Promise<boolean> {
     const bodyLimit = this.context.limits.bodyBytes;
     const decoded = messages.map((payload) =>
       Buffer.byteLength(payload) > bodyLimit
-        ? { payload, events: [], rejected: [{ index: 0, code: 'BEACON_E_BODY_TOO_LARGE' as const, message: `message of ${Buffer.byteLength(payload)} bytes is over server.limits.bodyBytes (${bodyLimit})` }] }
+        ? {
+            payload,
+            events: [],
+            rejected: [
+              {
+                index: 0,
+                code: 'BEACON_E_BODY_TOO_LARGE' as const,
+                message: `message of ${Buffer.byteLength(payload)} bytes is over server.limits.bodyBytes (${bodyLimit})`,
+              },
+            ],
+          }
         : { payload, ...this.decoder.decode(payload) },
     );
     const events = decoded.flatMap((d) => d.events);
-    this.context.metrics.eventsReceived.inc({ source: this.context.name }, events.length + decoded.reduce((n, d) => n + d.rejected.length, 0));
+    this.context.metrics.eventsReceived.inc(
+      { source: this.context.name },
+      events.length + decoded.reduce((n, d) => n + d.rejected.length, 0),
+    );
     if (events.length > 0) {
       try {
         await emit(events);
       } catch (err) {
-        this.context.logger.warn({ source: this.context.name, err: (err as Error).message, messages: messages.length }, 'the log refused the events; the messages are not acknowledged');
+        this.context.logger.warn(
+          { source: this.context.name, err: (err as Error).message, messages: messages.length },
+          'the log refused the events; the messages are not acknowledged',
+        );
         return false;
       }
     }
@@ -47,7 +66,11 @@ export class QueueIntake {
       const parts = good.length === 0 ? undefined : splitParts(payload.toString());
       for (const r of rejected) {
         const whole = good.length === 0 && rejected.length === 1;
-        await this.context.deadLetter(parts?.[r.index] ?? payload, r.code, whole ? r.message : `part ${r.index} of the message: ${r.message}`);
+        await this.context.deadLetter(
+          parts?.[r.index] ?? payload,
+          r.code,
+          whole ? r.message : `part ${r.index} of the message: ${r.message}`,
+        );
       }
     }
     this.backoff.reset();
@@ -76,4 +99,24 @@ export function splitParts(text: string): string[] | undefined {
   }
   const lines = trimmed.split('\n').filter((l) => l.trim() !== '');
   return lines.length > 1 ? lines : undefined;
+}
+
+/**
+ * The head the queue sources share (./mqtt, ./nats, ./redis): the source is named by its
+ * context and takes its messages through one QueueIntake in its config's `format`.
+ */
+export abstract class QueueSource<C extends { format: PayloadFormat }> implements Source {
+  readonly name: string;
+  protected readonly intake: QueueIntake;
+
+  constructor(
+    protected readonly config: C,
+    protected readonly context: SourceContext,
+  ) {
+    this.name = context.name;
+    this.intake = new QueueIntake(context, config.format);
+  }
+
+  abstract start(emit: Emit): Promise<void>;
+  abstract stop(): Promise<void>;
 }

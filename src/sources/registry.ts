@@ -1,3 +1,4 @@
+import type { ConfigOf } from '../config/partsSchema.js';
 import type { SourceDefinition } from './source.js';
 import { amqpSource } from './amqp/index.js';
 import { mqttSource } from './mqtt/index.js';
@@ -9,7 +10,15 @@ import { redisSource } from './redis/index.js';
  * Adding a source is one folder under src/sources/ and one line here; the `sources:` config
  * schema is built from this list.
  */
-export const SOURCE_DEFINITIONS: readonly SourceDefinition[] = [amqpSource, natsSource, redisSource, mqttSource];
+export const SOURCE_DEFINITIONS = [
+  amqpSource,
+  natsSource,
+  redisSource,
+  mqttSource,
+] as const satisfies readonly SourceDefinition[];
+
+/** A parsed queue source config of any registered type. */
+export type SourceConfig = ConfigOf<typeof SOURCE_DEFINITIONS>;
 
 export function findSourceDefinition(type: string): SourceDefinition | undefined {
   return SOURCE_DEFINITIONS.find((d) => d.type === type);

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { TypeOf } from '../config/partsSchema.js';
 import type { LimitsConfig } from '../config/schema.js';
 import type { ErrorCode } from '../errors/codes.js';
+import type { ResendMarks } from '../event/resendMarks.js';
 import type { TrackedEvent } from '../event/trackedEvent.js';
 import type { Metrics } from '../ops/metrics.js';
 
@@ -27,6 +29,8 @@ export interface SourceContext {
   logger: Logger;
   metrics: Metrics;
   limits: LimitsConfig;
+  /** Where events whose id the message gave are marked for the id memory (the enrichment chain's); unset: not marked. */
+  marks?: ResendMarks;
   /**
    * Puts a message that can never become events (malformed, too large...) into
    * `dataDir/dlq/source-<name>.ndjson` with the reason, so the queue is never blocked by it.
@@ -36,8 +40,8 @@ export interface SourceContext {
 }
 
 export interface SourceDefinition<S extends z.ZodObject = z.ZodObject> {
-  /** The config `type` value. */
-  readonly type: string;
+  /** The config `type` value: the literal of its config schema. */
+  readonly type: TypeOf<S>;
   readonly configSchema: S;
   /** Dotted config keys whose values are redacted by `check-config` and the admin API. */
   readonly secretKeys?: readonly string[];

@@ -37,9 +37,18 @@ export async function openStore(config: BeaconConfig, deps: StoreDeps): Promise<
   if (store.type === 'embedded') {
     const clash = config.sinks.findIndex((s) => s.name === STORE_SINK_NAME);
     if (clash >= 0) {
-      throw new BeaconError('BEACON_E_CONFIG_FIELD', `sinks.${clash}.name: "${STORE_SINK_NAME}" is the embedded store's internal sink; give your sink another name`, { field: `sinks.${clash}.name` });
+      throw new BeaconError(
+        'BEACON_E_CONFIG_FIELD',
+        `sinks.${clash}.name: "${STORE_SINK_NAME}" is the embedded store's internal sink; give your sink another name`,
+        { field: `sinks.${clash}.name` },
+      );
     }
-    const embedded = await openEmbeddedStore(store, { dataDir: config.dataDir, logger: deps.logger, clock: deps.clock, registry: deps.registry });
+    const embedded = await openEmbeddedStore(store, {
+      dataDir: config.dataDir,
+      logger: deps.logger,
+      clock: deps.clock,
+      registry: deps.registry,
+    });
     return { reader: embedded.reader, internalSink: embedded.sink, close: () => embedded.close() };
   }
   const reader = await openStoreReader(config, deps);
@@ -70,7 +79,10 @@ export async function openStoreReader(config: BeaconConfig, deps: StoreDeps): Pr
 /** `store.type: none`: the query endpoints stay (the API's shape does not depend on config) and say the store is off. */
 export function disabledStoreReader(): StoreReader {
   const off = async (): Promise<never> => {
-    throw new BeaconError('BEACON_E_STORE_OFF', 'the query API has no store: store.type is none. Set store.type to embedded (the default) or to a SQL store to query events');
+    throw new BeaconError(
+      'BEACON_E_STORE_OFF',
+      'the query API has no store: store.type is none. Set store.type to embedded (the default) or to a SQL store to query events',
+    );
   };
   return { countsByBucket: off, recent: off, countBetween: off, topValues: off, byId: off, close: async () => {} };
 }

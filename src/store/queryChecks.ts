@@ -7,16 +7,25 @@ import { BeaconError } from '../errors/beaconError.js';
  */
 
 export function wholeMs(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new BeaconError('BEACON_E_BAD_QUERY', `${name} must be epoch milliseconds (a whole number, not negative); got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new BeaconError(
+      'BEACON_E_BAD_QUERY',
+      `${name} must be epoch milliseconds (a whole number, not negative); got ${value}`,
+    );
 }
 
 export function positive(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 1) throw new BeaconError('BEACON_E_BAD_QUERY', `${name} must be a whole number of at least 1; got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new BeaconError('BEACON_E_BAD_QUERY', `${name} must be a whole number of at least 1; got ${value}`);
 }
 
 /** A half-open range `[from, to)`; an empty one (from = to) is allowed and matches nothing. */
 export function checkRange(from: number, to: number): void {
   wholeMs('from', from);
   wholeMs('to', to);
-  if (to < from) throw new BeaconError('BEACON_E_BAD_QUERY', `the range ends (to=${to}) before it starts (from=${from}): give from <= to`);
+  if (to < from)
+    throw new BeaconError(
+      'BEACON_E_BAD_QUERY',
+      `the range ends (to=${to}) before it starts (from=${from}): give from <= to`,
+    );
 }

@@ -29,7 +29,13 @@ let counter = 0;
 /** Events with unique ids (per run) and receive times of now. */
 function makeEvents(count: number, tag = 'e'): TrackedEvent[] {
   const run = (counter++).toString(36);
-  return Array.from({ length: count }, (_, i) => ({ id: `${tag}-${run}-${i}`, type: 'page_view', ts: Date.now(), props: { n: i, path: `/p/${i}` }, meta: {} }));
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${tag}-${run}-${i}`,
+    type: 'page_view',
+    ts: Date.now(),
+    props: { n: i, path: `/p/${i}` },
+    meta: {},
+  }));
 }
 
 const ids = (events: readonly TrackedEvent[]) => events.map((e) => e.id);
@@ -39,12 +45,37 @@ async function readIds(cursor: Cursor, count: number, commit: boolean, max = 100
   const out: string[] = [];
   const deadline = Date.now() + WAIT_MS;
   while (out.length < count) {
-    if (Date.now() > deadline) throw new Error(`read ${out.length} of ${count} events from cursor "${cursor.name}" within ${WAIT_MS} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`read ${out.length} of ${count} events from cursor "${cursor.name}" within ${WAIT_MS} ms`);
     const batch = await cursor.read(Math.min(max, count - out.length), 200);
     out.push(...ids(batch.events));
     if (commit && batch.events.length > 0) cursor.commit(batch.position);
   }
   return out;
+}
+
+/**
+ * Reads (and commits) until every id of `wanted` came, or fails after WAIT_MS. `got` holds
+ * each id once; `repeats` the ids that came again (an at-least-once log may repeat some).
+ */
+async function readUntilEvery(
+  cursor: Cursor,
+  wanted: readonly string[],
+): Promise<{ got: Set<string>; repeats: string[] }> {
+  const got = new Set<string>();
+  const repeats: string[] = [];
+  const deadline = Date.now() + WAIT_MS;
+  while (!wanted.every((id) => got.has(id))) {
+    if (Date.now() > deadline)
+      throw new Error(`read ${got.size} of ${wanted.length} events from cursor "${cursor.name}" within ${WAIT_MS} ms`);
+    const batch = await cursor.read(100, 200);
+    for (const id of ids(batch.events)) {
+      if (got.has(id)) repeats.push(id);
+      else got.add(id);
+    }
+    if (batch.events.length > 0) cursor.commit(batch.position);
+  }
+  return { got, repeats };
 }
 
 /** Reads what is ready now (one short wait), to show that nothing more comes. */
@@ -172,7 +203,11 @@ export function runEventLogConformance(label: string, harness: EventLogHarness):
         const firstFour = await cursor.read(4, 1000);
         assert.equal(firstFour.events.length, 4);
         await cursor.seek({ kind: 'position', position: firstFour.position });
-        assert.deepEqual(await readIds(cursor, 6, true), all.slice(4), 'from a batch position: the events after that batch');
+        assert.deepEqual(
+          await readIds(cursor, 6, true),
+          all.slice(4),
+          'from a batch position: the events after that batch',
+        );
 
         await cursor.seek({ kind: 'end' });
         assert.deepEqual(await readNothingMore(cursor), [], 'from the end: nothing old');
@@ -242,7 +277,10 @@ export function runEventLogConformance(label: string, harness: EventLogHarness):
           read.push(...ids(batch.events));
           cursor.commit(batch.position);
         }
-        assert.ok(read.length >= appended && read.length < appended + 10, `the sink read ${read.length} events, ${appended} were accepted`);
+        assert.ok(
+          read.length >= appended && read.length < appended + 10,
+          `the sink read ${read.length} events, ${appended} were accepted`,
+        );
         await cursor.flush();
         const more = makeEvents(1, 'after-full');
         await waitUntil(
@@ -269,7 +307,10 @@ export function runEventLogConformance(label: string, harness: EventLogHarness):
       await harness.fresh();
       const log = await harness.open({ cursors: ['archive'] });
       await log.close();
-      await assert.rejects(log.append(makeEvents(1)), (err) => isBeaconError(err) && err.code === 'BEACON_E_LOG_CLOSED');
+      await assert.rejects(
+        log.append(makeEvents(1)),
+        (err) => isBeaconError(err) && err.code === 'BEACON_E_LOG_CLOSED',
+      );
     });
 
     if (harness.sharedCursors) {
@@ -301,7 +342,7 @@ export function runEventLogConformance(label: string, harness: EventLogHarness):
         }
       });
 
-      test('what one reader held without committing goes to the other when it closes', async () => {
+      test('what one reader held without committing goes to the other when it closes', async (t) => {
         await harness.fresh();
         const one = await harness.open({ cursors: ['archive'] });
         const two = await harness.open({ cursors: ['archive'] });
@@ -312,10 +353,18 @@ export function runEventLogConformance(label: string, harness: EventLogHarness):
           const held = ids((await c1.read(20, 2000)).events);
           assert.equal(held.length, 20);
           const c2 = await two.cursor('archive');
-          assert.deepEqual(await readNothingMore(c2), [], 'nothing for the second reader while the first holds the events');
+          assert.deepEqual(
+            await readNothingMore(c2),
+            [],
+            'nothing for the second reader while the first holds the events',
+          );
           await one.close();
           const started = Date.now();
-          assert.deepEqual((await readIds(c2, 20, true)).sort(), [...held].sort());
+          const { got, repeats } = await readUntilEvery(c2, held);
+          assert.deepEqual([...got].sort(), [...held].sort(), 'every held event, and nothing else');
+          // At-least-once allows a repeat; nats-server 2.9 sends one when a NAKed
+          // message meets an expired pull request (see src/log/jetstream/README.md).
+          if (repeats.length > 0) t.diagnostic(`repeated after the hand-over: ${repeats.join(', ')}`);
           assert.ok(Date.now() - started < 5000, 'handed over at close, not after the ack wait');
         } finally {
           await one.close();

@@ -65,7 +65,8 @@ runSinkConformance('file', {
       return [];
     }
     // Rotated files carry an ISO timestamp, so name order is time order; the live file is last.
-    const rotated = names.filter((n) => n !== 'events.ndjson').sort();
+    // Dotfiles are the sink's own records (the written position), not output.
+    const rotated = names.filter((n) => n !== 'events.ndjson' && !n.startsWith('.')).sort();
     const files = [...rotated, ...(names.includes('events.ndjson') ? ['events.ndjson'] : [])];
     const codec = getCodec('json');
     return files.flatMap((n) => codec.decode!(readFileSync(join(dir, n))) as TrackedEvent[]);

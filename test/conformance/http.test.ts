@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { after } from 'node:test';
-import type { AddressInfo } from 'node:net';
 import type { TrackedEvent } from '../../src/event/trackedEvent.js';
+import { freePort } from '../support/freePort.js';
 import { runSinkConformance } from './sink.js';
 
 /**
@@ -24,7 +24,9 @@ class Receiver {
         () => res.writeHead(500).end('receiver error'),
       );
     });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve, reject) =>
+      server.once('error', reject).listen(this.port, '127.0.0.1', () => resolve()),
+    );
     this.server = server;
   }
 
@@ -42,7 +44,14 @@ class Receiver {
     let body = Buffer.concat(chunks);
     if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
     const text = body.toString('utf8');
-    const events = (req.headers['content-type'] === 'application/json' ? JSON.parse(text) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l))) as TrackedEvent[];
+    const events = (
+      req.headers['content-type'] === 'application/json'
+        ? JSON.parse(text)
+        : text
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l))
+    ) as TrackedEvent[];
     const bad = this.bad && events.find(this.bad);
     if (bad) return { status: 400, body: `${this.reason}: ${bad.id}` };
     this.received.push(...events);
@@ -50,23 +59,23 @@ class Receiver {
   }
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
+// One batch at a time keeps log order at the receiver; several in flight (the http default) do not.
 for (const variant of [
-  { label: 'http (json array)', extra: { format: 'json' } },
-  { label: 'http (ndjson, gzip)', extra: { format: 'ndjson', gzip: true } },
+  { label: 'http (json array)', ordered: true, extra: { format: 'json', batch: { inFlight: 1 } } },
+  { label: 'http (ndjson, gzip)', ordered: true, extra: { format: 'ndjson', gzip: true, batch: { inFlight: 1 } } },
+  { label: 'http (json array, 4 in flight)', ordered: false, extra: { format: 'json', batch: { inFlight: 4 } } },
 ]) {
   const receiver = new Receiver(await freePort());
   after(() => receiver.stop());
   runSinkConformance(variant.label, {
-    ordered: true,
-    config: () => ({ type: 'http', url: `http://127.0.0.1:${receiver.port}/ingest`, timeoutMs: 2000, headers: { authorization: 'Bearer test' }, ...variant.extra }),
+    ordered: variant.ordered,
+    config: () => ({
+      type: 'http',
+      url: `http://127.0.0.1:${receiver.port}/ingest`,
+      timeoutMs: 2000,
+      headers: { authorization: 'Bearer test' },
+      ...variant.extra,
+    }),
     start: () => receiver.start(),
     stop: () => receiver.stop(),
     reset: async () => {

@@ -23,6 +23,13 @@ runEventLogConformance('local', {
     dirs.push(dir);
   },
   open: ({ maxBytes }) =>
-    openLocalLog({ dir, maxBytes: maxBytes ?? 1 << 30, segmentBytes: 4096, cursorSyncMs: 10, retryAfterSeconds: 3, retentionIntervalMs: 50 }),
+    openLocalLog({
+      dir,
+      maxBytes: maxBytes ?? 1 << 30,
+      segmentBytes: 4096,
+      cursorSyncMs: 10,
+      retryAfterSeconds: 3,
+      retentionIntervalMs: 50,
+    }),
   async cleanup() {},
 });

@@ -9,6 +9,7 @@ import { mqttConfigSchema } from '../../src/sinks/mqtt/index.js';
 import { MqttSink } from '../../src/sinks/mqtt/mqttSink.js';
 import { SinkError } from '../../src/sinks/sink.js';
 import { TcpProxy } from '../support/tcpProxy.js';
+import { waitUntil } from '../support/waitFor.js';
 import { runSinkConformance } from './sink.js';
 
 /**
@@ -23,7 +24,10 @@ const MQTT_PORT = 1883;
 const run = randomBytes(4).toString('hex');
 const proxy = new TcpProxy(MQTT_PORT);
 await proxy.start();
-const reader = await connectAsync(`mqtt://127.0.0.1:${MQTT_PORT}`, { clientId: `beacon-test-reader-${run}`, clean: true });
+const reader = await connectAsync(`mqtt://127.0.0.1:${MQTT_PORT}`, {
+  clientId: `beacon-test-reader-${run}`,
+  clean: true,
+});
 let received: TrackedEvent[] = [];
 reader.on('message', (_topic, payload) => received.push(...(jsonCodec.decode!(payload) as TrackedEvent[])));
 await reader.subscribeAsync(`beacon-test/${run}/#`, { qos: 1 });
@@ -36,7 +40,12 @@ after(async () => {
 let round = 0;
 runSinkConformance('mqtt', {
   ordered: true,
-  config: () => ({ type: 'mqtt', url: `mqtt://127.0.0.1:${proxy.port}`, topic: `beacon-test/${run}/${round}/{type}`, timeoutMs: 2000 }),
+  config: () => ({
+    type: 'mqtt',
+    url: `mqtt://127.0.0.1:${proxy.port}`,
+    topic: `beacon-test/${run}/${round}/{type}`,
+    timeoutMs: 2000,
+  }),
   start: async () => proxy.restore(),
   stop: async () => proxy.down(),
   reset: async () => {
@@ -48,18 +57,43 @@ runSinkConformance('mqtt', {
 
 describe('mqtt sink (specifics)', () => {
   test('an event missing a topic field is rejected by index; "/" in a value does not add a level', async () => {
-    const sink = new MqttSink(mqttConfigSchema.parse({ name: 'mqtt-check', type: 'mqtt', url: `mqtt://127.0.0.1:${MQTT_PORT}`, topic: `beacon-test/${run}/apps/{props.app}` }), { name: 'mqtt-check', logger: silentLogger });
+    const sink = new MqttSink(
+      mqttConfigSchema.parse({
+        name: 'mqtt-check',
+        type: 'mqtt',
+        url: `mqtt://127.0.0.1:${MQTT_PORT}`,
+        topic: `beacon-test/${run}/apps/{props.app}`,
+      }),
+      { name: 'mqtt-check', logger: silentLogger },
+    );
     const topics: string[] = [];
     const onMessage = (topic: string) => topics.push(topic);
     reader.on('message', onMessage);
     await sink.open();
-    const make = (id: string, props: Record<string, unknown>): TrackedEvent => ({ id, type: 't', ts: 1, props, meta: {} });
-    const err = await sink.deliver([make('m1', { app: 'a/b' }), make('m2', {}), make('m3', { app: 'c#' })]).then(() => undefined, (e: unknown) => e);
+    const make = (id: string, props: Record<string, unknown>): TrackedEvent => ({
+      id,
+      type: 't',
+      ts: 1,
+      props,
+      meta: {},
+    });
+    const err = await sink.deliver([make('m1', { app: 'a/b' }), make('m2', {}), make('m3', { app: 'c#' })]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await sink.close();
-    for (let i = 0; i < 100 && topics.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    // The broker forwards to the reader after the sink's publish is acknowledged: wait for it
+    // (the 1 s this loop used to allow is short on a loaded machine).
+    await waitUntil(
+      () => `two messages at the reader (got ${JSON.stringify(topics)})`,
+      () => topics.length >= 2,
+    );
     reader.off('message', onMessage);
     assert.ok(err instanceof SinkError && err.kind === 'reject');
-    assert.deepEqual(err.rejected?.map((r) => r.index), [1]);
+    assert.deepEqual(
+      err.rejected?.map((r) => r.index),
+      [1],
+    );
     assert.deepEqual(topics.sort(), [`beacon-test/${run}/apps/a_b`, `beacon-test/${run}/apps/c_`]);
   });
 
@@ -67,7 +101,16 @@ describe('mqtt sink (specifics)', () => {
     const down = new TcpProxy(MQTT_PORT);
     await down.start();
     down.down();
-    const sink = new MqttSink(mqttConfigSchema.parse({ name: 'mqtt-down', type: 'mqtt', url: `mqtt://127.0.0.1:${down.port}`, topic: 'x', timeoutMs: 1000 }), { name: 'mqtt-down', logger: silentLogger });
+    const sink = new MqttSink(
+      mqttConfigSchema.parse({
+        name: 'mqtt-down',
+        type: 'mqtt',
+        url: `mqtt://127.0.0.1:${down.port}`,
+        topic: 'x',
+        timeoutMs: 1000,
+      }),
+      { name: 'mqtt-down', logger: silentLogger },
+    );
     await assert.rejects(sink.open(), (err: unknown) => err instanceof SinkError && err.kind === 'reconnect');
     await down.stop();
   });

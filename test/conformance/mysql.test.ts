@@ -1,23 +1,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { Registry } from 'prom-client';
-import { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import type { TrackedEvent } from '../../src/event/trackedEvent.js';
-import { createMetrics } from '../../src/ops/metrics.js';
 import { silentLogger } from '../../src/ops/logger.js';
-import { MysqlSink, createTableSql } from '../../src/sinks/mysql/mysqlSink.js';
+import { MysqlSink } from '../../src/sinks/mysql/mysqlSink.js';
+import { createTableSql } from '../../src/sql/mysql.js';
 import { mysqlConfigSchema } from '../../src/sinks/mysql/index.js';
 import { DEFAULT_COLUMNS, columnMapping } from '../../src/sinks/sqlColumns.js';
 import { SinkError, type Sink } from '../../src/sinks/sink.js';
-import { MemoryLog } from '../support/memoryLog.js';
+import { runAttempt } from '../../src/dispatch/deadline.js';
 import { TcpProxy } from '../support/tcpProxy.js';
+import { captureLogger } from '../unit/dispatch/fakes.js';
 import { runSinkConformance } from './sink.js';
-import { waitUntil } from '../support/waitFor.js';
+import { failure, runSqlSinkConformance } from './sqlSink.js';
 
 /**
  * The mysql sink against the machine's real MariaDB (127.0.0.1:3306, root with an empty
@@ -32,7 +28,15 @@ import { waitUntil } from '../support/waitFor.js';
  */
 
 const RUN = randomUUID().slice(0, 8);
-const admin = mysql.createPool({ host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test', timezone: 'Z', connectionLimit: 2 });
+const admin = mysql.createPool({
+  host: '127.0.0.1',
+  port: 3306,
+  user: 'root',
+  password: '',
+  database: 'test',
+  timezone: 'Z',
+  connectionLimit: 2,
+});
 const proxy = new TcpProxy(3306);
 const tables: string[] = [];
 
@@ -52,11 +56,59 @@ after(async () => {
   await admin.end();
 });
 
-const base = () => ({ host: '127.0.0.1', port: proxy.port, user: 'root', database: 'test', connectTimeoutMs: 2000, queryTimeoutMs: 10_000 });
+const base = () => ({
+  host: '127.0.0.1',
+  port: proxy.port,
+  user: 'root',
+  database: 'test',
+  connectTimeoutMs: 2000,
+  queryTimeoutMs: 10_000,
+});
 
 async function rows(sql: string): Promise<Record<string, unknown>[]> {
   const [result] = await admin.query<mysql.RowDataPacket[]>(sql);
   return result;
+}
+
+/** How many LOAD DATA statements the server ran since it started (all sessions). */
+async function comLoad(): Promise<number> {
+  const [r] = await rows("SHOW GLOBAL STATUS LIKE 'Com_load'");
+  return Number(r!.Value);
+}
+
+/**
+ * Runs `body` while another session holds `LOCK TABLES <table> WRITE`, so the sink's
+ * statements on it wait (for the metadata lock, up to lock_wait_timeout: a day by default).
+ * The lock is released however `body` ends.
+ */
+async function withTableLocked(table: string, body: () => Promise<void>): Promise<void> {
+  const locker = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', database: 'test' });
+  try {
+    await locker.query(`LOCK TABLES \`${table}\` WRITE`);
+    await body();
+  } finally {
+    await locker.query('UNLOCK TABLES').catch(() => {});
+    await locker.end();
+  }
+}
+
+/** Statements of other sessions waiting for a lock on `table`. */
+async function waitingOn(table: string): Promise<number> {
+  const [r] = await rows(
+    `SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%lock' AND INFO LIKE '%${table}%' AND ID <> CONNECTION_ID()`,
+  );
+  return Number(r!.n);
+}
+
+async function untilStatementWaitsOn(table: string): Promise<void> {
+  for (let i = 0; i < 50 && (await waitingOn(table)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok((await waitingOn(table)) > 0, `a statement of the sink waits on ${table}`);
+}
+
+/** The server dropped the sink's waiting statement (its session went with the connection), within 2 s. */
+async function untilNoStatementWaitsOn(table: string): Promise<void> {
+  for (let i = 0; i < 40 && (await waitingOn(table)) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await waitingOn(table), 0, `no statement still waits on ${table}`);
 }
 
 /** MariaDB hands JSON columns back as text, MySQL as objects. */
@@ -64,10 +116,25 @@ const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) 
 
 /** A row of the default layout back to the event it came from (absent fields stay absent). */
 function toEvent(row: Record<string, unknown>): TrackedEvent {
-  const event: TrackedEvent = { id: String(row.id), type: String(row.type), ts: (row.ts as Date).getTime(), props: json(row.props), meta: json(row.meta) };
-  const optional: [keyof TrackedEvent, string][] = [['partyId', 'party_id'], ['sessionId', 'session_id'], ['pageViewId', 'page_view_id'], ['ip', 'ip'], ['ua', 'ua'], ['url', 'url'], ['referrer', 'referrer']];
+  const event: TrackedEvent = {
+    id: String(row.id),
+    type: String(row.type),
+    ts: (row.ts as Date).getTime(),
+    props: json(row.props),
+    meta: json(row.meta),
+  };
+  const optional: [keyof TrackedEvent, string][] = [
+    ['partyId', 'party_id'],
+    ['sessionId', 'session_id'],
+    ['pageViewId', 'page_view_id'],
+    ['ip', 'ip'],
+    ['ua', 'ua'],
+    ['url', 'url'],
+    ['referrer', 'referrer'],
+  ];
   if (row.client_ts !== null) event.clientTs = (row.client_ts as Date).getTime();
-  for (const [field, column] of optional) if (row[column] !== null) (event as unknown as Record<string, unknown>)[field] = row[column];
+  for (const [field, column] of optional)
+    if (row[column] !== null) (event as unknown as Record<string, unknown>)[field] = row[column];
   return event;
 }
 
@@ -76,11 +143,23 @@ let pending: Promise<unknown> = Promise.resolve();
 
 runSinkConformance('mysql', {
   ordered: true,
-  config: () => ({ type: 'mysql', ...base(), table: `test.${conformanceTable}`, columns: { ...DEFAULT_COLUMNS, poison: 'props.poison' } }),
+  config: () => ({
+    type: 'mysql',
+    ...base(),
+    table: `test.${conformanceTable}`,
+    columns: { ...DEFAULT_COLUMNS, poison: 'props.poison' },
+  }),
   createSink: (config, context) => {
     const sink = new MysqlSink(mysqlConfigSchema.parse(config), context);
     // rejectWhere is synchronous; its ALTER TABLE finishes before the sink first opens.
-    const wrapped: Sink = { open: async () => { await pending; await sink.open(); }, deliver: (b) => sink.deliver(b), close: () => sink.close() };
+    const wrapped: Sink = {
+      open: async () => {
+        await pending;
+        await sink.open();
+      },
+      deliver: (b) => sink.deliver(b),
+      close: () => sink.close(),
+    };
     return wrapped;
   },
   start: async () => proxy.restore(),
@@ -88,26 +167,44 @@ runSinkConformance('mysql', {
   reset: async () => {
     await pending;
     await admin.query(`DROP TABLE IF EXISTS \`${conformanceTable}\``);
-    const ddl = createTableSql(conformanceTable, columnMapping(undefined)).replace(/\n\) ENGINE/, ',\n  seq BIGINT NOT NULL AUTO_INCREMENT UNIQUE,\n  poison BOOLEAN\n) ENGINE');
+    const ddl = createTableSql(conformanceTable, columnMapping(undefined)).replace(
+      /\n\) ENGINE/,
+      ',\n  seq BIGINT NOT NULL AUTO_INCREMENT UNIQUE,\n  poison BOOLEAN\n) ENGINE',
+    );
     await admin.query(ddl);
   },
   readBack: async () => (await rows(`SELECT * FROM \`${conformanceTable}\` ORDER BY seq`)).map(toEvent),
   rejectWhere: (bad, reason) => {
     const sample = (props: Record<string, unknown>): TrackedEvent => ({ id: 'x', type: 't', ts: 0, props, meta: {} });
-    assert.ok(bad(sample({ poison: true })) && !bad(sample({ n: 1 })) && !bad(sample({ poison: false })), 'the CHECK below is the SQL twin of the suite predicate');
-    pending = admin.query(`ALTER TABLE \`${conformanceTable}\` ADD CONSTRAINT \`${reason.replaceAll('`', '``')}\` CHECK (poison IS NOT TRUE)`);
+    assert.ok(
+      bad(sample({ poison: true })) && !bad(sample({ n: 1 })) && !bad(sample({ poison: false })),
+      'the CHECK below is the SQL twin of the suite predicate',
+    );
+    pending = admin.query(
+      `ALTER TABLE \`${conformanceTable}\` ADD CONSTRAINT \`${reason.replaceAll('`', '``')}\` CHECK (poison IS NOT TRUE)`,
+    );
   },
 });
 
 function makeEvents(n: number, from = 0, extra: (i: number) => Partial<TrackedEvent> = () => ({})): TrackedEvent[] {
   return Array.from({ length: n }, (_, k) => {
     const i = from + k;
-    return { id: `m${RUN}-${String(i).padStart(6, '0')}`, type: 'order.created', ts: 1_700_000_000_000 + i, props: { n: i, plan: i % 2 ? 'pro' : 'free' }, meta: { geo: { country: 'DE' } }, ...extra(i) };
+    return {
+      id: `m${RUN}-${String(i).padStart(6, '0')}`,
+      type: 'order.created',
+      ts: 1_700_000_000_000 + i,
+      props: { n: i, plan: i % 2 ? 'pro' : 'free' },
+      meta: { geo: { country: 'DE' } },
+      ...extra(i),
+    };
   });
 }
 
 function sinkFor(config: Record<string, unknown>): MysqlSink {
-  return new MysqlSink(mysqlConfigSchema.parse({ type: 'mysql', name: 'mysql-test', ...base(), ...config }), { name: 'mysql-test', logger: silentLogger });
+  return new MysqlSink(mysqlConfigSchema.parse({ type: 'mysql', name: 'mysql-test', ...base(), ...config }), {
+    name: 'mysql-test',
+    logger: silentLogger,
+  });
 }
 
 async function count(table: string, id = 'id'): Promise<{ rows: number; ids: number }> {
@@ -115,100 +212,88 @@ async function count(table: string, id = 'id'): Promise<{ rows: number; ids: num
   return { rows: Number(r!.n), ids: Number(r!.ids) };
 }
 
-async function failure(p: Promise<unknown>): Promise<SinkError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  assert.ok(err instanceof SinkError, `expected a SinkError, got ${String(err)}`);
-  return err;
-}
-
-const waitFor = (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) => waitUntil(what, check, timeoutMs, 20);
-
-function dispatcherFor(config: Record<string, unknown>) {
-  const name = String(config.name);
-  const log = new MemoryLog();
-  const dataDir = mkdtempSync(join(tmpdir(), `beacon-mysql-${name}-`));
-  const parsed = mysqlConfigSchema.parse({ type: 'mysql', ...base(), ...config });
-  const dispatcher = new Dispatcher({ log, sinks: [{ config: parsed }], dispatch: { maxFailoverDuration: 200, initialBackoff: 10, logEvery: 0, shutdownTimeout: 5000 }, dataDir, logger: silentLogger, metrics: createMetrics(new Registry()) });
-  return { log, dataDir, dispatcher, status: () => dispatcher.status()[0]! };
-}
+runSqlSinkConformance('mysql', {
+  type: 'mysql',
+  base,
+  parse: (config) => mysqlConfigSchema.parse(config),
+  sinkFor,
+  proxy,
+  directPort: 3306,
+  tableFor,
+  makeEvents,
+  count: (table) => count(table),
+  exec: async (sql) => {
+    await admin.query(sql);
+  },
+  quoted: (table) => `\`${table}\``,
+  idType: 'VARCHAR(64)',
+  createNarrowPartyTable: async (table) => {
+    await admin.query(
+      createTableSql(table, columnMapping(undefined)).replace('`party_id` VARCHAR(255)', '`party_id` VARCHAR(8)'),
+    );
+  },
+  tooLong: /Data too long for column 'party_id'.*1406/,
+  afterTooLong: async (table) => {
+    assert.deepEqual(
+      await rows(`SELECT id FROM \`${table}\` WHERE party_id LIKE 'a-party%'`),
+      [],
+      'no truncated row (as INSERT IGNORE would write)',
+    );
+  },
+  throughputNote: 'LOAD DATA LOCAL INFILE, new ids',
+});
 
 describe('mysql sink', () => {
   test('creates the documented table on open when createTable is set', async () => {
     const table = tableFor('created');
     const sink = sinkFor({ table, createTable: true });
     await sink.open();
-    await sink.deliver(makeEvents(3, 0, (i) => (i === 0 ? { clientTs: 1_699_999_999_000, partyId: 'party', ip: '10.0.0.1' } : {})));
+    await sink.deliver(
+      makeEvents(3, 0, (i) => (i === 0 ? { clientTs: 1_699_999_999_000, partyId: 'party', ip: '10.0.0.1' } : {})),
+    );
     await sink.close();
-    const columns = await rows(`SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'test' AND TABLE_NAME = '${table}' ORDER BY ORDINAL_POSITION`);
-    assert.deepEqual(columns.map((c) => `${c.name} ${c.type}`), [
-      'id varchar(255)', 'type varchar(255)', 'ts datetime(3)', 'client_ts datetime(3)', 'party_id varchar(255)', 'session_id varchar(255)', 'page_view_id varchar(255)',
-      'ip varchar(255)', 'ua text', 'url text', 'referrer text', 'props longtext', 'meta longtext', 'received_at datetime(3)',
-    ]);
+    const columns = await rows(
+      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'test' AND TABLE_NAME = '${table}' ORDER BY ORDINAL_POSITION`,
+    );
+    assert.deepEqual(
+      columns.map((c) => `${c.name} ${c.type}`),
+      [
+        'id varchar(255)',
+        'type varchar(255)',
+        'ts datetime(3)',
+        'client_ts datetime(3)',
+        'party_id varchar(255)',
+        'session_id varchar(255)',
+        'page_view_id varchar(255)',
+        'ip varchar(255)',
+        'ua text',
+        'url text',
+        'referrer text',
+        'props longtext',
+        'meta longtext',
+        'received_at datetime(3)',
+      ],
+    );
     const got = await rows(`SELECT * FROM \`${table}\` ORDER BY id`);
-    assert.deepEqual(toEvent(got[0]!), makeEvents(1, 0, () => ({ clientTs: 1_699_999_999_000, partyId: 'party', ip: '10.0.0.1' }))[0]);
-    const [utc] = await rows(`SELECT DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f') AS ts FROM \`${table}\` ORDER BY id LIMIT 1`);
+    assert.deepEqual(
+      toEvent(got[0]!),
+      makeEvents(1, 0, () => ({ clientTs: 1_699_999_999_000, partyId: 'party', ip: '10.0.0.1' }))[0],
+    );
+    const [utc] = await rows(
+      `SELECT DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f') AS ts FROM \`${table}\` ORDER BY id LIMIT 1`,
+    );
     assert.equal(utc!.ts, '2023-11-14 22:13:20.000000', 'DATETIME holds UTC');
   });
 
-  test('writes nothing twice when a batch is delivered again after a restart mid-batch', async (t) => {
-    const table = tableFor('twice');
-    const first = sinkFor({ table, createTable: true });
-    await first.open();
-    await first.deliver(makeEvents(50));
-    // The process "crashes" here: the rows are in, the cursor was never committed.
-    await first.close();
-    const second = sinkFor({ table });
-    await second.open();
-    await second.deliver(makeEvents(80));
-    assert.deepEqual(await count(table), { rows: 80, ids: 80 });
-
-    // Cut the connection while a large batch (several statements in one transaction) is in flight.
-    const big = makeEvents(20_000, 1000);
-    const cut = setTimeout(() => proxy.cut(), 40);
-    const outcome = await second.deliver(big).then(() => 'delivered', (e: unknown) => (e instanceof SinkError ? e.kind : String(e)));
-    clearTimeout(cut);
-    t.diagnostic(`the 20000-event batch cut after 40 ms: ${outcome}`);
-    assert.ok(outcome === 'delivered' || outcome === 'reconnect', `a cut connection is a reconnect, got ${outcome}`);
-    await second.close();
-    await second.open();
-    await second.deliver(big);
-    await second.close();
-    assert.deepEqual(await count(table), { rows: 20_080, ids: 20_080 });
-  });
-
-  test('loses nothing when connections are cut again and again in the middle of batches', async (t) => {
-    const table = tableFor('cuts');
-    const { log, dispatcher, status } = dispatcherFor({ name: 'cuts', table, createTable: true, batch: { maxEvents: 200, maxWaitMs: 10 } });
-    await dispatcher.start();
-    const sent = makeEvents(5000);
-    let appended = false;
-    const appending = (async () => {
-      for (let i = 0; i < sent.length; i += 100) {
-        await log.append(sent.slice(i, i + 100));
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      appended = true;
-    })();
-    // Cut every open connection every 60 ms while events keep arriving (about 1 s).
-    let cuts = 0;
-    while (!appended) {
-      await new Promise((r) => setTimeout(r, 60));
-      if (proxy.connections > 0) {
-        proxy.cut();
-        cuts++;
-      }
-    }
-    await appending;
-    assert.ok(cuts >= 5, `only ${cuts} cuts happened`);
-    await waitFor(async () => (await count(table).catch(() => ({ rows: 0 }))).rows === sent.length, 'every event after the cuts');
-    await dispatcher.stop(5000);
-    assert.deepEqual(await count(table), { rows: 5000, ids: 5000 });
-    assert.ok(status().errors > 0, 'the cuts were seen as failed attempts');
-    t.diagnostic(`cuts: ${cuts}, failed attempts: ${status().errors}`);
-  });
-
   test('maps columns to event fields and props/meta paths, into created or existing tables', async () => {
-    const columns = { event_id: 'id', kind: 'type', at: 'ts', plan: 'props.plan', country: 'meta.geo.country', payload: 'props' };
+    const columns = {
+      event_id: 'id',
+      kind: 'type',
+      at: 'ts',
+      plan: 'props.plan',
+      country: 'meta.geo.country',
+      payload: 'props',
+    };
     const created = tableFor('mapped');
     const sink = sinkFor({ table: `test.${created}`, createTable: true, columns });
     await sink.open();
@@ -216,55 +301,40 @@ describe('mysql sink', () => {
     await sink.close();
     const got = await rows(`SELECT * FROM \`${created}\` ORDER BY event_id`);
     assert.deepEqual(Object.keys(got[0]!), ['event_id', 'kind', 'at', 'plan', 'country', 'payload', 'received_at']);
-    const text = await rows(`SELECT CONCAT(plan) AS plan, CONCAT(country) AS country FROM \`${created}\` ORDER BY event_id`);
-    assert.deepEqual(text.map((r) => [r.plan, r.country]), [['"free"', '"DE"'], ['"pro"', '"DE"']], 'JSON values in JSON columns');
+    const text = await rows(
+      `SELECT CONCAT(plan) AS plan, CONCAT(country) AS country FROM \`${created}\` ORDER BY event_id`,
+    );
+    assert.deepEqual(
+      text.map((r) => [r.plan, r.country]),
+      [
+        ['"free"', '"DE"'],
+        ['"pro"', '"DE"'],
+      ],
+      'JSON values in JSON columns',
+    );
     assert.deepEqual(json(got[1]!.payload), { n: 1, plan: 'pro' });
     assert.equal((got[0]!.at as Date).getTime(), 1_700_000_000_000);
 
     // An existing table with its own types: text for a props path, BIGINT milliseconds for ts.
     const existing = tableFor('mapped_existing');
-    await admin.query(`CREATE TABLE \`${existing}\` (event_id VARCHAR(64) PRIMARY KEY, at BIGINT NOT NULL, plan TEXT, country CHAR(2))`);
-    const into = sinkFor({ table: existing, columns: { event_id: 'id', at: 'ts', plan: 'props.plan', country: 'meta.geo.country' } });
+    await admin.query(
+      `CREATE TABLE \`${existing}\` (event_id VARCHAR(64) PRIMARY KEY, at BIGINT NOT NULL, plan TEXT, country CHAR(2))`,
+    );
+    const into = sinkFor({
+      table: existing,
+      columns: { event_id: 'id', at: 'ts', plan: 'props.plan', country: 'meta.geo.country' },
+    });
     await into.open();
     await into.deliver(makeEvents(2));
     await into.close();
     const back = await rows(`SELECT * FROM \`${existing}\` ORDER BY event_id`);
-    assert.deepEqual(back.map((r) => [String(r.at), r.plan, r.country]), [['1700000000000', 'free', 'DE'], ['1700000000001', 'pro', 'DE']]);
-  });
-
-  test('dead-letters rows the server refuses (a value too long) with its message, and never truncates them', async () => {
-    const table = tableFor('toolong');
-    await admin.query(createTableSql(table, columnMapping(undefined)).replace('`party_id` VARCHAR(255)', '`party_id` VARCHAR(8)'));
-    const { log, dataDir, dispatcher, status } = dispatcherFor({ name: 'toolong', table, batch: { maxEvents: 50, maxWaitMs: 10 } });
-    await dispatcher.start();
-    const sent = makeEvents(40, 0, (i) => ({ partyId: i === 3 || i === 30 ? 'a-party-id-longer-than-eight' : `p${i}` }));
-    await log.append(sent);
-    await waitFor(() => status().deadLettered === 2 && status().lagEvents === 0, 'the dead letters');
-    await dispatcher.stop(5000);
-    assert.deepEqual(await count(table), { rows: 38, ids: 38 });
-    assert.deepEqual(await rows(`SELECT id FROM \`${table}\` WHERE party_id LIKE 'a-party%'`), [], 'no truncated row (as INSERT IGNORE would write)');
-    const entries = readFileSync(join(dataDir, 'dlq', 'toolong.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: TrackedEvent; reason: string });
-    assert.deepEqual(entries.map((e) => e.event.id), [sent[3]!.id, sent[30]!.id]);
-    for (const entry of entries) assert.match(entry.reason, /Data too long for column 'party_id'.*1406/);
-  });
-
-  test('stops with a message naming the table when it is missing, or its id column is not unique', async () => {
-    const table = `beacon_test_${RUN}_missing`;
-    const err = await failure(sinkFor({ table }).open());
-    assert.equal(err.kind, 'fatal');
-    assert.match(err.message, new RegExp(`table ${table} does not exist: create it .* or set createTable: true`));
-
-    const noColumn = tableFor('nocolumn');
-    await admin.query(`CREATE TABLE \`${noColumn}\` (id VARCHAR(64) PRIMARY KEY)`);
-    const err2 = await failure(sinkFor({ table: noColumn, columns: { id: 'id', kind: 'type' } }).open());
-    assert.equal(err2.kind, 'fatal');
-    assert.match(err2.message, /has no column kind/);
-
-    const noKey = tableFor('nokey');
-    await admin.query(`CREATE TABLE \`${noKey}\` (id VARCHAR(64))`);
-    const err3 = await failure(sinkFor({ table: noKey, columns: { id: 'id' } }).open());
-    assert.equal(err3.kind, 'fatal');
-    assert.match(err3.message, /must be the primary key/);
+    assert.deepEqual(
+      back.map((r) => [String(r.at), r.plan, r.country]),
+      [
+        ['1700000000000', 'free', 'DE'],
+        ['1700000000001', 'pro', 'DE'],
+      ],
+    );
   });
 
   test('stops on a wrong password or an unknown database, and reconnects when the server refuses connections', async () => {
@@ -278,23 +348,113 @@ describe('mysql sink', () => {
     assert.equal(refused.kind, 'reconnect');
   });
 
-  test('refuses configs that cannot work before connecting', () => {
-    const parse = (extra: Record<string, unknown>) => mysqlConfigSchema.parse({ type: 'mysql', name: 'x', table: 'events', ...extra });
-    assert.throws(() => parse({ url: 'mysql://u@h/db', password: 'p' }), /set either .*url.* or .*password.*, not both/);
-    assert.throws(() => parse({ columns: { a: 'type' } }), /exactly one column must take the event .*id/);
-    assert.throws(() => parse({ url: 'postgres://h/db' }), /mysql:\/\/ or mariadb:\/\//);
+  test('loads a fresh batch with LOAD DATA LOCAL, writing text it must escape (tabs, newlines, backslashes, a literal \\N) exactly as sent', async () => {
+    const table = tableFor('escapes');
+    const sink = sinkFor({ table, createTable: true });
+    await sink.open();
+    const tricky = [
+      'tab\there',
+      'line\nbreak\r\n',
+      'back\\slash\\',
+      '\\N',
+      'NULL',
+      'nul\0byte and ctrl-z \x1a',
+      'quote " and \' and ,;|',
+      'ünïcödé ✓ 😀',
+      '',
+    ];
+    const sent = makeEvents(tricky.length, 0, (i) => ({
+      partyId: tricky[i]!,
+      url: `https://example.com/?q=${tricky[i]!}`,
+      referrer: tricky[(i + 1) % tricky.length]!,
+      props: { text: tricky[i]!, nested: { again: tricky[i]! } },
+    }));
+    const loadsBefore = await comLoad();
+    await sink.deliver(sent);
+    await sink.close();
+    assert.ok((await comLoad()) > loadsBefore, 'the batch went in by LOAD DATA (the server counted a load)');
+    assert.deepEqual((await rows(`SELECT * FROM \`${table}\` ORDER BY id`)).map(toEvent), sent);
   });
 
-  test('measures insert throughput (diagnostic)', async (t) => {
-    const table = tableFor('throughput');
-    const sink = sinkFor({ table, createTable: true, port: 3306 });
+  test('writes with INSERT, after one warning naming local_infile, when LOAD DATA LOCAL is refused', async () => {
+    const table = tableFor('noinfile');
+    const { logger, lines } = captureLogger();
+    // A client without the LOCAL_FILES capability: MariaDB refuses the load as it does with local_infile=OFF.
+    const sink = new MysqlSink(
+      mysqlConfigSchema.parse({ type: 'mysql', name: 'noinfile', ...base(), table, createTable: true }),
+      { name: 'noinfile', logger },
+      { clientFlags: ['-LOCAL_FILES'] },
+    );
     await sink.open();
-    const events = makeEvents(20_000);
-    const started = performance.now();
-    for (let i = 0; i < events.length; i += 500) await sink.deliver(events.slice(i, i + 500));
-    const seconds = (performance.now() - started) / 1000;
+    await sink.deliver(makeEvents(30));
+    await sink.deliver(makeEvents(60));
     await sink.close();
-    assert.equal((await count(table)).rows, 20_000);
-    t.diagnostic(`mysql (MariaDB): ${Math.round(20_000 / seconds)} rows/s in batches of 500 (multi-row INSERT ... ON DUPLICATE KEY UPDATE)`);
+    assert.deepEqual(await count(table), { rows: 60, ids: 60 });
+    const warnings = lines.filter((l) => /local_infile/.test(String(l.msg)));
+    assert.equal(warnings.length, 1, 'one warning, not one per batch');
+    assert.equal(warnings[0]!.level, 40);
+  });
+
+  test("ends a statement held by another session's table lock at the loop's attempt deadline, and writes the batch on a new connection once the lock goes", async () => {
+    const table = tableFor('locked');
+    await admin.query(createTableSql(table, columnMapping(undefined)));
+    const sink = sinkFor({ table, queryTimeoutMs: 800 });
+    await sink.open();
+    await withTableLocked(table, async () => {
+      const started = Date.now();
+      const err = await failure(runAttempt(sink, 'mysql-test', (attempt) => sink.deliver(makeEvents(20), attempt)));
+      const elapsed = Date.now() - started;
+      assert.equal(err.kind, 'reconnect');
+      assert.equal(err.errorType, 'timeout');
+      assert.match(err.message, /within 800 ms \(queryTimeoutMs\)/);
+      assert.ok(elapsed >= 700 && elapsed < 2500, `the attempt ended at the deadline, after ${elapsed} ms`);
+      await untilNoStatementWaitsOn(table);
+    });
+    // What the loop does after a `reconnect`: close, open (a new connection), the same batch again.
+    await sink.close();
+    await sink.open();
+    await sink.deliver(makeEvents(20));
+    await sink.close();
+    assert.deepEqual(await count(table), { rows: 20, ids: 20 });
+  });
+
+  test("ends the statement at once when the attempt's signal aborts, without waiting for queryTimeoutMs", async () => {
+    const table = tableFor('aborted');
+    await admin.query(createTableSql(table, columnMapping(undefined)));
+    const sink = sinkFor({ table, queryTimeoutMs: 30_000 });
+    await sink.open();
+    await withTableLocked(table, async () => {
+      const control = new AbortController();
+      const delivering = sink.deliver(makeEvents(5), { signal: control.signal });
+      delivering.catch(() => {});
+      await untilStatementWaitsOn(table);
+      control.abort(new SinkError('reconnect', 'deadline', { errorType: 'timeout' }));
+      const settled = await Promise.race([
+        delivering.then(
+          () => 'resolved',
+          () => 'rejected',
+        ),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3000).unref()),
+      ]);
+      assert.equal(settled, 'rejected', 'the aborted attempt failed at once');
+      await untilNoStatementWaitsOn(table);
+    });
+    const lost = await failure(sink.deliver(makeEvents(5)));
+    assert.equal(lost.kind, 'reconnect', 'the abandoned connection is not used again');
+    await sink.open();
+    await sink.deliver(makeEvents(5));
+    await sink.close();
+    assert.deepEqual(await count(table), { rows: 5, ids: 5 });
+  });
+
+  test('refuses configs that cannot work before connecting', () => {
+    const parse = (extra: Record<string, unknown>) =>
+      mysqlConfigSchema.parse({ type: 'mysql', name: 'x', table: 'events', ...extra });
+    assert.throws(
+      () => parse({ url: 'mysql://u@h/db', password: 'p' }),
+      /set either .*url.* or .*password.*, not both/,
+    );
+    assert.throws(() => parse({ columns: { a: 'type' } }), /exactly one column must take the event .*id/);
+    assert.throws(() => parse({ url: 'postgres://h/db' }), /mysql:\/\/ or mariadb:\/\//);
   });
 });

@@ -46,13 +46,20 @@ function decode(data: Uint8Array): TrackedEvent[] {
   let sub: Subscription | undefined;
   runSinkConformance('nats (core)', {
     ordered: true,
-    config: () => ({ type: 'nats', servers: `nats://127.0.0.1:${proxy.port}`, subject: `${prefix}.{type}`, timeoutMs: 2000 }),
+    config: () => ({
+      type: 'nats',
+      servers: `nats://127.0.0.1:${proxy.port}`,
+      subject: `${prefix}.{type}`,
+      timeoutMs: 2000,
+    }),
     start: async () => {
       proxy.restore();
       if (!sub) {
-        sub = reader.subscribe(`${prefix}.>`, { callback: (_err, msg) => {
-          received.push(...decode(msg.data));
-        } });
+        sub = reader.subscribe(`${prefix}.>`, {
+          callback: (_err, msg) => {
+            received.push(...decode(msg.data));
+          },
+        });
         await reader.flush();
       }
     },
@@ -110,9 +117,25 @@ function decode(data: Uint8Array): TrackedEvent[] {
 }
 
 describe('nats sink (JetStream specifics)', () => {
-  const event = (i: number, extra: Partial<TrackedEvent> = {}): TrackedEvent => ({ id: `e${run}-${i}`, type: 'js_check', ts: Date.now(), props: { i }, meta: {}, ...extra });
+  const event = (i: number, extra: Partial<TrackedEvent> = {}): TrackedEvent => ({
+    id: `e${run}-${i}`,
+    type: 'js_check',
+    ts: Date.now(),
+    props: { i },
+    meta: {},
+    ...extra,
+  });
   const sinkFor = (config: Record<string, unknown>) =>
-    new NatsSink(natsConfigSchema.parse({ name: 'js-check', type: 'nats', servers: `nats://127.0.0.1:${NATS_PORT}`, timeoutMs: 2000, ...config }), { name: 'js-check', logger: silentLogger });
+    new NatsSink(
+      natsConfigSchema.parse({
+        name: 'js-check',
+        type: 'nats',
+        servers: `nats://127.0.0.1:${NATS_PORT}`,
+        timeoutMs: 2000,
+        ...config,
+      }),
+      { name: 'js-check', logger: silentLogger },
+    );
   let stream = '';
   let subject = '';
   before(async () => {
@@ -123,15 +146,30 @@ describe('nats sink (JetStream specifics)', () => {
   });
 
   test('stops with a clear message when the configured stream does not exist and create is off', async () => {
-    const sink = sinkFor({ subject: 'x.{type}', jetstream: true, stream: { name: `BEACON_TEST_${run}_MISSING`, subjects: ['x.>'] } });
-    await assert.rejects(sink.open(), (err: unknown) => err instanceof SinkError && err.kind === 'fatal' && /does not exist.*stream\.create: true/.test(err.message));
+    const sink = sinkFor({
+      subject: 'x.{type}',
+      jetstream: true,
+      stream: { name: `BEACON_TEST_${run}_MISSING`, subjects: ['x.>'] },
+    });
+    await assert.rejects(
+      sink.open(),
+      (err: unknown) =>
+        err instanceof SinkError && err.kind === 'fatal' && /does not exist.*stream\.create: true/.test(err.message),
+    );
   });
 
   test('stops with a clear message when no stream captures the subject', async () => {
     const sink = sinkFor({ subject: `beacon-test.${run}.nowhere.{type}`, jetstream: true });
     await sink.open();
     try {
-      await assert.rejects(sink.deliver([event(1)]), (err: unknown) => err instanceof SinkError && err.kind === 'fatal' && err.errorType === 'no_stream' && /no JetStream stream captures/.test(err.message));
+      await assert.rejects(
+        sink.deliver([event(1)]),
+        (err: unknown) =>
+          err instanceof SinkError &&
+          err.kind === 'fatal' &&
+          err.errorType === 'no_stream' &&
+          /no JetStream stream captures/.test(err.message),
+      );
     } finally {
       await sink.close();
     }
@@ -151,11 +189,21 @@ describe('nats sink (JetStream specifics)', () => {
   test('an event missing a subject field is rejected by index and the rest are stored', async () => {
     const sink = sinkFor({ subject: `${subject}.by-app.{props.app}`, jetstream: true });
     await sink.open();
-    const batch = [event(100, { props: { app: 'a' } }), event(101, { props: {} }), event(102, { props: { app: 'b.c' } })];
-    const err = await sink.deliver(batch).then(() => undefined, (e: unknown) => e);
+    const batch = [
+      event(100, { props: { app: 'a' } }),
+      event(101, { props: {} }),
+      event(102, { props: { app: 'b.c' } }),
+    ];
+    const err = await sink.deliver(batch).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await sink.close();
     assert.ok(err instanceof SinkError && err.kind === 'reject');
-    assert.deepEqual(err.rejected?.map((r) => r.index), [1]);
+    assert.deepEqual(
+      err.rejected?.map((r) => r.index),
+      [1],
+    );
     assert.match(err.rejected![0]!.reason, /props\.app/);
     const info = await jsm.streams.info(stream, { subjects_filter: `${subject}.by-app.>` });
     // A '.' in a value would add a subject token: it is replaced.

@@ -53,7 +53,11 @@ async function drain(queue: string): Promise<{ event: TrackedEvent; routingKey: 
   for (;;) {
     const msg = await admin.basicGet({ queue, noAck: true });
     if (!msg) return got;
-    const body = Buffer.isBuffer(msg.body) ? JSON.parse(msg.body.toString('utf8')) : typeof msg.body === 'string' ? JSON.parse(msg.body) : msg.body;
+    const body = Buffer.isBuffer(msg.body)
+      ? JSON.parse(msg.body.toString('utf8'))
+      : typeof msg.body === 'string'
+        ? JSON.parse(msg.body)
+        : msg.body;
     got.push({ event: body as TrackedEvent, routingKey: msg.routingKey, persistent: msg.durable === true });
   }
 }
@@ -78,7 +82,15 @@ let received: TrackedEvent[] = [];
 
 runSinkConformance('rabbitmq', {
   ordered: true,
-  config: () => ({ type: 'rabbitmq', host: '127.0.0.1', port: proxy.port, exchange: main.exchange, routingKey: 'conformance.{type}', connectTimeoutMs: 2000, confirmTimeoutMs: 5000 }),
+  config: () => ({
+    type: 'rabbitmq',
+    host: '127.0.0.1',
+    port: proxy.port,
+    exchange: main.exchange,
+    routingKey: 'conformance.{type}',
+    connectTimeoutMs: 2000,
+    confirmTimeoutMs: 5000,
+  }),
   start: async () => proxy.restore(),
   stop: async () => proxy.down(),
   reset: async () => {
@@ -95,11 +107,24 @@ function dispatcherFor(config: Record<string, unknown>, options: { maxFailoverDu
   const name = String(config.name);
   const log = new MemoryLog();
   const dataDir = mkdtempSync(join(tmpdir(), `beacon-rabbitmq-${name}-`));
-  const raw = rabbitmqConfigSchema.parse({ type: 'rabbitmq', host: '127.0.0.1', port: proxy.port, connectTimeoutMs: 2000, confirmTimeoutMs: 5000, batch: { maxEvents: 50, maxWaitMs: 10 }, ...config });
+  const raw = rabbitmqConfigSchema.parse({
+    type: 'rabbitmq',
+    host: '127.0.0.1',
+    port: proxy.port,
+    connectTimeoutMs: 2000,
+    confirmTimeoutMs: 5000,
+    batch: { maxEvents: 50, maxWaitMs: 10 },
+    ...config,
+  });
   const dispatcher = new Dispatcher({
     log,
     sinks: [{ config: raw }],
-    dispatch: { maxFailoverDuration: options.maxFailoverDuration ?? 200, initialBackoff: 10, logEvery: 0, shutdownTimeout: 5000 },
+    dispatch: {
+      maxFailoverDuration: options.maxFailoverDuration ?? 200,
+      initialBackoff: 10,
+      logEvery: 0,
+      shutdownTimeout: 5000,
+    },
     dataDir,
     logger: silentLogger,
     metrics: createMetrics(new Registry()),
@@ -108,10 +133,18 @@ function dispatcherFor(config: Record<string, unknown>, options: { maxFailoverDu
 }
 
 function makeEvents(n: number, extra: (i: number) => Partial<TrackedEvent> = () => ({})): TrackedEvent[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `r${RUN}-${String(i).padStart(5, '0')}`, type: 'order.created', ts: Date.now(), props: { n: i }, meta: {}, ...extra(i) }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `r${RUN}-${String(i).padStart(5, '0')}`,
+    type: 'order.created',
+    ts: Date.now(),
+    props: { n: i },
+    meta: {},
+    ...extra(i),
+  }));
 }
 
-const waitFor = (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) => waitUntil(what, check, timeoutMs, 20);
+const waitFor = (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) =>
+  waitUntil(what, check, timeoutMs, 20);
 
 describe('rabbitmq sink', () => {
   test('loses nothing when connections are cut again and again in the middle of batches', async (t) => {
@@ -141,27 +174,45 @@ describe('rabbitmq sink', () => {
     }, 'every event after the cuts');
     await dispatcher.stop(5000);
     const ids = new Set(got.map((e) => e.id));
-    assert.deepEqual(sent.filter((e) => !ids.has(e.id)), []);
+    assert.deepEqual(
+      sent.filter((e) => !ids.has(e.id)),
+      [],
+    );
     assert.ok(status().errors > 0, 'the cuts were seen as failed attempts');
     t.diagnostic(`cuts: ${cuts}, failed attempts: ${status().errors}, duplicates: ${got.length - ids.size}`);
   });
 
   test('publishes persistent messages with the routing key templated from the event', async () => {
     const { exchange, queue } = await topology('keys');
-    const { log, dispatcher, status } = dispatcherFor({ name: 'keys', exchange, routingKey: 'events.{type}.{props.region}' });
+    const { log, dispatcher, status } = dispatcherFor({
+      name: 'keys',
+      exchange,
+      routingKey: 'events.{type}.{props.region}',
+    });
     await dispatcher.start();
     await log.append(makeEvents(3, (i) => ({ props: { n: i, region: ['eu', 'us', 'ap'][i] } })));
     await waitFor(() => status().delivered === 3, 'deliveries');
     await dispatcher.stop(5000);
     const got = await drain(queue);
-    assert.deepEqual(got.map((m) => m.routingKey), ['events.order.created.eu', 'events.order.created.us', 'events.order.created.ap']);
-    assert.ok(got.every((m) => m.persistent), 'delivery mode 2');
+    assert.deepEqual(
+      got.map((m) => m.routingKey),
+      ['events.order.created.eu', 'events.order.created.us', 'events.order.created.ap'],
+    );
+    assert.ok(
+      got.every((m) => m.persistent),
+      'delivery mode 2',
+    );
   });
 
   test('declares the exchange when asked, and publishes straight to a queue', async () => {
     const exchange = `beacon-test-${RUN}-declared`;
     exchanges.push(exchange);
-    const declared = dispatcherFor({ name: 'declared', exchange, declare: { exchangeType: 'fanout', durable: false }, mandatory: false });
+    const declared = dispatcherFor({
+      name: 'declared',
+      exchange,
+      declare: { exchangeType: 'fanout', durable: false },
+      mandatory: false,
+    });
     await declared.dispatcher.start();
     await waitFor(() => declared.status().state === 'idle', 'the sink to open');
     await declared.dispatcher.stop(5000);
@@ -179,15 +230,28 @@ describe('rabbitmq sink', () => {
 
   test('dead-letters unroutable messages with the reason when onUnroutable is reject', async () => {
     const { exchange, queue } = await topology('unroutable', 'ok.#');
-    const { log, dispatcher, dataDir, status } = dispatcherFor({ name: 'unroutable', exchange, routingKey: '{props.route}.{type}', onUnroutable: 'reject' });
+    const { log, dispatcher, dataDir, status } = dispatcherFor({
+      name: 'unroutable',
+      exchange,
+      routingKey: '{props.route}.{type}',
+      onUnroutable: 'reject',
+    });
     await dispatcher.start();
     const sent = makeEvents(20, (i) => ({ props: { n: i, route: i === 4 || i === 13 ? 'nowhere' : 'ok' } }));
     await log.append(sent);
-    await waitFor(() => status().deadLettered === 2 && status().lagEvents === 0, 'the dead letters').catch((e: Error) => assert.fail(`${e.message}: ${JSON.stringify(status())}`));
+    await waitFor(() => status().deadLettered === 2 && status().lagEvents === 0, 'the dead letters').catch((e: Error) =>
+      assert.fail(`${e.message}: ${JSON.stringify(status())}`),
+    );
     await dispatcher.stop(5000);
     assert.equal((await drain(queue)).length, 18);
-    const entries = readFileSync(join(dataDir, 'dlq', 'unroutable.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: TrackedEvent; reason: string; code: string });
-    assert.deepEqual(entries.map((e) => e.event.id), [sent[4]!.id, sent[13]!.id]);
+    const entries = readFileSync(join(dataDir, 'dlq', 'unroutable.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: TrackedEvent; reason: string; code: string });
+    assert.deepEqual(
+      entries.map((e) => e.event.id),
+      [sent[4]!.id, sent[13]!.id],
+    );
     for (const entry of entries) {
       assert.equal(entry.code, 'BEACON_E_SINK_REJECTED');
       assert.match(entry.reason, /unroutable.*NO_ROUTE.*routing key "nowhere\.order\.created"/);
@@ -199,7 +263,10 @@ describe('rabbitmq sink', () => {
     const { log, dispatcher, status } = dispatcherFor({ name: 'unbound', exchange, routingKey: 'late.{type}' });
     await dispatcher.start();
     await log.append(makeEvents(10));
-    await waitFor(() => status().state === 'backing_off' && /unroutable/.test(status().lastError?.message ?? ''), 'the sink to back off on unroutable messages');
+    await waitFor(
+      () => status().state === 'backing_off' && /unroutable/.test(status().lastError?.message ?? ''),
+      'the sink to back off on unroutable messages',
+    );
     assert.equal(status().deadLettered, 0);
     await admin.queueBind({ queue, exchange, routingKey: 'late.#' });
     await waitFor(() => status().delivered === 10, 'delivery once a queue is bound');
@@ -210,47 +277,97 @@ describe('rabbitmq sink', () => {
   test('stops with a message naming the fix on a wrong password or an unknown vhost', async () => {
     const { exchange } = await topology('auth');
     const base = { type: 'rabbitmq', name: 'auth', host: '127.0.0.1', port: 5672, exchange, connectTimeoutMs: 2000 };
-    const wrongPassword = new RabbitmqSink(rabbitmqConfigSchema.parse({ ...base, password: 'not-the-password' }), { name: 'auth', logger: silentLogger });
-    const err1 = await wrongPassword.open().then(() => undefined, (e: unknown) => e);
+    const wrongPassword = new RabbitmqSink(rabbitmqConfigSchema.parse({ ...base, password: 'not-the-password' }), {
+      name: 'auth',
+      logger: silentLogger,
+    });
+    const err1 = await wrongPassword.open().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err1 instanceof SinkError);
     assert.equal(err1.kind, 'fatal');
     assert.match(err1.message, /refused user "guest".*check user and password/);
 
-    const wrongVhost = new RabbitmqSink(rabbitmqConfigSchema.parse({ ...base, vhost: `no-such-vhost-${RUN}` }), { name: 'auth', logger: silentLogger });
-    const err2 = await wrongVhost.open().then(() => undefined, (e: unknown) => e);
+    const wrongVhost = new RabbitmqSink(rabbitmqConfigSchema.parse({ ...base, vhost: `no-such-vhost-${RUN}` }), {
+      name: 'auth',
+      logger: silentLogger,
+    });
+    const err2 = await wrongVhost.open().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err2 instanceof SinkError);
     assert.equal(err2.kind, 'fatal');
     assert.match(err2.message, /vhost/);
 
-    const missing = new RabbitmqSink(rabbitmqConfigSchema.parse({ ...base, exchange: `no-such-exchange-${RUN}` }), { name: 'auth', logger: silentLogger });
-    const err3 = await missing.open().then(() => undefined, (e: unknown) => e);
+    const missing = new RabbitmqSink(rabbitmqConfigSchema.parse({ ...base, exchange: `no-such-exchange-${RUN}` }), {
+      name: 'auth',
+      logger: silentLogger,
+    });
+    const err3 = await missing.open().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err3 instanceof SinkError);
     assert.equal(err3.kind, 'retry');
     assert.match(err3.message, /set declare: true/);
 
-    const refused = new RabbitmqSink(rabbitmqConfigSchema.parse({ ...base, port: 1 }), { name: 'auth', logger: silentLogger });
-    const err4 = await refused.open().then(() => undefined, (e: unknown) => e);
+    const refused = new RabbitmqSink(rabbitmqConfigSchema.parse({ ...base, port: 1 }), {
+      name: 'auth',
+      logger: silentLogger,
+    });
+    const err4 = await refused.open().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err4 instanceof SinkError);
     assert.equal(err4.kind, 'reconnect');
   });
 
   test('dead-letters an event whose routing key needs a field it lacks, and uses fallbacks', async () => {
     const { exchange, queue } = await topology('template');
-    const { log, dispatcher, dataDir, status } = dispatcherFor({ name: 'template', exchange, routingKey: '{props.region|any}.{partyId}' });
+    const { log, dispatcher, dataDir, status } = dispatcherFor({
+      name: 'template',
+      exchange,
+      routingKey: '{props.region|any}.{partyId}',
+    });
     await dispatcher.start();
-    const sent = makeEvents(4, (i) => ({ props: i === 0 ? { n: i, region: 'eu' } : { n: i }, ...(i === 3 ? {} : { partyId: `p${i}` }) }));
+    const sent = makeEvents(4, (i) => ({
+      props: i === 0 ? { n: i, region: 'eu' } : { n: i },
+      ...(i === 3 ? {} : { partyId: `p${i}` }),
+    }));
     await log.append(sent);
     await waitFor(() => status().deadLettered === 1 && status().lagEvents === 0, 'the dead letter');
     await dispatcher.stop(5000);
-    assert.deepEqual((await drain(queue)).map((m) => m.routingKey), ['eu.p0', 'any.p1', 'any.p2']);
-    const entry = JSON.parse(readFileSync(join(dataDir, 'dlq', 'template.ndjson'), 'utf8').trim()) as { event: TrackedEvent; reason: string };
+    assert.deepEqual(
+      (await drain(queue)).map((m) => m.routingKey),
+      ['eu.p0', 'any.p1', 'any.p2'],
+    );
+    const entry = JSON.parse(readFileSync(join(dataDir, 'dlq', 'template.ndjson'), 'utf8').trim()) as {
+      event: TrackedEvent;
+      reason: string;
+    };
     assert.equal(entry.event.id, sent[3]!.id);
     assert.match(entry.reason, /the event has no partyId/);
-    assert.throws(() => rabbitmqConfigSchema.parse({ type: 'rabbitmq', name: 'x', host: 'h', exchange: 'e', routingKey: 'events.{type' }), /unclosed/);
+    assert.throws(
+      () =>
+        rabbitmqConfigSchema.parse({
+          type: 'rabbitmq',
+          name: 'x',
+          host: 'h',
+          exchange: 'e',
+          routingKey: 'events.{type',
+        }),
+      /unclosed/,
+    );
   });
 
   test('refuses a config with both or neither of exchange and queue', () => {
     assert.throws(() => rabbitmqConfigSchema.parse({ type: 'rabbitmq', name: 'x', host: 'h' }), /exactly one of/);
-    assert.throws(() => rabbitmqConfigSchema.parse({ type: 'rabbitmq', name: 'x', host: 'h', exchange: 'e', queue: 'q' }), /exactly one of/);
+    assert.throws(
+      () => rabbitmqConfigSchema.parse({ type: 'rabbitmq', name: 'x', host: 'h', exchange: 'e', queue: 'q' }),
+      /exactly one of/,
+    );
   });
 });

@@ -11,6 +11,7 @@ import { redisConfigSchema } from '../../src/sinks/redis/index.js';
 import { RedisSink } from '../../src/sinks/redis/redisSink.js';
 import { SinkError } from '../../src/sinks/sink.js';
 import { TcpProxy } from '../support/tcpProxy.js';
+import { waitUntil } from '../support/waitFor.js';
 import { runSinkConformance } from './sink.js';
 
 /**
@@ -42,7 +43,11 @@ function decodeAll(codec: Codec, payloads: string[]): TrackedEvent[] {
 
 const variants = [
   { label: 'redis (stream)', extra: { mode: 'stream' }, codec: jsonCodec },
-  { label: 'redis (stream, pipeline, maxLen)', extra: { mode: 'stream', transaction: false, maxLen: 100_000 }, codec: jsonCodec },
+  {
+    label: 'redis (stream, pipeline, maxLen)',
+    extra: { mode: 'stream', transaction: false, maxLen: 100_000 },
+    codec: jsonCodec,
+  },
   { label: 'redis (list, lpush)', extra: { mode: 'list', push: 'lpush' }, codec: jsonCodec },
   // The Pushtech shape: `line` records in a list, read back with the line decoder a consumer would use.
   { label: 'redis (list, rpush, line codec)', extra: { mode: 'list', push: 'rpush', codec: 'line' }, codec: lineCodec },
@@ -63,7 +68,10 @@ for (const variant of variants) {
     readBack: async () => {
       if (variant.extra.mode === 'stream') {
         const entries = await redis.xRange(key, '-', '+');
-        return decodeAll(variant.codec, (entries ?? []).map((e) => String(e.message.event)));
+        return decodeAll(
+          variant.codec,
+          (entries ?? []).map((e) => String(e.message.event)),
+        );
       }
       const items = await redis.lRange(key, 0, -1);
       return decodeAll(variant.codec, variant.extra.push === 'lpush' ? items.reverse() : items);
@@ -72,18 +80,39 @@ for (const variant of variants) {
 }
 
 describe('redis sink (specifics)', () => {
-  const event = (i: number, props: Record<string, unknown> = { i }): TrackedEvent => ({ id: `r${i}`, type: 'redis_check', ts: Date.now(), props, meta: {} });
+  const event = (i: number, props: Record<string, unknown> = { i }): TrackedEvent => ({
+    id: `r${i}`,
+    type: 'redis_check',
+    ts: Date.now(),
+    props,
+    meta: {},
+  });
   const sinkFor = (config: Record<string, unknown>) =>
-    new RedisSink(redisConfigSchema.parse({ name: 'redis-check', type: 'redis', url: `redis://127.0.0.1:${REDIS_PORT}`, timeoutMs: 2000, ...config }), { name: 'redis-check', logger: silentLogger });
+    new RedisSink(
+      redisConfigSchema.parse({
+        name: 'redis-check',
+        type: 'redis',
+        url: `redis://127.0.0.1:${REDIS_PORT}`,
+        timeoutMs: 2000,
+        ...config,
+      }),
+      { name: 'redis-check', logger: silentLogger },
+    );
 
   test('a templated key that holds another type refuses only the events routed to it', async () => {
     await redis.set(`${prefix}:wrong:b`, 'a string, not a stream');
     const sink = sinkFor({ key: `${prefix}:wrong:{props.app}` });
     await sink.open();
-    const err = await sink.deliver([event(1, { app: 'a' }), event(2, { app: 'b' }), event(3, { app: 'a' })]).then(() => undefined, (e: unknown) => e);
+    const err = await sink.deliver([event(1, { app: 'a' }), event(2, { app: 'b' }), event(3, { app: 'a' })]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await sink.close();
     assert.ok(err instanceof SinkError && err.kind === 'reject', String(err));
-    assert.deepEqual(err.rejected?.map((r) => r.index), [1]);
+    assert.deepEqual(
+      err.rejected?.map((r) => r.index),
+      [1],
+    );
     assert.match(err.rejected![0]!.reason, /WRONGTYPE/);
     assert.equal(await redis.xLen(`${prefix}:wrong:a`), 2);
   });
@@ -92,7 +121,10 @@ describe('redis sink (specifics)', () => {
     await redis.set(`${prefix}:wrong:constant`, 'x');
     const sink = sinkFor({ key: `${prefix}:wrong:constant` });
     await sink.open();
-    const err = await sink.deliver([event(1)]).then(() => undefined, (e: unknown) => e);
+    const err = await sink.deliver([event(1)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await sink.close();
     assert.ok(err instanceof SinkError && err.kind === 'fatal', String(err));
     assert.match(err.message, /WRONGTYPE.*another type/);
@@ -102,21 +134,40 @@ describe('redis sink (specifics)', () => {
     const subscriber = redis.duplicate();
     await subscriber.connect();
     const got: TrackedEvent[] = [];
-    await subscriber.subscribe(`${prefix}:channel:redis_check`, (message) => got.push(...decodeAll(jsonCodec, [message])));
+    await subscriber.subscribe(`${prefix}:channel:redis_check`, (message) =>
+      got.push(...decodeAll(jsonCodec, [message])),
+    );
     const sink = sinkFor({ mode: 'pubsub', key: `${prefix}:channel:{type}` });
     await sink.open();
     await sink.deliver([event(1), event(2)]);
     await sink.close();
-    for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    // Redis forwards to the subscriber after the sink's PUBLISH returns: wait for it (the 1 s
+    // this loop used to allow is short on a loaded machine).
+    await waitUntil(
+      () => `two messages at the subscriber (got ${got.length})`,
+      () => got.length >= 2,
+    );
     await subscriber.close();
-    assert.deepEqual(got.map((e) => e.id), ['r1', 'r2']);
+    assert.deepEqual(
+      got.map((e) => e.id),
+      ['r1', 'r2'],
+    );
   });
 
   test('a server that is down is a reconnect, not a fatal error', async () => {
     const down = new TcpProxy(REDIS_PORT);
     await down.start();
     down.down();
-    const sink = new RedisSink(redisConfigSchema.parse({ name: 'redis-down', type: 'redis', url: `redis://127.0.0.1:${down.port}`, key: 'k', timeoutMs: 1000 }), { name: 'redis-down', logger: silentLogger });
+    const sink = new RedisSink(
+      redisConfigSchema.parse({
+        name: 'redis-down',
+        type: 'redis',
+        url: `redis://127.0.0.1:${down.port}`,
+        key: 'k',
+        timeoutMs: 1000,
+      }),
+      { name: 'redis-down', logger: silentLogger },
+    );
     await assert.rejects(sink.open(), (err: unknown) => err instanceof SinkError && err.kind === 'reconnect');
     await down.stop();
   });

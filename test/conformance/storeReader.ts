@@ -41,10 +41,22 @@ export function storeEvents(prefix: string): TrackedEvent[] {
       type: types[i % types.length]!,
       // 6 s apart from T0 + 1 s: 10 per minute, and i = 0 at T0 + 1000.
       ts: T0 + 1000 + i * 6000,
-      props: { plan: plans[i % plans.length]!, n: i % 4, ok: i % 3 === 0, 'a key.with dots': i % 2 ? 'odd' : 'even', ctx: { page: `/p/${i % 3}` } },
+      props: {
+        plan: plans[i % plans.length]!,
+        n: i % 4,
+        ok: i % 3 === 0,
+        'a key.with dots': i % 2 ? 'odd' : 'even',
+        ctx: { page: `/p/${i % 3}` },
+      },
       meta: { geo: { country: i % 2 ? 'DE' : 'FR' } },
     };
-    if (i % 4 === 0) Object.assign(event, { clientTs: event.ts - 250, partyId: `party-${i % 7}`, sessionId: `s-${i}`, url: `https://example.test/p/${i}?q=1` });
+    if (i % 4 === 0)
+      Object.assign(event, {
+        clientTs: event.ts - 250,
+        partyId: `party-${i % 7}`,
+        sessionId: `s-${i}`,
+        url: `https://example.test/p/${i}?q=1`,
+      });
     events.push(event);
   }
   // Edges: one exactly on a minute boundary, one a millisecond before T0, one at the range's end.
@@ -52,14 +64,27 @@ export function storeEvents(prefix: string): TrackedEvent[] {
   events.push({ id: `${prefix}-edge-before`, type: 'signup', ts: T0 - 1, props: { plan: 'pro' }, meta: {} });
   events.push({ id: `${prefix}-edge-end`, type: 'signup', ts: T0 + 4 * MINUTE, props: { plan: 'pro' }, meta: {} });
   // Case, null, quotes, non-ASCII, and a value shaped like SQL.
-  events.push({ id: `${prefix}-Case`, type: 'Signup', ts: T0 + 3 * MINUTE + 500, props: { plan: null, note: 'it\'s "quoted" — ünïcode' }, meta: { bot: true } });
-  events.push({ id: `${prefix}-sql`, type: "x' OR '1'='1", ts: T0 + 3 * MINUTE + 2500, props: { plan: "' OR 1=1 --", n: 12.5 }, meta: {} });
+  events.push({
+    id: `${prefix}-Case`,
+    type: 'Signup',
+    ts: T0 + 3 * MINUTE + 500,
+    props: { plan: null, note: 'it\'s "quoted" — ünïcode' },
+    meta: { bot: true },
+  });
+  events.push({
+    id: `${prefix}-sql`,
+    type: "x' OR '1'='1",
+    ts: T0 + 3 * MINUTE + 2500,
+    props: { plan: "' OR 1=1 --", n: 12.5 },
+    meta: {},
+  });
   return events;
 }
 
 /** The reference answers, from the events themselves. */
 const model = {
-  inRange: (events: readonly TrackedEvent[], from: number, to: number, type?: string) => events.filter((e) => e.ts >= from && e.ts < to && (type === undefined || e.type === type)),
+  inRange: (events: readonly TrackedEvent[], from: number, to: number, type?: string) =>
+    events.filter((e) => e.ts >= from && e.ts < to && (type === undefined || e.type === type)),
   buckets(events: readonly TrackedEvent[], from: number, to: number, bucketMs: number, type?: string): BucketCount[] {
     const counts = new Map<string, BucketCount>();
     for (const e of model.inRange(events, from, to, type)) {
@@ -75,17 +100,35 @@ const model = {
     if (value === undefined || value === null) return undefined;
     return typeof value === 'string' ? value : JSON.stringify(value);
   },
-  top(events: readonly TrackedEvent[], prop: string, from: number, to: number, limit: number, type?: string): ValueCount[] {
+  top(
+    events: readonly TrackedEvent[],
+    prop: string,
+    from: number,
+    to: number,
+    limit: number,
+    type?: string,
+  ): ValueCount[] {
     const counts = new Map<string, number>();
     for (const e of model.inRange(events, from, to, type)) {
       const v = model.text(e.props[prop]);
       if (v !== undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
     }
-    return [...counts].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1)).slice(0, limit);
+    return [...counts]
+      .map(([value, count]) => ({ value, count }))
+      .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1))
+      .slice(0, limit);
   },
-  recent(events: readonly TrackedEvent[], limit: number, filter: { type?: string; before?: number; propEquals?: Record<string, string> } = {}): TrackedEvent[] {
+  recent(
+    events: readonly TrackedEvent[],
+    limit: number,
+    filter: { type?: string; before?: number; propEquals?: Record<string, string> } = {},
+  ): TrackedEvent[] {
     return events
-      .filter((e) => (filter.type === undefined || e.type === filter.type) && (filter.before === undefined || e.ts < filter.before))
+      .filter(
+        (e) =>
+          (filter.type === undefined || e.type === filter.type) &&
+          (filter.before === undefined || e.ts < filter.before),
+      )
       .filter((e) => Object.entries(filter.propEquals ?? {}).every(([k, v]) => model.text(e.props[k]) === v))
       .sort((a, b) => b.ts - a.ts)
       .slice(0, limit);
@@ -98,7 +141,9 @@ function sortCounts(counts: BucketCount[]): BucketCount[] {
 
 /** Ties in count come back in whatever order the database sorts text; compare them as sets. */
 function topByCount(values: readonly ValueCount[]): string[] {
-  return values.map((v) => `${v.count}`).concat([...values].sort((a, b) => (a.value < b.value ? -1 : 1)).map((v) => `${v.value}=${v.count}`));
+  return values
+    .map((v) => `${v.count}`)
+    .concat([...values].sort((a, b) => (a.value < b.value ? -1 : 1)).map((v) => `${v.value}=${v.count}`));
 }
 
 export function runStoreReaderChecks(label: string, harness: StoreReaderHarness): void {
@@ -127,16 +172,27 @@ export function runStoreReaderChecks(label: string, harness: StoreReaderHarness)
       // Spelled out: minute 2 starts with the edge event; the event 1 ms before T0 and the one at `to` are outside.
       assert.equal(got.filter((c) => c.bucket === T0 + 2 * MINUTE && c.type === 'signup')[0]?.count, 3);
       assert.equal(got.filter((c) => c.bucket < T0).length, 0);
-      assert.equal(got.reduce((n, c) => n + c.count, 0), 43);
+      assert.equal(
+        got.reduce((n, c) => n + c.count, 0),
+        43,
+      );
       // Types that differ only in case are counted apart.
       assert.ok(got.some((c) => c.type === 'Signup') && got.some((c) => c.type === 'signup'));
     });
 
     test('counts per bucket for one type, in hour buckets, and nothing for an unknown type', async () => {
-      assert.deepEqual(sortCounts(await reader.countsByBucket({ from, to, bucketMs: MINUTE, type: 'page.view' })), model.buckets(events, from, to, MINUTE, 'page.view'));
-      assert.deepEqual(sortCounts(await reader.countsByBucket({ from: T0 - MINUTE, to, bucketMs: 3_600_000 })), model.buckets(events, T0 - MINUTE, to, 3_600_000));
+      assert.deepEqual(
+        sortCounts(await reader.countsByBucket({ from, to, bucketMs: MINUTE, type: 'page.view' })),
+        model.buckets(events, from, to, MINUTE, 'page.view'),
+      );
+      assert.deepEqual(
+        sortCounts(await reader.countsByBucket({ from: T0 - MINUTE, to, bucketMs: 3_600_000 })),
+        model.buckets(events, T0 - MINUTE, to, 3_600_000),
+      );
       assert.deepEqual(await reader.countsByBucket({ from, to, bucketMs: MINUTE, type: 'no.such.type' }), []);
-      assert.deepEqual(await reader.countsByBucket({ from, to, bucketMs: MINUTE, type: "x' OR '1'='1" }), [{ bucket: T0 + 3 * MINUTE, type: "x' OR '1'='1", count: 1 }]);
+      assert.deepEqual(await reader.countsByBucket({ from, to, bucketMs: MINUTE, type: "x' OR '1'='1" }), [
+        { bucket: T0 + 3 * MINUTE, type: "x' OR '1'='1", count: 1 },
+      ]);
     });
 
     test('returns the most recent events first, whole, each once', async () => {
@@ -160,7 +216,11 @@ export function runStoreReaderChecks(label: string, harness: StoreReaderHarness)
         { propEquals: { note: 'it\'s "quoted" — ünïcode' } },
       ];
       for (const filter of filters) {
-        assert.deepEqual(await reader.recent({ limit: 100, ...filter }), model.recent(events, 100, filter), JSON.stringify(filter));
+        assert.deepEqual(
+          await reader.recent({ limit: 100, ...filter }),
+          model.recent(events, 100, filter),
+          JSON.stringify(filter),
+        );
       }
       assert.ok((await reader.recent({ limit: 100, propEquals: { plan: 'pro' } })).length >= 10);
     });
@@ -170,7 +230,10 @@ export function runStoreReaderChecks(label: string, harness: StoreReaderHarness)
       assert.deepEqual(await reader.recent({ limit: 10, propEquals: { missing: 'x' } }), []);
       assert.deepEqual(await reader.recent({ limit: 10, propEquals: { plan: "' OR '1'='1" } }), []);
       assert.deepEqual(await reader.recent({ limit: 10, propEquals: { "plan') OR ('1'='1": 'x' } }), []);
-      assert.deepEqual((await reader.recent({ limit: 10, propEquals: { plan: "' OR 1=1 --" } })).map((e) => e.type), ["x' OR '1'='1"]);
+      assert.deepEqual(
+        (await reader.recent({ limit: 10, propEquals: { plan: "' OR 1=1 --" } })).map((e) => e.type),
+        ["x' OR '1'='1"],
+      );
     });
 
     test('pages backwards with before, losing and repeating nothing', async () => {
@@ -182,7 +245,10 @@ export function runStoreReaderChecks(label: string, harness: StoreReaderHarness)
         seen.push(...page.map((e) => e.id));
         before = page[page.length - 1]!.ts;
       }
-      assert.deepEqual(seen, model.recent(events, 1000).map((e) => e.id));
+      assert.deepEqual(
+        seen,
+        model.recent(events, 1000).map((e) => e.id),
+      );
     });
 
     test('counts the events in [from, to)', async () => {
@@ -197,15 +263,27 @@ export function runStoreReaderChecks(label: string, harness: StoreReaderHarness)
       assert.deepEqual(topByCount(top), topByCount(model.top(events, 'plan', from, to, 10)));
       assert.equal(top[0]?.value, 'pro');
       assert.ok(top.some((v) => v.value === 'Pro') && !top.some((v) => v.value === 'null'));
-      assert.deepEqual(topByCount(await reader.topValues({ prop: 'n', from, to, limit: 10 })), topByCount(model.top(events, 'n', from, to, 10)));
-      assert.deepEqual(topByCount(await reader.topValues({ prop: 'ok', from, to, limit: 10, type: 'page.view' })), topByCount(model.top(events, 'ok', from, to, 10, 'page.view')));
-      assert.deepEqual((await reader.topValues({ prop: 'plan', from, to, limit: 1 })).map((v) => v.value), ['pro']);
+      assert.deepEqual(
+        topByCount(await reader.topValues({ prop: 'n', from, to, limit: 10 })),
+        topByCount(model.top(events, 'n', from, to, 10)),
+      );
+      assert.deepEqual(
+        topByCount(await reader.topValues({ prop: 'ok', from, to, limit: 10, type: 'page.view' })),
+        topByCount(model.top(events, 'ok', from, to, 10, 'page.view')),
+      );
+      assert.deepEqual(
+        (await reader.topValues({ prop: 'plan', from, to, limit: 1 })).map((v) => v.value),
+        ['pro'],
+      );
       assert.deepEqual(await reader.topValues({ prop: 'missing', from, to, limit: 10 }), []);
     });
 
     test('finds one event by id, exactly (not by a case-folded id)', async () => {
       const wanted = written.find((e) => e.clientTs !== undefined && e.url !== undefined)!;
-      assert.deepEqual(await reader.byId(wanted.id), events.find((e) => e.id === wanted.id));
+      assert.deepEqual(
+        await reader.byId(wanted.id),
+        events.find((e) => e.id === wanted.id),
+      );
       assert.deepEqual(await reader.byId(events[events.length - 2]!.id), events[events.length - 2]);
       assert.equal(await reader.byId(wanted.id.toUpperCase()), undefined);
       assert.equal(await reader.byId('no-such-id'), undefined);

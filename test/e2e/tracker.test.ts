@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
+import { closeBrowserTest } from '../support/browserTest.js';
+import { sinkLines } from '../support/sinkFile.js';
 import { desktopUserAgent, launchChromium } from '../support/chromium.js';
 import { pageErrors, screenshot } from '../support/pageArtifacts.js';
 import { startTestSite, type TestSite } from '../support/testSite.js';
@@ -29,7 +30,14 @@ interface Line {
   url?: string;
   referrer?: string;
   props: Record<string, unknown>;
-  meta: { corrupt?: boolean; duplicate?: boolean; bot?: boolean; clockSkewMs?: number; ua?: { browser?: string; os?: string }; geo?: { country?: string } };
+  meta: {
+    corrupt?: boolean;
+    duplicate?: boolean;
+    bot?: boolean;
+    clockSkewMs?: number;
+    ua?: { browser?: string; os?: string };
+    geo?: { country?: string };
+  };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -52,35 +60,29 @@ describe('beacon.js in Chromium', () => {
     browser = await launchChromium();
   });
 
-  after(async () => {
-    await browser?.close();
-    await site?.close();
-    if (beacon) {
-      assert.equal(await beacon.stop(), 0, `beacon did not exit 0:\n${beacon.output()}`);
-      await beacon.cleanup();
-    }
-  });
+  after(() => closeBrowserTest({ browser, site, beacon }));
 
-  async function lines(): Promise<Line[]> {
-    try {
-      return (await readFile(sinkFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
-    } catch {
-      return [];
-    }
-  }
+  const lines = () => sinkLines<Line>(sinkFile);
 
   /** Waits until the sink holds events matching every predicate; returns them in that order. */
   function arrived(what: string, ...matches: Array<(line: Line) => boolean>): Promise<Line[]> {
-    return waitForValue(what, async () => {
-      const all = await lines();
-      const found = matches.map((m) => all.find(m));
-      return found.every(Boolean) ? (found as Line[]) : undefined;
-    }, 15_000);
+    return waitForValue(
+      what,
+      async () => {
+        const all = await lines();
+        const found = matches.map((m) => all.find(m));
+        return found.every(Boolean) ? (found as Line[]) : undefined;
+      },
+      15_000,
+    );
   }
 
   /** A browser profile of its own; `forwardedFor` adds the header to every request (which makes Chromium preflight its fetches). */
   async function newContext(forwardedFor: string | undefined = '8.8.8.8'): Promise<BrowserContext> {
-    return browser.newContext({ userAgent: desktopUserAgent(browser), ...(forwardedFor ? { extraHTTPHeaders: { 'X-Forwarded-For': forwardedFor } } : {}) });
+    return browser.newContext({
+      userAgent: desktopUserAgent(browser),
+      ...(forwardedFor ? { extraHTTPHeaders: { 'X-Forwarded-For': forwardedFor } } : {}),
+    });
   }
 
   /** Every event id the browser put in a request body to Beacon's /batch (retries included). */
@@ -113,17 +115,30 @@ describe('beacon.js in Chromium', () => {
     await trackerLoaded(page);
     await page.click('#buy');
     await page.click('#products');
-    await page.evaluate(() => (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('identify', 'user-42', { plan: 'pro' }));
+    await page.evaluate(() =>
+      (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('identify', 'user-42', { plan: 'pro' }),
+    );
     await arrived('the online events', (l) => l.type === 'identify');
 
     await context.setOffline(true);
-    await page.evaluate(() => (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('track', 'offline_note', { n: 1 }));
+    await page.evaluate(() =>
+      (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('track', 'offline_note', { n: 1 }),
+    );
     await page.evaluate(() => history.back());
     await page.waitForURL(home);
     // Longer than a flush interval: the tracker must hold the events, not lose them.
     await new Promise((r) => setTimeout(r, 2500));
-    assert.equal((await lines()).filter((l) => l.type === 'offline_note').length, 0, 'nothing reaches Beacon while offline');
-    const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('beacon_q.')).map((k) => localStorage.getItem(k)).join(''));
+    assert.equal(
+      (await lines()).filter((l) => l.type === 'offline_note').length,
+      0,
+      'nothing reaches Beacon while offline',
+    );
+    const stored = await page.evaluate(() =>
+      Object.keys(localStorage)
+        .filter((k) => k.startsWith('beacon_q.'))
+        .map((k) => localStorage.getItem(k))
+        .join(''),
+    );
     assert.match(stored, /offline_note/, 'the offline events wait in localStorage');
 
     await context.setOffline(false);
@@ -135,7 +150,9 @@ describe('beacon.js in Chromium', () => {
     await arrived('the second page view', (l) => l.type === 'pageview' && l.url === `${site.origin}/other`);
     await screenshot(page, 'e2e', 'tracker-visit');
     const cookies = await context.cookies(beacon.url);
-    await page.evaluate(() => (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('track', 'last_words'));
+    await page.evaluate(() =>
+      (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('track', 'last_words'),
+    );
     assert.deepEqual(errors, [], 'the tracker raised no error and the browser logged none');
     // Closed before the flush timer fires: only the pagehide sendBeacon can deliver it.
     await page.close();
@@ -147,8 +164,21 @@ describe('beacon.js in Chromium', () => {
     // copies it already holds: no duplicate row for any id the tracker sent.
     const fromSite = all.filter((l) => l.url?.startsWith(site.origin));
     const visit = fromSite.filter((l) => l.meta.duplicate !== true);
-    assert.deepEqual(fromSite.filter((l) => l.meta.duplicate === true && sent.ids.has(l.id)).map((l) => `${l.type} ${l.id}`), [], 'no duplicate rows');
-    const expected = ['pageview /', 'click /', 'pageview /products', 'identify /products', 'offline_note /products', 'pageview /', 'pageview /other', 'last_words /other'];
+    assert.deepEqual(
+      fromSite.filter((l) => l.meta.duplicate === true && sent.ids.has(l.id)).map((l) => `${l.type} ${l.id}`),
+      [],
+      'no duplicate rows',
+    );
+    const expected = [
+      'pageview /',
+      'click /',
+      'pageview /products',
+      'identify /products',
+      'offline_note /products',
+      'pageview /',
+      'pageview /other',
+      'last_words /other',
+    ];
     assert.deepEqual(
       visit.map((l) => `${l.type} ${new URL(l.url!).pathname}`).sort(),
       [...expected].sort(),
@@ -158,7 +188,10 @@ describe('beacon.js in Chromium', () => {
     assert.equal(new Set(ids).size, ids.length, 'no event id twice in the sink unflagged');
     for (const id of ids) assert.match(id, UUID, 'ids are the client ids the tracker made');
     for (const id of sent.ids) assert.ok(ids.includes(id), `id ${id} was sent but is not in the sink`);
-    assert.ok(sent.urls.length > 0 && sent.urls.every((u) => /[?&]cs=[0-9a-f]{8}(&|$)/.test(u)), 'every batch carries its checksum');
+    assert.ok(
+      sent.urls.length > 0 && sent.urls.every((u) => /[?&]cs=[0-9a-f]{8}(&|$)/.test(u)),
+      'every batch carries its checksum',
+    );
 
     const party = visit[0]!.partyId!;
     const session = visit[0]!.sessionId!;
@@ -178,22 +211,36 @@ describe('beacon.js in Chromium', () => {
     assert.equal(pid?.value, party, 'the party id lives in the first-party cookie');
     assert.equal(pid?.httpOnly, true);
 
-    const byType = (type: string, path: string) => visit.find((l) => l.type === type && new URL(l.url!).pathname === path)!;
+    const byType = (type: string, path: string) =>
+      visit.find((l) => l.type === type && new URL(l.url!).pathname === path)!;
     const views = visit.filter((l) => l.type === 'pageview');
     assert.equal(new Set(views.map((l) => l.pageViewId)).size, 4, 'a new pageViewId per page view');
-    const [firstHome, backHome] = views.filter((l) => new URL(l.url!).pathname === '/').sort((a, b) => a.clientTs! - b.clientTs!);
+    const [firstHome, backHome] = views
+      .filter((l) => new URL(l.url!).pathname === '/')
+      .sort((a, b) => a.clientTs! - b.clientTs!);
     assert.equal(byType('click', '/').pageViewId, firstHome!.pageViewId);
-    assert.equal(backHome!.referrer, `${site.origin}/products`, 'going back is a page view too, referred by the route it left');
+    assert.equal(
+      backHome!.referrer,
+      `${site.origin}/products`,
+      'going back is a page view too, referred by the route it left',
+    );
     assert.equal(byType('identify', '/products').pageViewId, byType('pageview', '/products').pageViewId);
     assert.equal(byType('offline_note', '/products').pageViewId, byType('pageview', '/products').pageViewId);
     assert.equal(byType('last_words', '/other').pageViewId, byType('pageview', '/other').pageViewId);
     assert.equal(byType('pageview', '/products').referrer, home, 'a client-side route refers to the view before it');
     assert.deepEqual(byType('identify', '/products').props, { userId: 'user-42', traits: { plan: 'pro' } });
     const late = byType('offline_note', '/products');
-    assert.ok(late.meta.clockSkewMs! >= 2000, `the offline event was sent ${late.meta.clockSkewMs} ms after it happened`);
+    assert.ok(
+      late.meta.clockSkewMs! >= 2000,
+      `the offline event was sent ${late.meta.clockSkewMs} ms after it happened`,
+    );
 
     const metrics = await (await fetch(`${beacon.url}/metrics`)).text();
-    assert.match(metrics, /beacon_identity_requests_total\{result="new"\} 1\n/, 'one party was created for the whole visit');
+    assert.match(
+      metrics,
+      /beacon_identity_requests_total\{result="new"\} 1\n/,
+      'one party was created for the whole visit',
+    );
     await context.close();
   });
 
@@ -216,7 +263,11 @@ describe('beacon.js in Chromium', () => {
       refused++;
       await route.fulfill({
         status: 503,
-        headers: { 'Access-Control-Allow-Origin': site.origin, 'Access-Control-Allow-Credentials': 'true', 'Retry-After': '1' },
+        headers: {
+          'Access-Control-Allow-Origin': site.origin,
+          'Access-Control-Allow-Credentials': 'true',
+          'Retry-After': '1',
+        },
         body: '{"code":"BEACON_E_LOG_FULL"}',
       });
     });
@@ -232,20 +283,41 @@ describe('beacon.js in Chromium', () => {
     });
     // A tab switch, before the 1 s flush timer: the tracker sends at once.
     await setVisibility('hidden');
-    await waitForValue('the refused batch', async () => refused > 0 || undefined, 5000);
+    await waitForValue('the refused batch', async () => refused > 0 || undefined);
     await new Promise((r) => setTimeout(r, 300));
-    const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('beacon_q.')).map((k) => localStorage.getItem(k)).join(''));
+    const stored = await page.evaluate(() =>
+      Object.keys(localStorage)
+        .filter((k) => k.startsWith('beacon_q.'))
+        .map((k) => localStorage.getItem(k))
+        .join(''),
+    );
     assert.equal((stored.match(/while_hidden/g) ?? []).length, 2, 'both events are still stored after the 503');
-    assert.ok(batches.length > 0 && batches.every((t) => t === 'fetch'), `sent by fetch, never sendBeacon (${batches.join(', ')})`);
+    assert.ok(
+      batches.length > 0 && batches.every((t) => t === 'fetch'),
+      `sent by fetch, never sendBeacon (${batches.join(', ')})`,
+    );
 
     await page.unroute(`${beacon.url}/batch?*`);
     await setVisibility('visible');
-    await arrived('the events refused while the tab was hidden', (l) => l.type === 'while_hidden' && l.props.n === 1, (l) => l.type === 'while_hidden' && l.props.n === 2);
-    await waitForValue('the stored queue emptied', async () => (await page.evaluate(() => Object.keys(localStorage).some((k) => k.startsWith('beacon_q.')))) === false || undefined, 5000);
+    await arrived(
+      'the events refused while the tab was hidden',
+      (l) => l.type === 'while_hidden' && l.props.n === 1,
+      (l) => l.type === 'while_hidden' && l.props.n === 2,
+    );
+    await waitForValue(
+      'the stored queue emptied',
+      async () =>
+        (await page.evaluate(() => Object.keys(localStorage).some((k) => k.startsWith('beacon_q.')))) === false ||
+        undefined,
+    );
     const hidden = (await lines()).filter((l) => l.type === 'while_hidden' && l.meta.duplicate !== true);
     assert.equal(hidden.length, 2, 'each once');
     assert.ok(batches.every((t) => t === 'fetch'));
-    assert.deepEqual(errors.filter((e) => !/503|Failed to load resource/.test(e)), [], 'no error but the refused requests');
+    assert.deepEqual(
+      errors.filter((e) => !/503|Failed to load resource/.test(e)),
+      [],
+      'no error but the refused requests',
+    );
     await context.close();
   });
 
@@ -258,9 +330,14 @@ describe('beacon.js in Chromium', () => {
     });
     await page.goto(`${site.origin}/?corruption`);
     await trackerLoaded(page);
-    const [view] = await arrived('the page view, in a batch that passes unaltered', (l) => l.type === 'pageview' && l.url === `${site.origin}/?corruption`);
+    const [view] = await arrived(
+      'the page view, in a batch that passes unaltered',
+      (l) => l.type === 'pageview' && l.url === `${site.origin}/?corruption`,
+    );
     assert.equal(view!.meta.corrupt, undefined);
-    await page.evaluate(() => (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('track', 'tamper_me', { state: 'intact' }));
+    await page.evaluate(() =>
+      (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('track', 'tamper_me', { state: 'intact' }),
+    );
     const [tampered] = await arrived('the altered event', (l) => l.type === 'tamper_me');
     assert.equal(tampered!.props.state, 'altered');
     assert.equal(tampered!.meta.corrupt, true);
@@ -283,13 +360,22 @@ describe('beacon.js in Chromium', () => {
     const forgotten = page.waitForResponse((r) => r.url().includes('/batch?forget=1'));
     await page.evaluate(() => (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('consent', false));
     assert.equal((await forgotten).status(), 200);
-    assert.deepEqual((await context.cookies(beacon.url)).filter((c) => c.name.startsWith('beacon_')), [], 'the id cookies are deleted');
+    assert.deepEqual(
+      (await context.cookies(beacon.url)).filter((c) => c.name.startsWith('beacon_')),
+      [],
+      'the id cookies are deleted',
+    );
     const storage = await page.evaluate(() => ({ local: { ...localStorage }, session: { ...sessionStorage } }));
-    assert.deepEqual(storage, { local: { beacon_consent: '0' }, session: {} }, 'only the opt-out itself is kept on the device');
+    assert.deepEqual(
+      storage,
+      { local: { beacon_consent: '0' }, session: {} },
+      'only the opt-out itself is kept on the device',
+    );
 
     const afterOptOut: string[] = [];
     context.on('request', (r) => {
-      if (r.url().startsWith(beacon.url) && !r.url().endsWith('/beacon.js')) afterOptOut.push(`${r.method()} ${r.url()}`);
+      if (r.url().startsWith(beacon.url) && !r.url().endsWith('/beacon.js'))
+        afterOptOut.push(`${r.method()} ${r.url()}`);
     });
     await page.evaluate(() => {
       const b = (window as unknown as { beacon: (...a: unknown[]) => void }).beacon;
@@ -299,17 +385,30 @@ describe('beacon.js in Chromium', () => {
     });
     await page.reload();
     await trackerLoaded(page);
-    await page.evaluate(() => (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('track', 'after_reload'));
+    await page.evaluate(() =>
+      (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('track', 'after_reload'),
+    );
     await new Promise((r) => setTimeout(r, 2000));
     assert.deepEqual(afterOptOut, [], 'nothing is sent after consent is withdrawn, not even on the next page');
-    assert.equal((await lines()).filter((l) => l.type === 'after_optout' || l.type === 'after_reload' || l.url?.endsWith('/after-optout')).length, 0);
+    assert.equal(
+      (await lines()).filter(
+        (l) => l.type === 'after_optout' || l.type === 'after_reload' || l.url?.endsWith('/after-optout'),
+      ).length,
+      0,
+    );
 
     await page.evaluate(() => (window as unknown as { beacon: (...a: unknown[]) => void }).beacon('consent', true));
-    const [resumed] = await arrived('the page view after consent is given again', (l) => l.type === 'pageview' && l.url === `${site.origin}/after-optout` && l.ts > first!.ts);
+    const [resumed] = await arrived(
+      'the page view after consent is given again',
+      (l) => l.type === 'pageview' && l.url === `${site.origin}/after-optout` && l.ts > first!.ts,
+    );
     assert.match(resumed!.partyId!, UUID);
     assert.notEqual(resumed!.partyId, first!.partyId, 'a withdrawn party is not resumed');
     assert.equal(await page.evaluate(() => localStorage.getItem('beacon_consent')), null);
-    assert.ok(!methods.has('OPTIONS'), `the tracker's requests are simple requests, never preflighted (${[...methods].join(', ')})`);
+    assert.ok(
+      !methods.has('OPTIONS'),
+      `the tracker's requests are simple requests, never preflighted (${[...methods].join(', ')})`,
+    );
     await context.close();
   });
 });

@@ -32,7 +32,15 @@ const firing: AlertNotification = {
   renotifyAfterMs: 3_600_000,
   beacon: { version: '0.1.0', host: 'collector-1', url: 'http://127.0.0.1:8290' },
 };
-const resolved: AlertNotification = { ...firing, status: 'resolved', summary: 'hook (caught up)', resolvedAt: firedAt + 7 * 60_000, at: firedAt + 7 * 60_000, values: { sink: 'hook', state: 'idle', lagEvents: 0 }, hint: 'Nothing to do: the sink has caught up.' };
+const resolved: AlertNotification = {
+  ...firing,
+  status: 'resolved',
+  summary: 'hook (caught up)',
+  resolvedAt: firedAt + 7 * 60_000,
+  at: firedAt + 7 * 60_000,
+  values: { sink: 'hook', state: 'idle', lagEvents: 0 },
+  hint: 'Nothing to do: the sink has caught up.',
+};
 
 function email(smtp: SmtpReceiver, certs: TestCertificates, extra: Record<string, unknown> = {}) {
   const config = emailChannelSchema.parse({
@@ -89,10 +97,16 @@ describe('the email channel, against a real SMTP server', () => {
     assert.equal(mail.headers['x-beacon-alert'], 'firing');
     assert.match(mail.headers['content-type']!, /^text\/plain/);
     assert.match(mail.text, /^FIRING: hook-down \(sink_down\)\.\nhook \(backing off 5m\)\n/);
-    assert.match(mail.text, /\nSince: +2026-11-24T09:00:00\.000Z \(5m before this message\)\nFired at: +2026-11-24T09:05:00\.000Z\n/);
+    assert.match(
+      mail.text,
+      /\nSince: +2026-11-24T09:00:00\.000Z \(5m before this message\)\nFired at: +2026-11-24T09:05:00\.000Z\n/,
+    );
     assert.match(mail.text, /lagEvents: +1234/);
     assert.match(mail.text, /lastError: +connect ECONNREFUSED 10\.0\.0\.7:443/);
-    assert.match(mail.text, /What to do next:\n {2}Check that the destination of sink "hook" \(http\) is up and reachable\.\n {2}See every sink's state and lag: beacon status\n/);
+    assert.match(
+      mail.text,
+      /What to do next:\n {2}Check that the destination of sink "hook" \(http\) is up and reachable\.\n {2}See every sink's state and lag: beacon status\n/,
+    );
     assert.match(mail.text, /Sent again every 1h while it fires, and once when it resolves\./);
   });
 
@@ -165,7 +179,16 @@ describe('the webhook channel', () => {
   after(() => receiver.stop());
 
   const channel = (extra: Record<string, unknown> = {}) =>
-    webhookChannel.create(webhookChannelSchema.parse({ name: 'chat', type: 'webhook', url: receiver.url, headers: { Authorization: 'Bearer t0ken' }, ...extra }), { logger: silentLogger });
+    webhookChannel.create(
+      webhookChannelSchema.parse({
+        name: 'chat',
+        type: 'webhook',
+        url: receiver.url,
+        headers: { Authorization: 'Bearer t0ken' },
+        ...extra,
+      }),
+      { logger: silentLogger },
+    );
 
   it('POSTs the documented JSON: a chat-ready text line and the fields for programs', async () => {
     await channel().send(firing);
@@ -195,7 +218,17 @@ describe('the webhook channel', () => {
     });
     await new Promise<void>((r) => srv.listen(port, '127.0.0.1', () => r()));
     try {
-      await webhookChannel.create(webhookChannelSchema.parse({ name: 'c', type: 'webhook', url: `http://127.0.0.1:${port}/x`, headers: { Authorization: 'Bearer t0ken' } }), { logger: silentLogger }).send(resolved);
+      await webhookChannel
+        .create(
+          webhookChannelSchema.parse({
+            name: 'c',
+            type: 'webhook',
+            url: `http://127.0.0.1:${port}/x`,
+            headers: { Authorization: 'Bearer t0ken' },
+          }),
+          { logger: silentLogger },
+        )
+        .send(resolved);
       assert.deepEqual(seen, { authorization: 'Bearer t0ken', type: 'application/json; charset=utf-8' });
     } finally {
       srv.close();
@@ -222,7 +255,19 @@ describe('the webhook channel', () => {
     await new Promise<void>((r) => silent.listen(port, '127.0.0.1', () => r()));
     try {
       const started = Date.now();
-      const err = await sendError(webhookChannel.create(webhookChannelSchema.parse({ name: 'c', type: 'webhook', url: `http://127.0.0.1:${port}/x`, timeout: '300ms' }), { logger: silentLogger }).send(firing));
+      const err = await sendError(
+        webhookChannel
+          .create(
+            webhookChannelSchema.parse({
+              name: 'c',
+              type: 'webhook',
+              url: `http://127.0.0.1:${port}/x`,
+              timeout: '300ms',
+            }),
+            { logger: silentLogger },
+          )
+          .send(firing),
+      );
       assert.equal(err.permanent, false);
       assert.match(err.message, /no answer within 300 ms/);
       assert.ok(Date.now() - started < 3000);

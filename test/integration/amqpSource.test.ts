@@ -43,9 +43,14 @@ async function readyCount(queue: string): Promise<number> {
   return (await admin.queueDeclare({ queue, passive: true })).messageCount;
 }
 
-async function fileEvents(path: string): Promise<{ id: string; type: string; props: Record<string, unknown>; meta: Record<string, unknown> }[]> {
+async function fileEvents(
+  path: string,
+): Promise<{ id: string; type: string; props: Record<string, unknown>; meta: Record<string, unknown> }[]> {
   try {
-    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
   } catch {
     return [];
   }
@@ -53,13 +58,17 @@ async function fileEvents(path: string): Promise<{ id: string; type: string; pro
 
 async function dlqEntries(path: string): Promise<{ source: string; code: string; reason: string; payload: string }[]> {
   try {
-    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
   } catch {
     return [];
   }
 }
 
-const waitFor = (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) => waitUntil(what, check, timeoutMs);
+const waitFor = (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) =>
+  waitUntil(what, check, timeoutMs);
 
 before(async () => {
   await admin.onConnect(5000);
@@ -74,8 +83,26 @@ after(async () => {
 
 function beaconConfig(queue: string) {
   return {
-    sources: [{ name: 'rabbit-in', type: 'amqp', host: '127.0.0.1', port: 5672, queue, declare: { durable: true }, prefetch: 50 }],
-    sinks: [{ name: 'archive', type: 'file', path: 'out/events.ndjson', codec: 'json', batch: { maxEvents: 500, maxWaitMs: 20 } }],
+    sources: [
+      {
+        name: 'rabbit-in',
+        type: 'amqp',
+        host: '127.0.0.1',
+        port: 5672,
+        queue,
+        declare: { durable: true },
+        prefetch: 50,
+      },
+    ],
+    sinks: [
+      {
+        name: 'archive',
+        type: 'file',
+        path: 'out/events.ndjson',
+        codec: 'json',
+        batch: { maxEvents: 500, maxWaitMs: 20 },
+      },
+    ],
   };
 }
 
@@ -90,7 +117,12 @@ describe('amqp source in a running Beacon', () => {
     beacon = await startBeacon(beaconConfig(queue));
     out = join(beacon.dataDir, 'out', 'events.ndjson');
     dlq = join(beacon.dataDir, 'dlq', 'source-rabbit-in.ndjson');
-    await waitFor('the queue to be declared', () => readyCount(queue).then(() => true, () => false));
+    await waitFor('the queue to be declared', () =>
+      readyCount(queue).then(
+        () => true,
+        () => false,
+      ),
+    );
   });
 
   after(async () => {
@@ -100,8 +132,15 @@ describe('amqp source in a running Beacon', () => {
 
   it('writes the events of every payload format published to the queue to the file sink', async () => {
     await publish(queue, { type: 'signup', id: `${RUN}-one`, props: { plan: 'pro' } });
-    await publish(queue, [{ type: 'click', id: `${RUN}-arr-1` }, { type: 'click', id: `${RUN}-arr-2` }]);
-    await publish(queue, `{"type":"view","id":"${RUN}-nd-1"}\n{"type":"view","id":"${RUN}-nd-2"}\n`, 'application/x-ndjson');
+    await publish(queue, [
+      { type: 'click', id: `${RUN}-arr-1` },
+      { type: 'click', id: `${RUN}-arr-2` },
+    ]);
+    await publish(
+      queue,
+      `{"type":"view","id":"${RUN}-nd-1"}\n{"type":"view","id":"${RUN}-nd-2"}\n`,
+      'application/x-ndjson',
+    );
     await publish(queue, 'app_open id=' + `${RUN}-line` + ' deviceid=abcdf&referrer=website', 'text/plain');
     const want = [`${RUN}-one`, `${RUN}-arr-1`, `${RUN}-arr-2`, `${RUN}-nd-1`, `${RUN}-nd-2`, `${RUN}-line`];
     await waitFor('all six events in the file', async () => {
@@ -122,12 +161,20 @@ describe('amqp source in a running Beacon', () => {
     await publish(queue, { props: { no: 'type' } });
     await publish(queue, [{ type: 'ok', id: `${RUN}-good-1` }, { type: 42 }, { type: 'ok', id: `${RUN}-good-2` }]);
     await publish(queue, { type: 'after', id: `${RUN}-after` });
-    await waitFor('the message after the bad ones', async () => (await fileEvents(out)).some((e) => e.id === `${RUN}-after`));
+    await waitFor('the message after the bad ones', async () =>
+      (await fileEvents(out)).some((e) => e.id === `${RUN}-after`),
+    );
     await waitFor('three dead-letter entries', async () => (await dlqEntries(dlq)).length >= 3);
     const ids = new Set((await fileEvents(out)).map((e) => e.id));
-    assert.ok(ids.has(`${RUN}-good-1`) && ids.has(`${RUN}-good-2`), 'the good parts of a partly bad message are emitted');
+    assert.ok(
+      ids.has(`${RUN}-good-1`) && ids.has(`${RUN}-good-2`),
+      'the good parts of a partly bad message are emitted',
+    );
     const entries = await dlqEntries(dlq);
-    assert.deepEqual(entries.map((e) => e.code), ['BEACON_E_BAD_JSON', 'BEACON_E_BAD_EVENT', 'BEACON_E_BAD_EVENT']);
+    assert.deepEqual(
+      entries.map((e) => e.code),
+      ['BEACON_E_BAD_JSON', 'BEACON_E_BAD_EVENT', 'BEACON_E_BAD_EVENT'],
+    );
     assert.match(entries[0]!.reason, /not valid JSON/);
     assert.equal(entries[0]!.payload, '{"type": "broken", ');
     assert.match(entries[1]!.reason, /"type" must be a string/);
@@ -148,7 +195,12 @@ describe('amqp source acknowledgements', () => {
       const total = 10_000;
       const sends: Promise<void>[] = [];
       for (let i = 0; i < total; i += 10) {
-        sends.push(publish(queue, Array.from({ length: 10 }, (_, k) => ({ type: 'burst', id: `${RUN}-k-${i + k}` }))));
+        sends.push(
+          publish(
+            queue,
+            Array.from({ length: 10 }, (_, k) => ({ type: 'burst', id: `${RUN}-k-${i + k}` })),
+          ),
+        );
       }
       await Promise.all(sends);
       // Kill as soon as consumption is under way: some messages are in flight, unacked.
@@ -157,12 +209,18 @@ describe('amqp source acknowledgements', () => {
       await beacon.kill9();
       const before = new Set((await fileEvents(out)).map((e) => e.id)).size;
       await beacon.restart();
-      await waitFor('every event after the restart', async () => new Set((await fileEvents(out)).map((e) => e.id)).size === total, 60_000);
+      await waitFor(
+        'every event after the restart',
+        async () => new Set((await fileEvents(out)).map((e) => e.id)).size === total,
+        60_000,
+      );
       await waitFor('the queue to be empty', async () => (await readyCount(queue)) === 0);
       const got = (await fileEvents(out)).map((e) => e.id);
       const ids = new Set(got);
       for (let i = 0; i < total; i++) assert.ok(ids.has(`${RUN}-k-${i}`), `event ${i} arrived`);
-      t.diagnostic(`in the file before the kill: ${before} of ${total}; messages still in the queue: ${waiting} of ${total / 10}; duplicates after the restart: ${got.length - ids.size}`);
+      t.diagnostic(
+        `in the file before the kill: ${before} of ${total}; messages still in the queue: ${waiting} of ${total / 10}; duplicates after the restart: ${got.length - ids.size}`,
+      );
     } finally {
       await beacon.stop();
       await beacon.cleanup();
@@ -189,7 +247,17 @@ describe('amqp source acknowledgements', () => {
     const proxy = new TcpProxy(5672);
     await proxy.start();
     const recording = createRecordingEmit();
-    const source = new AmqpSource(amqpConfigSchema.parse({ type: 'amqp', name: 'direct', host: '127.0.0.1', port: proxy.port, queue, maxBackoff: 500 }) as never, sourceContext([]));
+    const source = new AmqpSource(
+      amqpConfigSchema.parse({
+        type: 'amqp',
+        name: 'direct',
+        host: '127.0.0.1',
+        port: proxy.port,
+        queue,
+        maxBackoff: 500,
+      }) as never,
+      sourceContext([]),
+    );
     try {
       recording.hold();
       await source.start(recording.emit);
@@ -202,8 +270,15 @@ describe('amqp source acknowledgements', () => {
       // The emit in flight resolves; its ack is lost with the channel, and the client only
       // consumes again once that handler settled: the message comes back and is emitted again.
       recording.release();
-      await waitFor('the redelivered message to be acked', async () => (await readyCount(queue)) === 0 && recording.durable.length === 2);
-      assert.deepEqual(recording.calls.map((c) => c[0]!.id), [`${RUN}-held`, `${RUN}-held`], 'redelivered after the connection was lost');
+      await waitFor(
+        'the redelivered message to be acked',
+        async () => (await readyCount(queue)) === 0 && recording.durable.length === 2,
+      );
+      assert.deepEqual(
+        recording.calls.map((c) => c[0]!.id),
+        [`${RUN}-held`, `${RUN}-held`],
+        'redelivered after the connection was lost',
+      );
     } finally {
       await source.stop();
       await proxy.stop();
@@ -216,7 +291,10 @@ describe('amqp source acknowledgements', () => {
     await admin.queueDeclare({ queue, durable: true });
     const recording = createRecordingEmit();
     recording.failWith(new BeaconError('BEACON_E_LOG_FULL', 'the log is full'));
-    const source = new AmqpSource(amqpConfigSchema.parse({ type: 'amqp', name: 'direct', host: '127.0.0.1', queue, maxBackoff: 300 }) as never, sourceContext([]));
+    const source = new AmqpSource(
+      amqpConfigSchema.parse({ type: 'amqp', name: 'direct', host: '127.0.0.1', queue, maxBackoff: 300 }) as never,
+      sourceContext([]),
+    );
     await source.start(recording.emit);
     try {
       await publish(queue, { type: 'refused', id: `${RUN}-refused` });
@@ -235,7 +313,10 @@ describe('amqp source acknowledgements', () => {
     await admin.queueDeclare({ queue, durable: true });
     const recording = createRecordingEmit();
     recording.hold();
-    const source = new AmqpSource(amqpConfigSchema.parse({ type: 'amqp', name: 'direct', host: '127.0.0.1', queue }) as never, sourceContext([]));
+    const source = new AmqpSource(
+      amqpConfigSchema.parse({ type: 'amqp', name: 'direct', host: '127.0.0.1', queue }) as never,
+      sourceContext([]),
+    );
     await source.start(recording.emit);
     await publish(queue, { type: 'inflight', id: `${RUN}-inflight` });
     await recording.waitForPending(1, 10_000);

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { runCli, startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
+import { watchLive as watch } from '../support/liveSocket.js';
 import { startHttpReceiver, type HttpReceiver } from '../support/httpReceiver.js';
 import { waitForValue, waitUntil } from '../support/waitFor.js';
 
@@ -32,31 +32,12 @@ interface DeadLetters {
   sink: string;
   count: number;
   bytes: number;
-  samples: { ts: number; reason: string; errorType: string; event: { id: string; type: string; props: Record<string, unknown> } }[];
-}
-
-/** Opens /live and resolves with the first message, or the close code and reason. */
-function watch(url: string, headers: Record<string, string> = {}): Promise<{ message?: string; code?: number; reason?: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error(`no message or close from ${url}`));
-    }, 5000);
-    ws.once('message', (data: Buffer) => {
-      clearTimeout(timer);
-      ws.close(1000);
-      resolve({ message: data.toString('utf8') });
-    });
-    ws.once('close', (code: number, reason: Buffer) => {
-      clearTimeout(timer);
-      resolve({ code, reason: reason.toString('utf8') });
-    });
-    ws.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
+  samples: {
+    ts: number;
+    reason: string;
+    errorType: string;
+    event: { id: string; type: string; props: Record<string, unknown> };
+  }[];
 }
 
 for (const workers of [1, 2]) {
@@ -83,14 +64,26 @@ for (const workers of [1, 2]) {
         },
         { env: { IT_BEACON_ADMIN_TOKEN: ADMIN } },
       );
-      const events = Array.from({ length: 30 }, (_, i) => ({ type: 'order', id: `o-${i}`, props: { n: i, bad: i % 10 === 3 } }));
-      const res = await fetch(`${beacon.url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+      const events = Array.from({ length: 30 }, (_, i) => ({
+        type: 'order',
+        id: `o-${i}`,
+        props: { n: i, bad: i % 10 === 3 },
+      }));
+      const res = await fetch(`${beacon.url}/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(events),
+      });
       assert.equal(res.status, 200);
-      await waitUntil('3 dead letters', async () => {
-        const r = await get('/api/v1/sinks', bearer(READ));
-        const sinks = ((await r.json()) as { sinks: SinkLine[] }).sinks;
-        return sinks[0]?.deadLetters.count === 3 && sinks[0].lagEvents === 0;
-      }, 20_000);
+      await waitUntil(
+        '3 dead letters',
+        async () => {
+          const r = await get('/api/v1/sinks', bearer(READ));
+          const sinks = ((await r.json()) as { sinks: SinkLine[] }).sinks;
+          return sinks[0]?.deadLetters.count === 3 && sinks[0].lagEvents === 0;
+        },
+        20_000,
+      );
     });
 
     after(async () => {
@@ -152,7 +145,11 @@ for (const workers of [1, 2]) {
     });
 
     it('answers 403 to replay and config with a read token, 405 to a GET on replay', async () => {
-      const replay = await fetch(`${beacon.url}/api/v1/sinks/hook/replay`, { method: 'POST', headers: bearer(READ), body: '{"from":"dead-letter"}' });
+      const replay = await fetch(`${beacon.url}/api/v1/sinks/hook/replay`, {
+        method: 'POST',
+        headers: bearer(READ),
+        body: '{"from":"dead-letter"}',
+      });
       assert.equal(replay.status, 403);
       assert.equal(((await replay.json()) as { code: string }).code, 'BEACON_E_FORBIDDEN');
       assert.equal((await get('/api/v1/config', bearer(READ))).status, 403);
@@ -163,7 +160,11 @@ for (const workers of [1, 2]) {
 
     it('replays the dead letters with an admin token (from tokenEnv), and the counts change', async () => {
       receiver.rejectWhen(undefined);
-      const res = await fetch(`${beacon.url}/api/v1/sinks/hook/replay`, { method: 'POST', headers: { ...bearer(ADMIN), 'x-forwarded-for': '198.51.100.7' }, body: '{"from":"dead-letter"}' });
+      const res = await fetch(`${beacon.url}/api/v1/sinks/hook/replay`, {
+        method: 'POST',
+        headers: { ...bearer(ADMIN), 'x-forwarded-for': '198.51.100.7' },
+        body: '{"from":"dead-letter"}',
+      });
       assert.equal(res.status, 200);
       const result = (await res.json()) as { replayed: number; delivered: number };
       assert.equal(result.replayed, 3);
@@ -171,12 +172,14 @@ for (const workers of [1, 2]) {
       const after = (await (await get('/api/v1/sinks/hook/dead-letters', bearer(ADMIN))).json()) as DeadLetters;
       assert.equal(after.count, 0);
       assert.deepEqual(after.samples, []);
-      const audit = await waitForValue('the audit line of the replay', () =>
-        beacon
-          .output()
-          .split('\n')
-          .filter((l) => l.includes('"audit":true') && l.includes('"status":200'))
-          .map((l) => JSON.parse(l) as Record<string, unknown>)[0],
+      const audit = await waitForValue(
+        'the audit line of the replay',
+        () =>
+          beacon
+            .output()
+            .split('\n')
+            .filter((l) => l.includes('"audit":true') && l.includes('"status":200'))
+            .map((l) => JSON.parse(l) as Record<string, unknown>)[0],
       );
       assert.equal(audit.who, 'ops');
       assert.equal(audit.action, 'POST /api/v1/sinks/hook/replay');
@@ -191,7 +194,10 @@ for (const workers of [1, 2]) {
       const text = await res.text();
       assert.ok(!text.includes(READ) && !text.includes(ADMIN), 'a token is in the config answer');
       const tokens = (JSON.parse(text) as { api: { tokens: { name: string; token?: string }[] } }).api.tokens;
-      assert.deepEqual(tokens.map((t) => t.name), ['dashboard', 'ops']);
+      assert.deepEqual(
+        tokens.map((t) => t.name),
+        ['dashboard', 'ops'],
+      );
       assert.equal(tokens[0]!.token, '***');
     });
 
@@ -202,7 +208,7 @@ for (const workers of [1, 2]) {
       assert.match(refused.reason ?? '', /BEACON_E_UNAUTHORIZED/);
       assert.equal((await watch(`${live}?token=wrong-token-0123456789`)).code, 4401);
       assert.match((await watch(`${live}?token=${READ}&type=order`)).message ?? '', /"kind":"ready"/);
-      assert.match((await watch(live, bearer(ADMIN))).message ?? '', /"kind":"ready"/);
+      assert.match((await watch(live, { headers: bearer(ADMIN) })).message ?? '', /"kind":"ready"/);
     });
 
     it('lets `beacon status` use BEACON_TOKEN, and says what to do without it', async () => {

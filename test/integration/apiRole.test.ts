@@ -19,7 +19,17 @@ import { waitUntil } from '../support/waitFor.js';
 const READ = 'role-api-read-token-0123456789';
 const table = `beacon_role_api_${randomBytes(4).toString('hex')}`;
 const db = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 2 });
-const sink = { name: 'events', type: 'postgres', host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', table: `public.${table}`, createTable: true, batch: { maxEvents: 100, maxWaitMs: 20 } };
+const sink = {
+  name: 'events',
+  type: 'postgres',
+  host: '127.0.0.1',
+  port: 5432,
+  user: 'postgres',
+  database: 'test',
+  table: `public.${table}`,
+  createTable: true,
+  batch: { maxEvents: 100, maxWaitMs: 20 },
+};
 const bearer = { authorization: `Bearer ${READ}` };
 
 describe('beacon start --role api', () => {
@@ -29,15 +39,33 @@ describe('beacon start --role api', () => {
 
   before(async () => {
     writer = await startBeacon({ store: { type: 'none' }, sinks: [sink] });
-    const events = ids.map((id, i) => ({ type: i < 20 ? 'signup' : 'login', id, props: { plan: i % 2 ? 'pro' : 'free' } }));
-    const res = await fetch(`${writer.url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+    const events = ids.map((id, i) => ({
+      type: i < 20 ? 'signup' : 'login',
+      id,
+      props: { plan: i % 2 ? 'pro' : 'free' },
+    }));
+    const res = await fetch(`${writer.url}/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
     assert.equal(res.status, 200);
-    await waitUntil('30 rows in the table', async () => {
-      const rows = await db.query(`SELECT count(*)::int AS n FROM public.${table}`).catch(() => ({ rows: [{ n: 0 }] }));
-      return rows.rows[0].n === 30;
-    }, 20_000);
+    await waitUntil(
+      '30 rows in the table',
+      async () => {
+        const rows = await db
+          .query(`SELECT count(*)::int AS n FROM public.${table}`)
+          .catch(() => ({ rows: [{ n: 0 }] }));
+        return rows.rows[0].n === 30;
+      },
+      20_000,
+    );
     api = await startBeacon(
-      { store: { type: 'postgres', sink: 'events' }, sinks: [{ ...sink, createTable: false }], api: { tokens: [{ name: 'grafana', token: READ, scopes: ['read'] }] } },
+      {
+        store: { type: 'postgres', sink: 'events' },
+        sinks: [{ ...sink, createTable: false }],
+        api: { tokens: [{ name: 'grafana', token: READ, scopes: ['read'] }] },
+      },
       { args: ['--role', 'api'] },
     );
   });
@@ -57,9 +85,12 @@ describe('beacon start --role api', () => {
     const { events } = (await res.json()) as { events: { id: string; type: string; props: { plan: string } }[] };
     assert.equal(events.length, 20);
     assert.ok(events.every((e) => e.type === 'signup'));
-    const counts = (await (await fetch(`${api.url}/api/v1/query/counts/recent?minutes=5`, { headers: bearer })).json()) as { buckets: { counts: Record<string, number> }[] };
+    const counts = (await (
+      await fetch(`${api.url}/api/v1/query/counts/recent?minutes=5`, { headers: bearer })
+    ).json()) as { buckets: { counts: Record<string, number> }[] };
     const totals: Record<string, number> = {};
-    for (const b of counts.buckets) for (const [type, n] of Object.entries(b.counts)) totals[type] = (totals[type] ?? 0) + n;
+    for (const b of counts.buckets)
+      for (const [type, n] of Object.entries(b.counts)) totals[type] = (totals[type] ?? 0) + n;
     assert.deepEqual(totals, { signup: 20, login: 10 });
   });
 
@@ -85,11 +116,19 @@ describe('beacon start --role api', () => {
   });
 
   it('runs no collector, dispatcher, log or web page: those paths are 404, nothing is written under dataDir', async () => {
-    const batch = await fetch(`${api.url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"type":"x"}]' });
+    const batch = await fetch(`${api.url}/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[{"type":"x"}]',
+    });
     assert.equal(batch.status, 404);
     assert.equal(((await batch.json()) as { code: string }).code, 'BEACON_E_NOT_FOUND');
     assert.equal((await fetch(`${api.url}/t/pixel`)).status, 404);
-    assert.equal((await fetch(`${api.url}/`)).status, 404, 'the web page needs the live stream and sinks, which this role does not run');
+    assert.equal(
+      (await fetch(`${api.url}/`)).status,
+      404,
+      'the web page needs the live stream and sinks, which this role does not run',
+    );
     assert.equal((await fetch(`${api.url}/api/v1/sinks`, { headers: bearer })).status, 404);
     for (const open of ['/healthz', '/readyz']) assert.equal((await fetch(`${api.url}${open}`)).status, 200, open);
     assert.ok(!existsSync(join(api.dataDir, 'log')), 'the API process made a log');
@@ -106,10 +145,20 @@ describe('beacon start --role api with the embedded store', () => {
     const dir = await mkdtemp(join(tmpdir(), 'beacon-role-api-'));
     try {
       const config = join(dir, 'beacon.yaml');
-      await writeFile(config, stringify({ dataDir: join(dir, 'data'), server: { host: '127.0.0.1', port: 0 }, sinks: [{ name: 'archive', type: 'file', path: join(dir, 'out.ndjson') }] }));
+      await writeFile(
+        config,
+        stringify({
+          dataDir: join(dir, 'data'),
+          server: { host: '127.0.0.1', port: 0 },
+          sinks: [{ name: 'archive', type: 'file', path: join(dir, 'out.ndjson') }],
+        }),
+      );
       const res = await runCli(['start', '--role', 'api', '--config', config], { cwd: dir, timeoutMs: 30_000 });
       assert.equal(res.code, 1);
-      assert.match(res.stderr, /error BEACON_E_ROLE_CONFIG: --role api needs store\.type postgres, mysql or clickhouse \(got embedded\)/);
+      assert.match(
+        res.stderr,
+        /error BEACON_E_ROLE_CONFIG: --role api needs store\.type postgres, mysql or clickhouse \(got embedded\)/,
+      );
       assert.match(res.stderr, /DuckDB/);
       assert.match(res.stderr, /what to do:/);
       assert.ok(!existsSync(join(dir, 'data')), 'it created a data dir before refusing');

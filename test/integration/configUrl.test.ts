@@ -24,7 +24,11 @@ after(async () => {
 });
 
 /** An http server serving `doc()` as YAML at /beacon.yaml, on `port`; the first `unavailable` requests get a 503. */
-async function configServer(port: number, doc: () => Record<string, unknown>, unavailable = 0): Promise<Server & { requests: number }> {
+async function configServer(
+  port: number,
+  doc: () => Record<string, unknown>,
+  unavailable = 0,
+): Promise<Server & { requests: number }> {
   const srv = Object.assign(
     createServer((req, res) => {
       if (req.url !== '/beacon.yaml') return void res.writeHead(404).end();
@@ -40,16 +44,28 @@ async function configServer(port: number, doc: () => Record<string, unknown>, un
 const closeServer = (srv: Server) => new Promise<void>((r) => (srv.closeAllConnections(), srv.close(() => r())));
 
 /** Runs `beacon start` with these arguments and resolves once /readyz on `port` answers 200. */
-async function startFromUrl(args: string[], port: number): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startFromUrl(
+  args: string[],
+  port: number,
+): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'start', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`beacon exited with ${code}:\n${out}`))));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`beacon exited with ${code}:\n${out}`))),
+  );
   exited.catch(() => undefined);
   await Promise.race([
-    waitUntil(`beacon ready on ${port}`, async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 60_000, 100),
+    waitUntil(
+      `beacon ready on ${port}`,
+      async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
+      60_000,
+      100,
+    ),
     exited,
   ]);
   return {
@@ -99,9 +115,18 @@ describe('config from a URL', { timeout: 180_000 }, () => {
       await closeServer(srv);
       const refused = await runCli(['reload', '--url', `http://127.0.0.1:${port}`], { timeoutMs: 60_000 });
       assert.equal(refused.code, 1);
-      assert.match(refused.stderr, /error BEACON_E_RELOAD_REFUSED: .*BEACON_E_CONFIG_UNREACHABLE: cannot fetch config from .*: ECONNREFUSED \(5 attempts in [\d.]+ s\)/);
-      const status = (await (await fetch(`http://127.0.0.1:${port}/api/v1/status`)).json()) as { sinks: { name: string }[] };
-      assert.deepEqual(status.sinks.map((s) => s.name), ['archive', 'hook'], 'the running config is kept');
+      assert.match(
+        refused.stderr,
+        /error BEACON_E_RELOAD_REFUSED: .*BEACON_E_CONFIG_UNREACHABLE: cannot fetch config from .*: ECONNREFUSED \(5 attempts in [\d.]+ s\)/,
+      );
+      const status = (await (await fetch(`http://127.0.0.1:${port}/api/v1/status`)).json()) as {
+        sinks: { name: string }[];
+      };
+      assert.deepEqual(
+        status.sinks.map((s) => s.name),
+        ['archive', 'hook'],
+        'the running config is kept',
+      );
     } finally {
       await beacon.stop();
     }
@@ -120,9 +145,17 @@ describe('config from a URL', { timeout: 180_000 }, () => {
 
     const second = await startFromUrl(['--config', url, '--config-cache', cache], port);
     try {
-      const warnings = second.output().split('\n').filter((l) => l.startsWith('warning:'));
+      const warnings = second
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('warning:'));
       assert.equal(warnings.length, 1, second.output());
-      assert.match(warnings[0]!, new RegExp(`config URL ${url.replace(/[.]/g, '\\.')} is unreachable \\(ECONNREFUSED \\(5 attempts in [\\d.]+ s\\)\\); using the last good copy from ${cache.replace(/[.]/g, '\\.')}`));
+      assert.match(
+        warnings[0]!,
+        new RegExp(
+          `config URL ${url.replace(/[.]/g, '\\.')} is unreachable \\(ECONNREFUSED \\(5 attempts in [\\d.]+ s\\)\\); using the last good copy from ${cache.replace(/[.]/g, '\\.')}`,
+        ),
+      );
       assert.equal((await fetch(`http://127.0.0.1:${port}/t/from_cache`)).status, 204);
     } finally {
       await second.stop();
@@ -137,7 +170,12 @@ describe('config from a URL', { timeout: 180_000 }, () => {
     assert.equal(res.code, 1);
     const lines = res.stderr.split('\n').filter((l) => l.trim() !== '');
     assert.equal(lines.length, 2, res.stderr);
-    assert.match(lines[0]!, new RegExp(`^error BEACON_E_CONFIG_UNREACHABLE: cannot fetch config from ${url.replace(/[.]/g, '\\.')}: ECONNREFUSED \\(5 attempts in [\\d.]+ s\\)$`));
+    assert.match(
+      lines[0]!,
+      new RegExp(
+        `^error BEACON_E_CONFIG_UNREACHABLE: cannot fetch config from ${url.replace(/[.]/g, '\\.')}: ECONNREFUSED \\(5 attempts in [\\d.]+ s\\)$`,
+      ),
+    );
     assert.match(lines[1]!, /^ {2}what to do: /);
     assert.ok(took < 30_000, `gave up after ${took} ms`);
   });

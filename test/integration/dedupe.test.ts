@@ -10,13 +10,21 @@ type Line = { id: string; props: { n?: number; round?: number }; meta: Record<st
 
 async function fileLines(path: string): Promise<Line[]> {
   try {
-    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Line);
   } catch {
     return [];
   }
 }
 
-async function waitForLines(path: string, match: (e: Line) => boolean, count: number, timeoutMs = 10_000): Promise<Line[]> {
+async function waitForLines(
+  path: string,
+  match: (e: Line) => boolean,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<Line[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = (await fileLines(path)).filter(match);
@@ -54,22 +62,44 @@ describe('duplicate detection in a running Beacon (defaults)', () => {
   it('flags a /batch whose client ids were already seen, also after a restart', async () => {
     await send(beacon.url, 1);
     const first = await waitForLines(out, (e) => e.props.round === 1, 2);
-    assert.deepEqual(first.map((e) => e.meta.duplicate), [undefined, undefined]);
+    assert.deepEqual(
+      first.map((e) => e.meta.duplicate),
+      [undefined, undefined],
+    );
 
     await send(beacon.url, 2);
     const second = await waitForLines(out, (e) => e.props.round === 2, 2);
-    assert.deepEqual(second.map((e) => [e.id, e.meta.duplicate]), [['order-1001', true], ['order-1002', true]]);
+    assert.deepEqual(
+      second.map((e) => [e.id, e.meta.duplicate]),
+      [
+        ['order-1001', true],
+        ['order-1002', true],
+      ],
+    );
 
     const metrics = await (await fetch(`${beacon.url}/metrics`)).text();
     assert.match(metrics, /beacon_enrich_duplicates_total\{tier="id"\} 2/);
 
     assert.equal(await beacon.stop(), 0, `beacon did not exit 0:\n${beacon.output()}`);
     const file = await readFile(join(beacon.dataDir, 'dedupe', 'ids-p0.log'), 'utf8');
-    assert.deepEqual(file.trim().split('\n').map((l) => l.split(' ')[1]), ['"order-1001"', '"order-1002"'], 'the file holds times and ids only');
+    assert.deepEqual(
+      file
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ')[1]),
+      ['"order-1001"', '"order-1002"'],
+      'the file holds times and ids only',
+    );
     await beacon.restart();
 
     await send(beacon.url, 3);
     const third = await waitForLines(out, (e) => e.props.round === 3, 2);
-    assert.deepEqual(third.map((e) => [e.id, e.meta.duplicate]), [['order-1001', true], ['order-1002', true]]);
+    assert.deepEqual(
+      third.map((e) => [e.id, e.meta.duplicate]),
+      [
+        ['order-1001', true],
+        ['order-1002', true],
+      ],
+    );
   });
 });

@@ -6,18 +6,26 @@ import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
 
 /** Enrichment as a user sees it: Beacon as a real process, a pixel in, the file sink's line out. */
 
-const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+const CHROME =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
 const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
 
 async function fileLines(path: string): Promise<Record<string, unknown>[]> {
   try {
-    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   } catch {
     return [];
   }
 }
 
-async function waitForLine(path: string, match: (e: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+async function waitForLine(
+  path: string,
+  match: (e: Record<string, unknown>) => boolean,
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = (await fileLines(path)).find(match);
@@ -43,7 +51,9 @@ describe('enrichment in a running Beacon (default settings, behind a trusted pro
   });
 
   it('writes meta.ua and meta.geo and only the /24 of the client address', async () => {
-    const res = await fetch(`${beacon.url}/t/pageview?n=1`, { headers: { 'user-agent': CHROME, 'x-forwarded-for': '8.8.8.8' } });
+    const res = await fetch(`${beacon.url}/t/pageview?n=1`, {
+      headers: { 'user-agent': CHROME, 'x-forwarded-for': '8.8.8.8' },
+    });
     assert.equal(res.status, 204);
     const line = await waitForLine(out, (e) => (e.props as { n?: string }).n === '1');
     const meta = line.meta as Record<string, unknown>;
@@ -55,7 +65,9 @@ describe('enrichment in a running Beacon (default settings, behind a trusted pro
   });
 
   it('flags a bot user agent with meta.bot and keeps the event', async () => {
-    const res = await fetch(`${beacon.url}/t/pageview?n=2`, { headers: { 'user-agent': GOOGLEBOT, 'x-forwarded-for': '10.1.2.3' } });
+    const res = await fetch(`${beacon.url}/t/pageview?n=2`, {
+      headers: { 'user-agent': GOOGLEBOT, 'x-forwarded-for': '10.1.2.3' },
+    });
     assert.equal(res.status, 204);
     const line = await waitForLine(out, (e) => (e.props as { n?: string }).n === '2');
     const meta = line.meta as Record<string, unknown>;
@@ -66,7 +78,11 @@ describe('enrichment in a running Beacon (default settings, behind a trusted pro
 
   it('writes the clock skew of a batch event that carries its client time', async () => {
     const clientTs = Date.now() - 60_000;
-    const res = await fetch(`${beacon.url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': CHROME }, body: JSON.stringify([{ type: 'late', ts: clientTs, props: { n: '3' } }]) });
+    const res = await fetch(`${beacon.url}/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': CHROME },
+      body: JSON.stringify([{ type: 'late', ts: clientTs, props: { n: '3' } }]),
+    });
     assert.equal(res.status, 200);
     const line = await waitForLine(out, (e) => (e.props as { n?: string }).n === '3');
     const skew = (line.meta as { clockSkewMs: number }).clockSkewMs;
@@ -89,8 +105,14 @@ describe('enrichment with bots dropped and the address removed', () => {
   });
 
   it('answers a bot as usual but writes only the human event, without an ip, and counts the drop', async () => {
-    assert.equal((await fetch(`${beacon.url}/t/pageview?who=bot`, { headers: { 'user-agent': GOOGLEBOT } })).status, 204);
-    assert.equal((await fetch(`${beacon.url}/t/pageview?who=human`, { headers: { 'user-agent': CHROME } })).status, 204);
+    assert.equal(
+      (await fetch(`${beacon.url}/t/pageview?who=bot`, { headers: { 'user-agent': GOOGLEBOT } })).status,
+      204,
+    );
+    assert.equal(
+      (await fetch(`${beacon.url}/t/pageview?who=human`, { headers: { 'user-agent': CHROME } })).status,
+      204,
+    );
     const human = await waitForLine(out, (e) => (e.props as { who?: string }).who === 'human');
     assert.equal('ip' in human, false);
     assert.equal((await fileLines(out)).filter((e) => (e.props as { who?: string }).who === 'bot').length, 0);

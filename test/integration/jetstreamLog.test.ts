@@ -31,14 +31,28 @@ after(async () => {
 function logConfig(name: string, extra: Record<string, unknown> = {}) {
   const stream = `beacon-jsl-${run}-${name}`;
   streams.push(stream);
-  return { type: 'jetstream', servers: [NATS], stream, subject: `beacon-jsl.${run}.${name}`, maxBytes: '16MiB', connectTimeout: '5s', ...extra };
+  return {
+    type: 'jetstream',
+    servers: [NATS],
+    stream,
+    subject: `beacon-jsl.${run}.${name}`,
+    maxBytes: '16MiB',
+    connectTimeout: '5s',
+    ...extra,
+  };
 }
 
 function open(raw: Record<string, unknown>, cursors = ['archive'], logger = silentLogger): Promise<JetStreamLog> {
   return openJetStreamLog({ config: jetstreamLogSchema.parse(raw), logger, cursorNames: cursors });
 }
 
-const event = (id: string, meta: Record<string, unknown> = {}): TrackedEvent => ({ id, type: 'page_view', ts: Date.now(), props: { id }, meta });
+const event = (id: string, meta: Record<string, unknown> = {}): TrackedEvent => ({
+  id,
+  type: 'page_view',
+  ts: Date.now(),
+  props: { id },
+  meta,
+});
 
 async function readAll(cursor: Cursor, waitMs = 500): Promise<string[]> {
   const ids: string[] = [];
@@ -66,7 +80,12 @@ describe('the JetStream log', { timeout: 120_000 }, () => {
   test('skips, acks and counts a message on the subject that is not an event, and delivers the ones behind it', async () => {
     const raw = logConfig('foreign');
     let corrupt = 0;
-    const log = await openJetStreamLog({ config: jetstreamLogSchema.parse(raw), logger: silentLogger, cursorNames: ['archive'], onCorrupt: () => corrupt++ });
+    const log = await openJetStreamLog({
+      config: jetstreamLogSchema.parse(raw),
+      logger: silentLogger,
+      cursorNames: ['archive'],
+      onCorrupt: () => corrupt++,
+    });
     try {
       await log.append([event('before')]);
       await admin.request(raw.subject, 'not json at all');
@@ -86,7 +105,14 @@ describe('the JetStream log', { timeout: 120_000 }, () => {
   test('refuses a stream that exists with limits retention, naming the setting (BEACON_E_LOG_CONFIG)', async () => {
     const raw = logConfig('limits');
     await jsm.streams.add({ name: raw.stream, subjects: [raw.subject], retention: RetentionPolicy.Limits });
-    await assert.rejects(open(raw), (err) => isBeaconError(err) && err.code === 'BEACON_E_LOG_CONFIG' && /retention "limits"/.test(err.message) && /nats stream rm/.test(err.message));
+    await assert.rejects(
+      open(raw),
+      (err) =>
+        isBeaconError(err) &&
+        err.code === 'BEACON_E_LOG_CONFIG' &&
+        /retention "limits"/.test(err.message) &&
+        /nats stream rm/.test(err.message),
+    );
   });
 
   test('warns at open about a durable consumer of the stream that no configured sink uses', async () => {
@@ -97,7 +123,10 @@ describe('the JetStream log', { timeout: 120_000 }, () => {
     const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
     const log = await open(raw, ['archive'], logger);
     await log.close();
-    assert.ok(lines.some((l) => l.includes('"consumer":"old-sink"') && l.includes(`nats consumer rm ${raw.stream} old-sink`)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('"consumer":"old-sink"') && l.includes(`nats consumer rm ${raw.stream} old-sink`)),
+      lines.join('\n'),
+    );
   });
 
   test('a reader that holds a batch longer than ackWait keeps it: the other reader does not get it meanwhile', async () => {
@@ -126,10 +155,14 @@ describe('the JetStream log', { timeout: 120_000 }, () => {
     try {
       const ids = Array.from({ length: 30 }, (_, i) => `k${i}`);
       await log.append(ids.map((id) => event(id)));
-      const child = spawn(process.execPath, ['--import', TSX, fileURLToPath(new URL('../support/jetstreamHolder.ts', import.meta.url))], {
-        env: { ...process.env, BEACON_TEST_LOG: JSON.stringify(raw), BEACON_TEST_READ: '10' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', TSX, fileURLToPath(new URL('../support/jetstreamHolder.ts', import.meta.url))],
+        {
+          env: { ...process.env, BEACON_TEST_LOG: JSON.stringify(raw), BEACON_TEST_READ: '10' },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       const held = await new Promise<string[]>((resolve, reject) => {
         let out = '';
         child.stdout!.on('data', (d: Buffer) => {
@@ -145,7 +178,11 @@ describe('the JetStream log', { timeout: 120_000 }, () => {
       const killedAt = Date.now();
       const cursor = await log.cursor('archive');
       const first = await readAll(cursor, 300);
-      assert.deepEqual(first.sort(), ids.filter((id) => !held.includes(id)).sort(), 'at once: every event the killed reader did not hold');
+      assert.deepEqual(
+        first.sort(),
+        ids.filter((id) => !held.includes(id)).sort(),
+        'at once: every event the killed reader did not hold',
+      );
       const later: string[] = [];
       while (later.length < 10 && Date.now() - killedAt < 20_000) later.push(...(await readAll(cursor, 500)));
       assert.deepEqual(later.sort(), [...held].sort(), 'after ackWait: what it held');

@@ -4,9 +4,15 @@ import avro from 'avsc';
 import type { TrackedEvent } from '../../src/event/trackedEvent.js';
 import { silentLogger } from '../../src/ops/logger.js';
 import { DEFAULT_KEY_SCHEMA, KEY_VERSION } from '../../src/sinks/kafka/avro.js';
-import { kafkaConfigSchema } from '../../src/sinks/kafka/index.js';
+import { kafkaConfigSchema } from '../../src/sinks/kafka/kafkaConfig.js';
 import { KafkaSink } from '../../src/sinks/kafka/kafkaSink.js';
-import { KafkaTopicReader, kafkaMockBinary, startKafkaMock, tolerateMockController, type ReadMessage } from '../support/kafkaMock.js';
+import {
+  KafkaTopicReader,
+  kafkaMockBinary,
+  startKafkaMock,
+  tolerateMockController,
+  type ReadMessage,
+} from '../support/kafkaMock.js';
 import { SchemaRegistryServer } from '../support/schemaRegistry.js';
 
 /**
@@ -34,13 +40,37 @@ describe('kafka sink with the avro codec', { skip }, async () => {
   });
 
   const events: TrackedEvent[] = [
-    { id: 'e1', type: 'click', ts: 1_700_000_000_001, partyId: 'party-a', sessionId: 's1', url: 'https://example.com/a', props: { button: 'buy', n: 2, nested: { x: [1, 2] } }, meta: { source: 'http', bot: false, geo: { country: 'NL' } } },
+    {
+      id: 'e1',
+      type: 'click',
+      ts: 1_700_000_000_001,
+      partyId: 'party-a',
+      sessionId: 's1',
+      url: 'https://example.com/a',
+      props: { button: 'buy', n: 2, nested: { x: [1, 2] } },
+      meta: { source: 'http', bot: false, geo: { country: 'NL' } },
+    },
     { id: 'e2', type: 'view', ts: 1_700_000_000_002, props: {}, meta: {} },
-    { id: 'e3', type: 'click', ts: 1_700_000_000_003, partyId: 'party-b', clientTs: 1_699_999_999_000, props: { button: 'sell' }, meta: { duplicate: true } },
+    {
+      id: 'e3',
+      type: 'click',
+      ts: 1_700_000_000_003,
+      partyId: 'party-b',
+      clientTs: 1_699_999_999_000,
+      props: { button: 'sell' },
+      meta: { duplicate: true },
+    },
   ];
 
   function sinkFor(extra: Record<string, unknown>): KafkaSink {
-    const config = kafkaConfigSchema.parse({ type: 'kafka', name: 'avro', brokers: [mock.bootstrap], codec: 'avro', avro: { schemaRegistry: { url: registry.url } }, ...extra });
+    const config = kafkaConfigSchema.parse({
+      type: 'kafka',
+      name: 'avro',
+      brokers: [mock.bootstrap],
+      codec: 'avro',
+      avro: { schemaRegistry: { url: registry.url } },
+      ...extra,
+    });
     return new KafkaSink(config, { name: 'avro', logger: silentLogger });
   }
 
@@ -56,7 +86,12 @@ describe('kafka sink with the avro codec', { skip }, async () => {
     await sink.deliver(events);
     await sink.close();
 
-    assert.deepEqual([...registry.subjects.keys()].sort(), ['avro.click-key', 'avro.click-value', 'avro.view-key', 'avro.view-value']);
+    assert.deepEqual([...registry.subjects.keys()].sort(), [
+      'avro.click-key',
+      'avro.click-value',
+      'avro.view-key',
+      'avro.view-value',
+    ]);
     assert.ok(registry.requests.includes('POST /subjects/avro.click-value/versions'));
     const messages = await readTopics(['avro.click', 'avro.view']);
     assert.equal(messages.length, 3);
@@ -100,7 +135,10 @@ describe('kafka sink with the avro codec', { skip }, async () => {
         { name: 'meta', type: { type: 'map', values: ['null', 'boolean', 'string'] } },
       ],
     };
-    const res = await fetch(`${registry.url}/subjects/clicks-value/versions`, { method: 'POST', body: JSON.stringify({ schema: JSON.stringify(schema) }) });
+    const res = await fetch(`${registry.url}/subjects/clicks-value/versions`, {
+      method: 'POST',
+      body: JSON.stringify({ schema: JSON.stringify(schema) }),
+    });
     const { id } = (await res.json()) as { id: number };
     const sink = sinkFor({ topic: 'custom', avro: { schemaRegistry: { url: registry.url }, valueSchemaId: id } });
     await sink.open();
@@ -126,18 +164,31 @@ describe('kafka sink with the avro codec', { skip }, async () => {
     await reader.mark();
     const sink = sinkFor({
       topic: 'custom',
-      avro: { schemaRegistry: { url: registry.url }, valueSchema: { type: 'record', name: 'Strict', fields: [{ name: 'id', type: 'string' }, { name: 'amount', type: 'long' }] } },
+      avro: {
+        schemaRegistry: { url: registry.url },
+        valueSchema: {
+          type: 'record',
+          name: 'Strict',
+          fields: [
+            { name: 'id', type: 'string' },
+            { name: 'amount', type: 'long' },
+          ],
+        },
+      },
     });
     await sink.open();
     const fits = { ...events[1]!, id: 'ok', props: { amount: 5 } };
     const misfit = { ...events[1]!, id: 'bad', props: { amount: 'five' } };
-    await assert.rejects(sink.deliver([fits, misfit]), (err: { kind?: string; rejected?: { index: number; reason: string }[] }) => {
-      assert.equal(err.kind, 'reject');
-      assert.equal(err.rejected?.length, 1);
-      assert.equal(err.rejected[0]!.index, 1);
-      assert.match(err.rejected[0]!.reason, /does not fit the Avro schema Strict at amount/);
-      return true;
-    });
+    await assert.rejects(
+      sink.deliver([fits, misfit]),
+      (err: { kind?: string; rejected?: { index: number; reason: string }[] }) => {
+        assert.equal(err.kind, 'reject');
+        assert.equal(err.rejected?.length, 1);
+        assert.equal(err.rejected[0]!.index, 1);
+        assert.match(err.rejected[0]!.reason, /does not fit the Avro schema Strict at amount/);
+        return true;
+      },
+    );
     await sink.close();
     const got = (await readTopics(['custom'])).map((m) => unwire(m.value!));
     assert.equal(got.length, 1);
@@ -146,8 +197,14 @@ describe('kafka sink with the avro codec', { skip }, async () => {
 
   test('stops (fatal) when the schema id is unknown to the registry, retries when the registry is unreachable', async () => {
     const unknown = sinkFor({ topic: 'custom', avro: { schemaRegistry: { url: registry.url }, valueSchemaId: 9999 } });
-    await assert.rejects(unknown.open(), (err: { kind?: string; errorType?: string }) => err.kind === 'fatal' && err.errorType === 'registry_404');
-    const down = sinkFor({ topic: 'custom', avro: { schemaRegistry: { url: 'http://127.0.0.1:9' }, valueSchemaId: 1 } });
+    await assert.rejects(
+      unknown.open(),
+      (err: { kind?: string; errorType?: string }) => err.kind === 'fatal' && err.errorType === 'registry_404',
+    );
+    const down = sinkFor({
+      topic: 'custom',
+      avro: { schemaRegistry: { url: 'http://127.0.0.1:9' }, valueSchemaId: 1 },
+    });
     await assert.rejects(down.open(), (err: { kind?: string }) => err.kind === 'retry');
   });
 });

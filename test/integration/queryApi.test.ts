@@ -19,13 +19,20 @@ interface Bucket {
   counts: Record<string, number>;
 }
 
-async function getJson(beacon: BeaconProcess, path: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function getJson(
+  beacon: BeaconProcess,
+  path: string,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${beacon.url}${path}`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
 
 async function sendBatch(beacon: BeaconProcess, events: unknown[]): Promise<void> {
-  const res = await fetch(`${beacon.url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+  const res = await fetch(`${beacon.url}/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(events),
+  });
   assert.equal(res.status, 200);
   assert.equal(((await res.json()) as { accepted: number }).accepted, events.length);
 }
@@ -68,8 +75,19 @@ describe('the query API over the embedded store', () => {
 
   it('keeps the store under dataDir/store and runs its internal sink `_store` like any sink', async () => {
     assert.ok(existsSync(join(beacon.dataDir, 'store', 'events.duckdb')));
-    const status = await getJson(beacon, '/api/v1/status');
-    const store = (status.body.sinks as { name: string; type: string; delivered: number }[]).find((s) => s.name === '_store');
+    // The rows are queryable before the store's `deliver` returns and the loop counts them:
+    // wait for the count rather than read it the moment the rows appear.
+    let store: { name: string; type: string; delivered: number } | undefined;
+    await waitUntil(
+      () => `the _store sink to count 61 delivered (last seen ${JSON.stringify(store)})`,
+      async () => {
+        const status = await getJson(beacon, '/api/v1/status');
+        store = (status.body.sinks as { name: string; type: string; delivered: number }[]).find(
+          (s) => s.name === '_store',
+        );
+        return (store?.delivered ?? 0) >= 61;
+      },
+    );
     assert.equal(store?.type, 'store');
     assert.equal(store?.delivered, 61);
   });
@@ -83,7 +101,10 @@ describe('the query API over the embedded store', () => {
     assert.deepEqual([sum('view'), sum('signup'), sum('order')], [31, 20, 10]);
     assert.deepEqual(res.body.types, ['view', 'signup', 'order']);
     const signups = await getJson(beacon, '/api/v1/query/counts/recent?minutes=10&bucket=5m&type=signup');
-    assert.equal((signups.body.buckets as Bucket[]).reduce((n, b) => n + b.total, 0), 20);
+    assert.equal(
+      (signups.body.buckets as Bucket[]).reduce((n, b) => n + b.total, 0),
+      20,
+    );
   });
 
   it('answers the most recent events, filtered by type and prop', async () => {
@@ -92,18 +113,28 @@ describe('the query API over the embedded store', () => {
     const got = (res.body.events as { id: string; props: { n: number } }[]).map((e) => e.props.n).sort((a, b) => a - b);
     assert.deepEqual(got, [30, 33, 36, 39, 42, 45, 48]);
     const pixel = await getJson(beacon, '/api/v1/query/events?where=src:pixel');
-    assert.deepEqual((pixel.body.events as { type: string; props: unknown }[]).map((e) => [e.type, e.props]), [['view', { plan: 'team', src: 'pixel' }]]);
+    assert.deepEqual(
+      (pixel.body.events as { type: string; props: unknown }[]).map((e) => [e.type, e.props]),
+      [['view', { plan: 'team', src: 'pixel' }]],
+    );
     const limited = await getJson(beacon, '/api/v1/query/events?limit=5');
     assert.equal((limited.body.events as unknown[]).length, 5);
   });
 
   it('answers events per second over a window', async () => {
-    // The window ends a second ago: poll until the events sent above are inside it.
-    const res = await waitForValue('the rate to count every event', async () => {
-      const r = await getJson(beacon, '/api/v1/query/rate?window=1m');
-      return r.body.count === 61 ? r : undefined;
-    });
-    assert.equal(res.body.perSecond, Math.round((61 / 60) * 1000) / 1000);
+    // The window ends a second ago: poll until the events sent above are inside it. Ten
+    // minutes, not one: on a loaded machine the tests before this one can take a minute, and
+    // the events would have left a 1 minute window before they were counted.
+    let last: unknown;
+    const res = await waitForValue(
+      () => `the rate to count every event (last answer ${JSON.stringify(last)})`,
+      async () => {
+        const r = await getJson(beacon, '/api/v1/query/rate?window=10m');
+        last = r.body;
+        return r.body.count === 61 ? r : undefined;
+      },
+    );
+    assert.equal(res.body.perSecond, Math.round((61 / 600) * 1000) / 1000);
   });
 
   it('answers the counts per hour of a date range, and the top values of a prop', async () => {
@@ -111,7 +142,10 @@ describe('the query API over the embedded store', () => {
     const yesterday = new Date(Date.now() - DAY).toISOString().slice(0, 10);
     const hours = await getJson(beacon, `/api/v1/query/counts?from=${yesterday}&to=${today}&interval=hour&type=order`);
     assert.equal((hours.body.buckets as Bucket[]).length, 48);
-    assert.equal((hours.body.buckets as Bucket[]).reduce((n, b) => n + b.total, 0), 10);
+    assert.equal(
+      (hours.body.buckets as Bucket[]).reduce((n, b) => n + b.total, 0),
+      10,
+    );
     const top = await getJson(beacon, `/api/v1/query/props/plan/top?from=${yesterday}&to=${today}`);
     assert.deepEqual(top.body.values, [
       { value: 'free', count: 40 },
@@ -139,11 +173,17 @@ describe('the query API over the embedded store', () => {
   });
 
   it('writes nothing twice when `_store` is replayed from the start of the log', async () => {
-    const replay = await fetch(`${beacon.url}/api/v1/sinks/_store/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"from":"start"}' });
+    const replay = await fetch(`${beacon.url}/api/v1/sinks/_store/replay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"from":"start"}',
+    });
     assert.equal(replay.status, 200);
     await waitUntil('the replay delivered', async () => {
       const status = await getJson(beacon, '/api/v1/status');
-      return (status.body.sinks as { name: string; delivered: number }[]).find((s) => s.name === '_store')!.delivered === 122;
+      return (
+        (status.body.sinks as { name: string; delivered: number }[]).find((s) => s.name === '_store')!.delivered === 122
+      );
     });
     assert.equal(await storedCount(beacon), 61);
   });
@@ -170,7 +210,10 @@ describe('the query API with store.type none, and in the multi-process mode', ()
       assert.equal(res.status, 404);
       assert.equal(res.body.code, 'BEACON_E_STORE_OFF');
       const status = await getJson(beacon, '/api/v1/status');
-      assert.equal((status.body.sinks as { name: string }[]).some((s) => s.name === '_store'), false);
+      assert.equal(
+        (status.body.sinks as { name: string }[]).some((s) => s.name === '_store'),
+        false,
+      );
       assert.equal(existsSync(join(beacon.dataDir, 'store')), false);
     } finally {
       await beacon.stop();
@@ -182,7 +225,11 @@ describe('the query API with store.type none, and in the multi-process mode', ()
     const beacon = await startBeacon({ server: { workers: 2 }, api: { cache: { realtime: 0, archive: 0 } } });
     try {
       const sent = events(`w${RUN}`);
-      await Promise.all([sendBatch(beacon, sent.slice(0, 20)), sendBatch(beacon, sent.slice(20, 40)), sendBatch(beacon, sent.slice(40))]);
+      await Promise.all([
+        sendBatch(beacon, sent.slice(0, 20)),
+        sendBatch(beacon, sent.slice(20, 40)),
+        sendBatch(beacon, sent.slice(40)),
+      ]);
       await waitUntil('60 events stored', async () => (await storedCount(beacon)) === 60, 20_000);
       const found = await getJson(beacon, `/api/v1/query/events/${sent[59]!.id}`);
       assert.equal(found.body.type, 'order');

@@ -9,7 +9,7 @@ import { createClient } from 'redis';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { lineCodec } from '../../src/event/codecs/line.js';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
-import { waitForValue } from '../support/waitFor.js';
+import { waitForValue, type WaitDescription } from '../support/waitFor.js';
 
 /**
  * Beacon as a real process reading the machine's NATS (core and JetStream), Redis (list and
@@ -26,11 +26,15 @@ const names = {
   topic: `beacon-qs/${run}`,
 };
 
-const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000) => waitForValue(what, fn, timeoutMs);
+const waitFor = <T>(what: WaitDescription, fn: () => Promise<T | undefined>, timeoutMs = 20_000, everyMs = 50) =>
+  waitForValue(what, fn, timeoutMs, everyMs);
 
 async function jsonLines(path: string): Promise<Record<string, unknown>[]> {
   try {
-    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   } catch {
     return [];
   }
@@ -63,9 +67,22 @@ describe('queue sources (nats, redis, mqtt) in a running Beacon', () => {
     await redis.connect();
     mqtt = await connectAsync('mqtt://127.0.0.1:1883', { clientId: `beacon-qs-pub-${run}` });
     beacon = await startBeacon({
-      sinks: [{ name: 'archive', type: 'file', path: 'out/events.ndjson', codec: 'json', batch: { maxEvents: 100, maxWaitMs: 20 } }],
+      sinks: [
+        {
+          name: 'archive',
+          type: 'file',
+          path: 'out/events.ndjson',
+          codec: 'json',
+          batch: { maxEvents: 100, maxWaitMs: 20 },
+        },
+      ],
       sources: [
-        { name: 'nats-js', type: 'nats', subject: `${names.jsSubject}.>`, jetstream: { stream: names.stream, durable: `beacon-qs-${run}` } },
+        {
+          name: 'nats-js',
+          type: 'nats',
+          subject: `${names.jsSubject}.>`,
+          jetstream: { stream: names.stream, durable: `beacon-qs-${run}` },
+        },
         { name: 'nats-core', type: 'nats', subject: names.coreSubject, queue: 'beacon' },
         { name: 'redis-list', type: 'redis', mode: 'list', key: names.list, blockMs: 200 },
         { name: 'redis-stream', type: 'redis', mode: 'stream', key: names.redisStream, blockMs: 200 },
@@ -73,8 +90,25 @@ describe('queue sources (nats, redis, mqtt) in a running Beacon', () => {
       ],
     });
     out = join(beacon.dataDir, 'out', 'events.ndjson');
-    // The MQTT subscription is made after connecting; give the sources a moment to be in place.
-    await new Promise((r) => setTimeout(r, 500));
+    // The MQTT and NATS core subscriptions are made after Beacon is ready, and neither keeps a
+    // message published before them (a fixed pause was too short on a loaded CI machine):
+    // send a probe through each until one arrives, so the tests' messages cannot be lost.
+    for (const via of ['mqtt', 'natsCore'] as const) {
+      let probes = 0;
+      await waitFor(
+        () => `a probe through ${via} in the file sink (${probes} sent)`,
+        async () => {
+          const lines = await jsonLines(out);
+          if (lines.some((e) => e.type === 'probe' && (e.props as { via?: string }).via === via)) return true;
+          probes++;
+          // Before the NATS subscription a request fails with "no responders"; the next probe retries.
+          await published[via](JSON.stringify({ type: 'probe', props: { via } })).catch(() => undefined);
+          return undefined;
+        },
+        30_000,
+        200,
+      );
+    }
   });
 
   after(async () => {
@@ -85,7 +119,9 @@ describe('queue sources (nats, redis, mqtt) in a running Beacon', () => {
     await redis?.close();
     await nc?.close();
     // Remove the persistent session the source left on the broker.
-    const cleaner = await connectAsync('mqtt://127.0.0.1:1883', { clientId: `beacon-qs-${run}`, clean: true }).catch(() => undefined);
+    const cleaner = await connectAsync('mqtt://127.0.0.1:1883', { clientId: `beacon-qs-${run}`, clean: true }).catch(
+      () => undefined,
+    );
     await cleaner?.endAsync();
     await mqtt?.endAsync();
     await beacon?.cleanup();
@@ -108,8 +144,11 @@ describe('queue sources (nats, redis, mqtt) in a running Beacon', () => {
 
   it('dead-letters a malformed message to dlq/source-<name>.ndjson and keeps reading', async () => {
     for (const publish of Object.values(published)) await publish('{"type": "broken", ');
-    for (const [source, publish] of Object.entries(published)) await publish(JSON.stringify({ type: 'after_bad', props: { via: source } }));
-    await waitFor('the events after the malformed ones', async () => ((await jsonLines(out)).filter((e) => e.type === 'after_bad').length >= 5 ? true : undefined));
+    for (const [source, publish] of Object.entries(published))
+      await publish(JSON.stringify({ type: 'after_bad', props: { via: source } }));
+    await waitFor('the events after the malformed ones', async () =>
+      (await jsonLines(out)).filter((e) => e.type === 'after_bad').length >= 5 ? true : undefined,
+    );
     for (const name of ['nats-js', 'nats-core', 'redis-list', 'redis-stream', 'mqtt']) {
       const entries = await waitFor(`the dead letter of ${name}`, async () => {
         const got = await jsonLines(join(beacon.dataDir, 'dlq', `source-${name}.ndjson`));
@@ -127,15 +166,26 @@ describe('queue sources (nats, redis, mqtt) in a running Beacon', () => {
       const info = await jsm.consumers.info(names.stream, `beacon-qs-${run}`);
       const processing = await redis.lLen(`${names.list}:processing:redis-list`);
       const pending = await redis.xPending(names.redisStream, 'beacon');
-      return info.num_ack_pending === 0 && info.num_pending === 0 && processing === 0 && Number(pending.pending) === 0 ? true : undefined;
+      return info.num_ack_pending === 0 && info.num_pending === 0 && processing === 0 && Number(pending.pending) === 0
+        ? true
+        : undefined;
     });
   });
 
   it('the Pushtech chain: line records pushed to a Redis list come out as JSON events', async () => {
     // The consumer message from the Pushtech seed, as its tracker pushed it to Redis.
-    const seed = 'app_open type=Desktop&browser=Firefox&engine=Gecko&version=56.0&os=Mac&host=192.168.64.2&ts=1510826008003&ip=ffffac110001&klag=266&country=XX&city=XX deviceid=abcdf&ts=123456&referrer=website';
+    const seed =
+      'app_open type=Desktop&browser=Firefox&engine=Gecko&version=56.0&os=Mac&host=192.168.64.2&ts=1510826008003&ip=ffffac110001&klag=266&country=XX&city=XX deviceid=abcdf&ts=123456&referrer=website';
     // And one written by Beacon's own `line` codec (what a redis sink with `codec: line` pushes).
-    const own = lineCodec.encode({ id: `line-${run}`, type: 'app_close', ts: 1510826009000, props: { deviceid: 'abcdf', seconds: 42 }, meta: { country: 'XX' } }).toString();
+    const own = lineCodec
+      .encode({
+        id: `line-${run}`,
+        type: 'app_close',
+        ts: 1510826009000,
+        props: { deviceid: 'abcdf', seconds: 42 },
+        meta: { country: 'XX' },
+      })
+      .toString();
     await redis.lPush(names.list, [seed, own]);
     const [open, close] = await waitFor('both line records as JSON', async () => {
       const lines = await jsonLines(out);

@@ -17,11 +17,18 @@ async function status(beacon: BeaconProcess): Promise<Status> {
 const until = (what: string, check: () => Promise<boolean>, timeoutMs = 15_000) => waitUntil(what, check, timeoutMs);
 
 async function lines(path: string): Promise<{ id: string }[]> {
-  return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string });
+  return (await readFile(path, 'utf8').catch(() => ''))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { id: string });
 }
 
 async function sendBatch(beacon: BeaconProcess, events: unknown[]): Promise<void> {
-  const res = await fetch(`${beacon.url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+  const res = await fetch(`${beacon.url}/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(events),
+  });
   assert.equal(res.status, 200);
 }
 
@@ -49,11 +56,23 @@ describe('replay and restarts', () => {
 
   it('re-delivers dead letters with `beacon replay` once the destination accepts them', async () => {
     receiver.rejectWhen((e) => (e.props as { bad?: boolean } | undefined)?.bad === true);
-    await sendBatch(beacon, Array.from({ length: 40 }, (_, i) => ({ type: 'order', id: `r-${i}`, props: { bad: i % 10 === 0 } })));
-    await until('4 dead letters', async () => (await status(beacon)).sinks.find((s) => s.name === 'hook')!.deadLettered === 4);
-    const dlq = (await readFile(join(beacon.dataDir, 'dlq', 'hook.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { reason: string; event: { id: string } });
+    await sendBatch(
+      beacon,
+      Array.from({ length: 40 }, (_, i) => ({ type: 'order', id: `r-${i}`, props: { bad: i % 10 === 0 } })),
+    );
+    await until(
+      '4 dead letters',
+      async () => (await status(beacon)).sinks.find((s) => s.name === 'hook')!.deadLettered === 4,
+    );
+    const dlq = (await readFile(join(beacon.dataDir, 'dlq', 'hook.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reason: string; event: { id: string } });
     assert.deepEqual(dlq.map((e) => e.event.id).sort(), ['r-0', 'r-10', 'r-20', 'r-30']);
-    assert.ok(dlq.every((e) => /400/.test(e.reason)), 'each dead letter says why');
+    assert.ok(
+      dlq.every((e) => /400/.test(e.reason)),
+      'each dead letter says why',
+    );
 
     receiver.rejectWhen(undefined);
     const res = await runCli(['replay', '--sink', 'hook', '--url', beacon.url]);
@@ -64,7 +83,10 @@ describe('replay and restarts', () => {
   });
 
   it('rewinds a sink to the start of the log with `beacon replay --from-start`, showing progress', async () => {
-    await until('archive caught up', async () => (await status(beacon)).sinks.find((s) => s.name === 'archive')!.lagEvents === 0);
+    await until(
+      'archive caught up',
+      async () => (await status(beacon)).sinks.find((s) => s.name === 'archive')!.lagEvents === 0,
+    );
     const before = (await lines(archive)).length;
     assert.ok(before >= 40);
     const res = await runCli(['replay', '--sink', 'archive', '--from-start', '--url', beacon.url]);
@@ -81,7 +103,10 @@ describe('replay and restarts', () => {
   });
 
   it('re-delivers nothing after a clean stop and start: cursors are saved on shutdown', async () => {
-    await sendBatch(beacon, Array.from({ length: 30 }, (_, i) => ({ type: 'late', id: `late-${i}` })));
+    await sendBatch(
+      beacon,
+      Array.from({ length: 30 }, (_, i) => ({ type: 'late', id: `late-${i}` })),
+    );
     await until('archive caught up', async () => (await status(beacon)).sinks.every((s) => s.lagEvents === 0));
     const countBefore = (await lines(archive)).length;
     const receivedBefore = receiver.events.length;

@@ -27,7 +27,13 @@ const registry = new Registry();
 let sinkConfig: ReturnType<typeof postgresConfigSchema.parse>;
 
 const events = (from: number, n: number): TrackedEvent[] =>
-  Array.from({ length: n }, (_, k) => ({ id: `r-${String(from + k).padStart(4, '0')}`, type: 'page.view', ts: T + (from + k) * 1000, props: { n: from + k }, meta: {} }));
+  Array.from({ length: n }, (_, k) => ({
+    id: `r-${String(from + k).padStart(4, '0')}`,
+    type: 'page.view',
+    ts: T + (from + k) * 1000,
+    props: { n: from + k },
+    meta: {},
+  }));
 
 async function write(batch: TrackedEvent[]): Promise<void> {
   const sink = new PostgresSink(sinkConfig, { name: sinkConfig.name, logger: silentLogger });
@@ -42,8 +48,14 @@ async function write(batch: TrackedEvent[]): Promise<void> {
 /** Queries answered per role so far (ok and failed). */
 async function served(): Promise<{ replicaOk: number; replicaFailed: number; writerOk: number; writerFailed: number }> {
   const values = (await registry.getSingleMetric('beacon_store_queries_total')!.get()).values;
-  const sum = (role: string, outcome: string) => values.filter((v) => v.labels.role === role && v.labels.outcome === outcome).reduce((n, v) => n + v.value, 0);
-  return { replicaOk: sum('replica', 'ok'), replicaFailed: sum('replica', 'failed'), writerOk: sum('writer', 'ok'), writerFailed: sum('writer', 'failed') };
+  const sum = (role: string, outcome: string) =>
+    values.filter((v) => v.labels.role === role && v.labels.outcome === outcome).reduce((n, v) => n + v.value, 0);
+  return {
+    replicaOk: sum('replica', 'ok'),
+    replicaFailed: sum('replica', 'failed'),
+    writerOk: sum('writer', 'ok'),
+    writerFailed: sum('writer', 'failed'),
+  };
 }
 
 async function replicaUp(): Promise<number | undefined> {
@@ -55,7 +67,9 @@ async function storeConnections(port: number): Promise<string[]> {
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
   await client.connect();
   try {
-    const { rows } = await client.query<{ name: string }>("SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'beacon store %' ORDER BY 1");
+    const { rows } = await client.query<{ name: string }>(
+      "SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'beacon store %' ORDER BY 1",
+    );
     return rows.map((r) => r.name);
   } finally {
     await client.end();
@@ -78,9 +92,26 @@ async function replicaCount(port: number): Promise<number> {
 describe('postgres store with a streaming read replica', { timeout: 90_000 }, () => {
   before(async () => {
     cluster = await startPgReplication();
-    sinkConfig = postgresConfigSchema.parse({ type: 'postgres', name: 'primary-db', host: '127.0.0.1', port: cluster.primary.port, user: 'postgres', database: 'postgres', table: 'beacon_events', createTable: true });
+    sinkConfig = postgresConfigSchema.parse({
+      type: 'postgres',
+      name: 'primary-db',
+      host: '127.0.0.1',
+      port: cluster.primary.port,
+      user: 'postgres',
+      database: 'postgres',
+      table: 'beacon_events',
+      createTable: true,
+    });
     reader = openSqlStoreReader(
-      postgresStoreSchema.parse({ type: 'postgres', sink: 'primary-db', replicas: [`postgres://127.0.0.1:${cluster.replica.port}`], replicaBackoff: '200ms', replicaBackoffMax: '1s', connectTimeout: '1s', queryTimeout: '3s' }),
+      postgresStoreSchema.parse({
+        type: 'postgres',
+        sink: 'primary-db',
+        replicas: [`postgres://127.0.0.1:${cluster.replica.port}`],
+        replicaBackoff: '200ms',
+        replicaBackoffMax: '1s',
+        connectTimeout: '1s',
+        queryTimeout: '3s',
+      }),
       { sinks: [sinkConfig], logger: silentLogger, registry },
     );
   });
@@ -92,19 +123,27 @@ describe('postgres store with a streaming read replica', { timeout: 90_000 }, ()
 
   test('events the sink writes to the primary are read back from the replica, and only from it', async () => {
     await write(events(0, 20));
-    await waitUntil('the replica to hold the first 20 events', async () => (await replicaCount(cluster.replica.port)) === 20, 10_000);
+    await waitUntil(
+      'the replica to hold the first 20 events',
+      async () => (await replicaCount(cluster.replica.port)) === 20,
+    );
     for (let i = 0; i < 10; i++) assert.equal(await reader.countBetween(T, T + 3_600_000), 20);
     assert.deepEqual(await reader.byId('r-0007'), events(7, 1)[0]);
     const after20 = await served();
     assert.equal(after20.writerOk + after20.writerFailed, 0, 'the writer answered nothing');
     assert.equal(after20.replicaOk, 12, 'the table description, ten counts and one lookup, all on the replica');
     assert.deepEqual(await storeConnections(cluster.primary.port), []);
-    assert.ok((await storeConnections(cluster.replica.port)).every((name) => name === 'beacon store primary-db (replica)'));
+    assert.ok(
+      (await storeConnections(cluster.replica.port)).every((name) => name === 'beacon store primary-db (replica)'),
+    );
     assert.ok((await storeConnections(cluster.replica.port)).length >= 1);
 
     // New events reach the reader through replication.
     await write(events(20, 5));
-    await waitUntil('the replica to stream the next 5 events', async () => (await reader.countBetween(T, T + 3_600_000)) === 25, 10_000);
+    await waitUntil(
+      'the replica to stream the next 5 events',
+      async () => (await reader.countBetween(T, T + 3_600_000)) === 25,
+    );
     assert.equal((await reader.recent({ limit: 1 }))[0]?.id, 'r-0024');
     assert.equal((await served()).writerOk, 0);
   });
@@ -120,8 +159,16 @@ describe('postgres store with a streaming read replica', { timeout: 90_000 }, ()
     assert.ok(down.writerOk >= 12, `the writer answered the reads (${down.writerOk})`);
     assert.ok(down.replicaFailed >= 1, 'the replica failed at least the read that found it gone');
     assert.equal(await replicaUp(), 0);
-    assert.deepEqual(reader.health().map((h) => [h.role, h.up]), [['writer', true], ['replica', false]]);
-    assert.ok((await storeConnections(cluster.primary.port)).every((name) => name === 'beacon store primary-db (writer)'));
+    assert.deepEqual(
+      reader.health().map((h) => [h.role, h.up]),
+      [
+        ['writer', true],
+        ['replica', false],
+      ],
+    );
+    assert.ok(
+      (await storeConnections(cluster.primary.port)).every((name) => name === 'beacon store primary-db (writer)'),
+    );
 
     // While it stays down, reads go straight to the writer: no read waits on the dead replica.
     const before = await served();

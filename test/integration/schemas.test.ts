@@ -13,11 +13,19 @@ import { waitForValue } from '../support/waitFor.js';
  * mode answering 400 with the reason, and `beacon validate` run as the real CLI.
  */
 
-type Line = { id: string; type: string; props: Record<string, unknown>; meta: { invalid?: { schema: string; reasons: string[] } } };
+type Line = {
+  id: string;
+  type: string;
+  props: Record<string, unknown>;
+  meta: { invalid?: { schema: string; reasons: string[] } };
+};
 
 async function fileLines(path: string): Promise<Line[]> {
   try {
-    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Line);
   } catch {
     return [];
   }
@@ -38,8 +46,18 @@ async function dirWithSchemas(): Promise<string> {
   return dir;
 }
 
-async function postBatch(url: string, events: unknown[]): Promise<{ status: number; body: { accepted: number; rejected: { index: number; code: string; message: string }[] } }> {
-  const res = await fetch(`${url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+async function postBatch(
+  url: string,
+  events: unknown[],
+): Promise<{
+  status: number;
+  body: { accepted: number; rejected: { index: number; code: string; message: string }[] };
+}> {
+  const res = await fetch(`${url}/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(events),
+  });
   return { status: res.status, body: (await res.json()) as never };
 }
 
@@ -52,7 +70,13 @@ describe('schemas in bad mode, two collector processes', () => {
         schemas: { dir: 'schemas' },
         sinks: [
           { name: 'warehouse', type: 'file', path: 'out/good.ndjson', batch: { maxEvents: 100, maxWaitMs: 20 } },
-          { name: 'bad-rows', type: 'file', path: 'out/bad.ndjson', badStream: 'only', batch: { maxEvents: 100, maxWaitMs: 20 } },
+          {
+            name: 'bad-rows',
+            type: 'file',
+            path: 'out/bad.ndjson',
+            badStream: 'only',
+            batch: { maxEvents: 100, maxWaitMs: 20 },
+          },
         ],
       },
       { dataDir: await dirWithSchemas() },
@@ -83,13 +107,21 @@ describe('schemas in bad mode, two collector processes', () => {
     });
     assert.deepEqual(good.map((e) => e.id).sort(), ['free-1', 'good-1']);
     const badOne = bad.find((e) => e.id === 'bad-1');
-    assert.deepEqual(badOne?.meta.invalid, { schema: 'signup', reasons: ['props.email must match format "email"', 'props.plan must be one of "free", "pro"'] });
-    assert.deepEqual(bad.find((e) => e.id !== 'bad-1')?.meta.invalid?.reasons, ['props is missing the required property "plan"']);
+    assert.deepEqual(badOne?.meta.invalid, {
+      schema: 'signup',
+      reasons: ['props.email must match format "email"', 'props.plan must be one of "free", "pro"'],
+    });
+    assert.deepEqual(bad.find((e) => e.id !== 'bad-1')?.meta.invalid?.reasons, [
+      'props is missing the required property "plan"',
+    ]);
     assert.ok(good.every((e) => e.meta.invalid === undefined));
 
     const metrics = await waitForValue('both sinks caught up', async () => {
       const text = await (await fetch(`${beacon.url}/metrics`)).text();
-      return /beacon_sink_skipped_total\{sink="bad-rows",filter="bad_stream"\} 2/.test(text) && /beacon_sink_skipped_total\{sink="warehouse",filter="bad_stream"\} 2/.test(text) ? text : undefined;
+      return /beacon_sink_skipped_total\{sink="bad-rows",filter="bad_stream"\} 2/.test(text) &&
+        /beacon_sink_skipped_total\{sink="warehouse",filter="bad_stream"\} 2/.test(text)
+        ? text
+        : undefined;
     });
     assert.match(metrics, /beacon_schema_invalid_total\{type="signup",reason="\/email:format",action="flagged"\} 1/);
     assert.match(metrics, /beacon_schema_invalid_total\{type="signup",reason="\/plan:required",action="flagged"\} 1/);
@@ -100,7 +132,10 @@ describe('schemas in strict mode', () => {
   let beacon: BeaconProcess;
   before(async () => {
     beacon = await startBeacon(
-      { schemas: { dir: 'schemas', mode: 'strict' }, sinks: [{ name: 'warehouse', type: 'file', path: 'out/good.ndjson', batch: { maxEvents: 100, maxWaitMs: 20 } }] },
+      {
+        schemas: { dir: 'schemas', mode: 'strict' },
+        sinks: [{ name: 'warehouse', type: 'file', path: 'out/good.ndjson', batch: { maxEvents: 100, maxWaitMs: 20 } }],
+      },
       { dataDir: await dirWithSchemas() },
     );
   });
@@ -110,20 +145,43 @@ describe('schemas in strict mode', () => {
   });
 
   it('answers 400 with the code and the reason, and stores nothing of the refused event', async () => {
-    const res = await fetch(`${beacon.url}/t/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ann@example.com', plan: 'gold' }) });
+    const res = await fetch(`${beacon.url}/t/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ann@example.com', plan: 'gold' }),
+    });
     assert.equal(res.status, 400);
-    assert.deepEqual(await res.json(), { code: 'BEACON_E_SCHEMA_INVALID', message: 'event type "signup" does not match its schema: props.plan must be one of "free", "pro"' });
+    assert.deepEqual(await res.json(), {
+      code: 'BEACON_E_SCHEMA_INVALID',
+      message: 'event type "signup" does not match its schema: props.plan must be one of "free", "pro"',
+    });
 
     const batch = await postBatch(beacon.url, [
       { type: 'signup', id: 'strict-bad', props: { plan: 'pro' } },
       { type: 'signup', id: 'strict-good', props: { email: 'ann@example.com', plan: 'free' } },
     ]);
     assert.equal(batch.body.accepted, 1);
-    assert.deepEqual(batch.body.rejected.map((r) => [r.index, r.code, r.message]), [[0, 'BEACON_E_SCHEMA_INVALID', 'event type "signup" does not match its schema: props is missing the required property "email"']]);
+    assert.deepEqual(
+      batch.body.rejected.map((r) => [r.index, r.code, r.message]),
+      [
+        [
+          0,
+          'BEACON_E_SCHEMA_INVALID',
+          'event type "signup" does not match its schema: props is missing the required property "email"',
+        ],
+      ],
+    );
 
-    await waitForValue('the valid event delivered', async () => ((await fileLines(join(beacon.dataDir, 'out', 'good.ndjson'))).some((e) => e.id === 'strict-good') ? true : undefined));
+    await waitForValue('the valid event delivered', async () =>
+      (await fileLines(join(beacon.dataDir, 'out', 'good.ndjson'))).some((e) => e.id === 'strict-good')
+        ? true
+        : undefined,
+    );
     const lines = await fileLines(join(beacon.dataDir, 'out', 'good.ndjson'));
-    assert.deepEqual(lines.map((e) => e.id), ['strict-good']);
+    assert.deepEqual(
+      lines.map((e) => e.id),
+      ['strict-good'],
+    );
     const metrics = await (await fetch(`${beacon.url}/metrics`)).text();
     assert.match(metrics, /beacon_events_rejected_total\{source="http",code="BEACON_E_SCHEMA_INVALID"\} 2/);
   });
@@ -135,7 +193,16 @@ describe('beacon validate', () => {
   before(async () => {
     dir = await dirWithSchemas();
     configPath = join(dir, 'beacon.yaml');
-    await writeFile(configPath, stringify({ schemas: { dir: join(dir, 'schemas') }, sinks: [{ name: 'archive', type: 'stdout' }, { name: 'bad-rows', type: 'stdout', badStream: 'only' }] }));
+    await writeFile(
+      configPath,
+      stringify({
+        schemas: { dir: join(dir, 'schemas') },
+        sinks: [
+          { name: 'archive', type: 'stdout' },
+          { name: 'bad-rows', type: 'stdout', badStream: 'only' },
+        ],
+      }),
+    );
   });
 
   it('prints a summary per type with the top reasons and exits 1 when any event is invalid', async () => {
@@ -152,10 +219,24 @@ describe('beacon validate', () => {
     await writeFile(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\nnot json\n`);
     const res = await runCli(['validate', '--config', configPath, '--show', '1', file]);
     assert.equal(res.code, 1, res.stderr);
-    assert.match(res.stdout, /^line 2 \(signup\): \{"type":"signup","props":\{"email":"x","plan":"gold"\}\}\n {2}- props\.email must match format "email"\n {2}- props\.plan must be one of "free", "pro"\n/);
+    assert.match(
+      res.stdout,
+      /^line 2 \(signup\): \{"type":"signup","props":\{"email":"x","plan":"gold"\}\}\n {2}- props\.email must match format "email"\n {2}- props\.plan must be one of "free", "pro"\n/,
+    );
     assert.doesNotMatch(res.stdout, /^line 3/m, '--show 1 shows one');
-    const row = (type: string) => res.stdout.split('\n').find((l) => l.startsWith(`${type} `))?.split(/\s{2,}/);
-    assert.deepEqual(row('signup'), ['signup', 'yes', '3', '1', '2', 'props.email must match format "email" (2); props.plan must be one of "free", "pro" (1)']);
+    const row = (type: string) =>
+      res.stdout
+        .split('\n')
+        .find((l) => l.startsWith(`${type} `))
+        ?.split(/\s{2,}/);
+    assert.deepEqual(row('signup'), [
+      'signup',
+      'yes',
+      '3',
+      '1',
+      '2',
+      'props.email must match format "email" (2); props.plan must be one of "free", "pro" (1)',
+    ]);
     assert.deepEqual(row('click'), ['click', 'none', '1', '1', '0']);
     assert.deepEqual(row('bad type!')?.slice(0, 5), ['bad type!', 'none', '1', '0', '1']);
     assert.match(row('bad type!')?.[5] ?? '', /BEACON_E_BAD_TYPE/);
@@ -167,7 +248,9 @@ describe('beacon validate', () => {
     const file = join(dir, 'big.ndjson');
     const line = JSON.stringify({ type: 'signup', props: { email: 'ann@example.com', plan: 'free' } });
     await writeFile(file, `${line}\n`.repeat(50_000));
-    const res = await runCli(['validate', '--config', configPath, '--progress-interval', '1', file], { timeoutMs: 60_000 });
+    const res = await runCli(['validate', '--config', configPath, '--progress-interval', '1', file], {
+      timeoutMs: 60_000,
+    });
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /50,000 events: 50,000 valid, 0 invalid/);
     assert.match(res.stderr, /validating: [\d,]+ events, [\d.]+ (KiB|MiB) of [\d.]+ MiB \(\d+%\)/);

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Analytics } from '@segment/analytics-node';
+import { compatibleType } from '../../src/event/compatibleType.js';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
 import { waitForValue } from '../support/waitFor.js';
 
@@ -17,11 +18,23 @@ import { waitForValue } from '../support/waitFor.js';
 
 const WRITE_KEY = 'wk_beacon_test_7f3a9c2e';
 
-type Line = { id: string; type: string; ts: number; clientTs?: number; partyId?: string; ip?: string; props: Record<string, unknown>; meta: Record<string, unknown> };
+type Line = {
+  id: string;
+  type: string;
+  ts: number;
+  clientTs?: number;
+  partyId?: string;
+  ip?: string;
+  props: Record<string, unknown>;
+  meta: Record<string, unknown>;
+};
 
 async function fileLines(path: string): Promise<Line[]> {
   try {
-    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Line);
   } catch {
     return [];
   }
@@ -101,7 +114,15 @@ describe('the Segment API with the real analytics-node client', () => {
       segment: { enabled: true, writeKeys: [WRITE_KEY] },
       // Drop repeats, so a retried batch is stored exactly once (docs/enrichment.md#duplicates).
       enrich: { duplicates: { action: 'drop' } },
-      sinks: [{ name: 'archive', type: 'file', path: 'out/events.ndjson', codec: 'json', batch: { maxEvents: 100, maxWaitMs: 20 } }],
+      sinks: [
+        {
+          name: 'archive',
+          type: 'file',
+          path: 'out/events.ndjson',
+          codec: 'json',
+          batch: { maxEvents: 100, maxWaitMs: 20 },
+        },
+      ],
     });
     out = join(beacon.dataDir, 'out', 'events.ndjson');
   });
@@ -111,15 +132,43 @@ describe('the Segment API with the real analytics-node client', () => {
   });
 
   it('delivers track, page, screen, identify, group and alias calls mapped as documented', async () => {
-    const analytics = new Analytics({ writeKey: WRITE_KEY, host: beacon.url, flushAt: 50, flushInterval: 200, maxRetries: 2 });
+    const analytics = new Analytics({
+      writeKey: WRITE_KEY,
+      host: beacon.url,
+      flushAt: 50,
+      flushInterval: 200,
+      maxRetries: 2,
+    });
     const errors: unknown[] = [];
     analytics.on('error', (err) => errors.push(err));
     const id = (call: string) => `${run}-${call}`;
     const at = new Date('2025-06-15T12:00:00.000Z');
-    analytics.track({ messageId: id('track'), userId: 'user-42', anonymousId: 'anon-7', event: 'Order Completed', properties: { total: 30, currency: 'EUR' }, timestamp: at, context: { ip: '203.0.113.77', userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0', page: { url: 'https://shop.example/thanks' } } });
-    analytics.page({ messageId: id('page'), anonymousId: 'anon-7', category: 'Docs', name: 'Pricing', properties: { path: '/pricing' } });
+    analytics.track({
+      messageId: id('track'),
+      userId: 'user-42',
+      anonymousId: 'anon-7',
+      event: 'Order Completed',
+      properties: { total: 30, currency: 'EUR' },
+      timestamp: at,
+      context: {
+        ip: '203.0.113.77',
+        userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0',
+        page: { url: 'https://shop.example/thanks' },
+      },
+    });
+    analytics.page({
+      messageId: id('page'),
+      anonymousId: 'anon-7',
+      category: 'Docs',
+      name: 'Pricing',
+      properties: { path: '/pricing' },
+    });
     analytics.screen({ messageId: id('screen'), userId: 'user-42', name: 'Settings', properties: { tab: 'privacy' } });
-    analytics.identify({ messageId: id('identify'), userId: 'user-42', traits: { email: 'ann@example.com', plan: 'pro' } });
+    analytics.identify({
+      messageId: id('identify'),
+      userId: 'user-42',
+      traits: { email: 'ann@example.com', plan: 'pro' },
+    });
     analytics.group({ messageId: id('group'), userId: 'user-42', groupId: 'acme', traits: { employees: 40 } });
     analytics.alias({ messageId: id('alias'), userId: 'user-42', previousId: 'anon-7' });
     await analytics.closeAndFlush({ timeout: 15_000 });
@@ -132,22 +181,41 @@ describe('the Segment API with the real analytics-node client', () => {
     const byCall = new Map(lines.map((e) => [e.id.slice(run.length + 1), e]));
 
     const track = byCall.get('track')!;
-    assert.equal(track.type, 'Order_Completed');
+    assert.equal(track.type, compatibleType('Order Completed'));
     assert.deepEqual(track.props, { total: 30, currency: 'EUR' });
     assert.equal(track.partyId, 'anon-7');
     assert.equal(track.clientTs, at.getTime());
     assert.equal(track.ip, '203.0.113.0', 'context.ip is the client address, anonymised like any other');
     assert.deepEqual(track.meta.segment, { call: 'track', event: 'Order Completed' });
     assert.equal(track.meta.userId, 'user-42');
-    assert.equal((track.meta.ua as { browser?: string } | undefined)?.browser, 'Firefox', 'context.userAgent is enriched as the event ua');
+    assert.equal(
+      (track.meta.ua as { browser?: string } | undefined)?.browser,
+      'Firefox',
+      'context.userAgent is enriched as the event ua',
+    );
     assert.equal((track as { url?: string }).url, 'https://shop.example/thanks');
-    assert.equal(((track.meta.context as { library?: { name?: string } }).library ?? {}).name, '@segment/analytics-node');
+    assert.equal(
+      ((track.meta.context as { library?: { name?: string } }).library ?? {}).name,
+      '@segment/analytics-node',
+    );
     assert.equal(JSON.stringify(track).includes('203.0.113.77'), false, 'the raw context.ip is not kept anywhere');
 
-    assert.deepEqual([byCall.get('page')!.type, byCall.get('page')!.props], ['page', { path: '/pricing', name: 'Pricing', category: 'Docs' }]);
-    assert.deepEqual([byCall.get('screen')!.type, byCall.get('screen')!.props], ['screen', { tab: 'privacy', name: 'Settings' }]);
-    assert.deepEqual([byCall.get('identify')!.type, byCall.get('identify')!.props, byCall.get('identify')!.partyId], ['identify', { email: 'ann@example.com', plan: 'pro' }, 'user-42']);
-    assert.deepEqual([byCall.get('group')!.type, byCall.get('group')!.props], ['group', { employees: 40, groupId: 'acme' }]);
+    assert.deepEqual(
+      [byCall.get('page')!.type, byCall.get('page')!.props],
+      ['page', { path: '/pricing', name: 'Pricing', category: 'Docs' }],
+    );
+    assert.deepEqual(
+      [byCall.get('screen')!.type, byCall.get('screen')!.props],
+      ['screen', { tab: 'privacy', name: 'Settings' }],
+    );
+    assert.deepEqual(
+      [byCall.get('identify')!.type, byCall.get('identify')!.props, byCall.get('identify')!.partyId],
+      ['identify', { email: 'ann@example.com', plan: 'pro' }, 'user-42'],
+    );
+    assert.deepEqual(
+      [byCall.get('group')!.type, byCall.get('group')!.props],
+      ['group', { employees: 40, groupId: 'acme' }],
+    );
     assert.deepEqual([byCall.get('alias')!.type, byCall.get('alias')!.props], ['alias', { previousId: 'anon-7' }]);
     for (const event of lines) assert.equal(event.meta.source, 'segment');
   });
@@ -156,30 +224,52 @@ describe('the Segment API with the real analytics-node client', () => {
     const analytics = new Analytics({ writeKey: 'wk_not_configured_123', host: beacon.url, flushAt: 1, maxRetries: 2 });
     const errors: Array<{ reason?: unknown }> = [];
     analytics.on('error', (err) => errors.push(err as { reason?: unknown }));
-    const refusedBefore = await metric(beacon.url, /beacon_events_rejected_total\{source="segment",code="BEACON_E_SEGMENT_UNAUTHORIZED"\} (\d+)/);
+    const refusedBefore = await metric(
+      beacon.url,
+      /beacon_events_rejected_total\{source="segment",code="BEACON_E_SEGMENT_UNAUTHORIZED"\} (\d+)/,
+    );
     analytics.track({ messageId: `${run}-wrong-key`, userId: 'u', event: 'Should Not Arrive' });
     await analytics.closeAndFlush({ timeout: 15_000 });
     assert.equal(errors.length, 1, 'the SDK saw the refusal');
     assert.match(String((errors[0]!.reason as Error | undefined)?.message), /401/);
-    const refusedAfter = await metric(beacon.url, /beacon_events_rejected_total\{source="segment",code="BEACON_E_SEGMENT_UNAUTHORIZED"\} (\d+)/);
+    const refusedAfter = await metric(
+      beacon.url,
+      /beacon_events_rejected_total\{source="segment",code="BEACON_E_SEGMENT_UNAUTHORIZED"\} (\d+)/,
+    );
     assert.equal(refusedAfter - refusedBefore, 1, 'one request refused, and not retried (401 is final for the SDK)');
     // Let a sink batch pass: had it been stored, it would be in the file by now.
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await fileLines(out)).some((e) => e.id === `${run}-wrong-key`), false);
+    assert.equal(
+      (await fileLines(out)).some((e) => e.id === `${run}-wrong-key`),
+      false,
+    );
   });
 
   it('stores an SDK retry with the same messageId once, when the first answer was lost', async () => {
     const dropper = new AnswerDropper(beacon.port);
     await dropper.start();
     try {
-      const analytics = new Analytics({ writeKey: WRITE_KEY, host: `http://127.0.0.1:${dropper.port}`, flushAt: 1, maxRetries: 3 });
+      const analytics = new Analytics({
+        writeKey: WRITE_KEY,
+        host: `http://127.0.0.1:${dropper.port}`,
+        flushAt: 1,
+        maxRetries: 3,
+      });
       const errors: unknown[] = [];
       analytics.on('error', (err) => errors.push(err));
       const requests: number[] = [];
       analytics.on('http_request', () => requests.push(Date.now()));
-      const droppedBefore = await metric(beacon.url, /beacon_events_rejected_total\{source="segment",code="BEACON_E_DUPLICATE_DROPPED"\} (\d+)/);
+      const droppedBefore = await metric(
+        beacon.url,
+        /beacon_events_rejected_total\{source="segment",code="BEACON_E_DUPLICATE_DROPPED"\} (\d+)/,
+      );
       dropper.arm();
-      analytics.track({ messageId: `${run}-retried`, userId: 'user-42', event: 'Checkout Started', properties: { cart: 3 } });
+      analytics.track({
+        messageId: `${run}-retried`,
+        userId: 'user-42',
+        event: 'Checkout Started',
+        properties: { cart: 3 },
+      });
       await analytics.closeAndFlush({ timeout: 20_000 });
       assert.deepEqual(errors, [], 'the retry succeeded');
       assert.equal(dropper.dropped, 1, 'the first answer was cut');
@@ -193,9 +283,15 @@ describe('the Segment API with the real analytics-node client', () => {
       await new Promise((r) => setTimeout(r, 300));
       assert.equal((await fileLines(out)).filter((e) => e.id === `${run}-retried`).length, 1, 'stored once');
       assert.deepEqual(stored[0]!.props, { cart: 3 });
-      const droppedAfter = await metric(beacon.url, /beacon_events_rejected_total\{source="segment",code="BEACON_E_DUPLICATE_DROPPED"\} (\d+)/);
+      const droppedAfter = await metric(
+        beacon.url,
+        /beacon_events_rejected_total\{source="segment",code="BEACON_E_DUPLICATE_DROPPED"\} (\d+)/,
+      );
       assert.equal(droppedAfter - droppedBefore, 1, 'the repeat was recognised and dropped');
-      assert.ok((await metric(beacon.url, /beacon_enrich_duplicates_total\{tier="id"\} (\d+)/)) >= 1, 'by the id memory (messageId)');
+      assert.ok(
+        (await metric(beacon.url, /beacon_enrich_duplicates_total\{tier="id"\} (\d+)/)) >= 1,
+        'by the id memory (messageId)',
+      );
     } finally {
       await dropper.stop();
     }

@@ -26,7 +26,14 @@ const streams: string[] = [];
 function jetstreamLog(name: string) {
   const stream = `beacon-roles-${run}-${name}`;
   streams.push(stream);
-  return { type: 'jetstream', servers: [NATS], stream, subject: `beacon-roles.${run}.${name}`, maxBytes: '16MiB', ackWait: '5s' };
+  return {
+    type: 'jetstream',
+    servers: [NATS],
+    stream,
+    subject: `beacon-roles.${run}.${name}`,
+    maxBytes: '16MiB',
+    ackWait: '5s',
+  };
 }
 
 after(async () => {
@@ -59,7 +66,11 @@ describe('beacon start --role collector and --role dispatcher on a JetStream log
 
   it('delivers what the collector accepted through the shared log to the sink the dispatcher runs', async () => {
     const events = Array.from({ length: 50 }, (_, i) => ({ type: 'signup', id: `roles-${run}-${i}`, props: { i } }));
-    const res = await fetch(`${collector.url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+    const res = await fetch(`${collector.url}/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(((await res.json()) as { accepted: number }).accepted, 50);
     assert.equal((await fetch(`${collector.url}/t/pixel?x=1`)).status, 204);
@@ -71,8 +82,19 @@ describe('beacon start --role collector and --role dispatcher on a JetStream log
       },
       20_000,
     );
-    const status = (await (await fetch(`${dispatcher.url}/api/v1/status`)).json()) as { sinks: { name: string; delivered: number }[] };
-    assert.ok((status.sinks.find((s) => s.name === 'hook')?.delivered ?? 0) >= 51, JSON.stringify(status));
+    // The receiver holds the events before the sink's `deliver` returns and the loop counts
+    // them as delivered: the count catches up a moment later.
+    let status: unknown;
+    await waitUntil(
+      () => `the dispatcher to count 51 delivered to hook (last status ${JSON.stringify(status)})`,
+      async () => {
+        const res = (await (await fetch(`${dispatcher.url}/api/v1/status`)).json()) as {
+          sinks: { name: string; delivered: number }[];
+        };
+        status = res;
+        return (res.sinks.find((s) => s.name === 'hook')?.delivered ?? 0) >= 51;
+      },
+    );
   });
 
   it('the collector streams new events on /live, read from the shared log', async () => {
@@ -96,7 +118,8 @@ describe('beacon start --role collector and --role dispatcher on a JetStream log
   });
 
   it('the collector takes events and serves /live and /metrics, not the admin API', async () => {
-    for (const path of ['/healthz', '/readyz']) assert.equal((await fetch(`${collector.url}${path}`)).status, 200, path);
+    for (const path of ['/healthz', '/readyz'])
+      assert.equal((await fetch(`${collector.url}${path}`)).status, 200, path);
     assert.match(await (await fetch(`${collector.url}/metrics`)).text(), /beacon_events_appended_total \d+/);
     const status = await fetch(`${collector.url}/api/v1/status`);
     assert.equal(status.status, 404);
@@ -104,10 +127,17 @@ describe('beacon start --role collector and --role dispatcher on a JetStream log
   });
 
   it('the dispatcher answers the admin API and /metrics, and takes no events', async () => {
-    const batch = await fetch(`${dispatcher.url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"type":"x"}]' });
+    const batch = await fetch(`${dispatcher.url}/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[{"type":"x"}]',
+    });
     assert.equal(batch.status, 404);
     assert.match(((await batch.json()) as { message: string }).message, /--role dispatcher/);
-    assert.match(await (await fetch(`${dispatcher.url}/metrics`)).text(), /beacon_sink_delivered_total\{sink="hook"\} [1-9]/);
+    assert.match(
+      await (await fetch(`${dispatcher.url}/metrics`)).text(),
+      /beacon_sink_delivered_total\{sink="hook"\} [1-9]/,
+    );
     assert.equal((await fetch(`${dispatcher.url}/readyz`)).status, 200);
   });
 
@@ -121,7 +151,10 @@ describe('beacon start --role all on a JetStream log', () => {
   it('collects, logs and delivers in one process', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'beacon-roles-all-'));
     const out = join(dir, 'out.ndjson');
-    const beacon = await startBeacon({ log: jetstreamLog('all'), sinks: [{ name: 'archive', type: 'file', path: out, batch: { maxEvents: 100, maxWaitMs: 20 } }] });
+    const beacon = await startBeacon({
+      log: jetstreamLog('all'),
+      sinks: [{ name: 'archive', type: 'file', path: out, batch: { maxEvents: 100, maxWaitMs: 20 } }],
+    });
     try {
       for (let i = 0; i < 5; i++) assert.equal((await fetch(`${beacon.url}/t/page_view?i=${i}`)).status, 204);
       await waitUntil('5 events in the file sink', async () => (await readNdjsonIds(out)).ids.length === 5, 20_000);
@@ -139,7 +172,15 @@ describe('roles that need a shared log', () => {
     const dir = await mkdtemp(join(tmpdir(), 'beacon-roles-refuse-'));
     try {
       const path = join(dir, 'beacon.yaml');
-      await writeFile(path, stringify({ dataDir: join(dir, 'data'), server: { host: '127.0.0.1', port: 0 }, sinks: [{ name: 'archive', type: 'file', path: join(dir, 'out.ndjson') }], ...config }));
+      await writeFile(
+        path,
+        stringify({
+          dataDir: join(dir, 'data'),
+          server: { host: '127.0.0.1', port: 0 },
+          sinks: [{ name: 'archive', type: 'file', path: join(dir, 'out.ndjson') }],
+          ...config,
+        }),
+      );
       const res = await runCli(['start', '--role', role, '--config', path], { cwd: dir, timeoutMs: 30_000 });
       assert.equal(res.code, 1, res.stderr);
       return res.stderr;
@@ -151,7 +192,12 @@ describe('roles that need a shared log', () => {
   it('refuses --role collector and --role dispatcher with log.type local, saying what to set', async () => {
     for (const role of ['collector', 'dispatcher']) {
       const stderr = await refusal(role, {});
-      assert.match(stderr, new RegExp(`error BEACON_E_ROLE_CONFIG: --role ${role} needs a log shared between processes, and log.type is local`));
+      assert.match(
+        stderr,
+        new RegExp(
+          `error BEACON_E_ROLE_CONFIG: --role ${role} needs a log shared between processes, and log.type is local`,
+        ),
+      );
       assert.match(stderr, /log\.type: jetstream/);
     }
   });
@@ -162,13 +208,21 @@ describe('roles that need a shared log', () => {
   });
 
   it('refuses server.workers above 1 for a collector on a shared log', async () => {
-    const stderr = await refusal('collector', { log: jetstreamLog('workers'), server: { host: '127.0.0.1', port: 0, workers: 3 } });
+    const stderr = await refusal('collector', {
+      log: jetstreamLog('workers'),
+      server: { host: '127.0.0.1', port: 0, workers: 3 },
+    });
     assert.match(stderr, /server\.workers is 3/);
     assert.match(stderr, /--role collector/);
   });
 
   it('stops with BEACON_E_LOG_UNAVAILABLE when no NATS server answers within connectTimeout', async () => {
-    const stderr = await refusal('collector', { log: { ...jetstreamLog('down'), servers: ['nats://127.0.0.1:1'], connectTimeout: '1s' } });
-    assert.match(stderr, /error BEACON_E_LOG_UNAVAILABLE: could not connect to NATS for the log at nats:\/\/127\.0\.0\.1:1/);
+    const stderr = await refusal('collector', {
+      log: { ...jetstreamLog('down'), servers: ['nats://127.0.0.1:1'], connectTimeout: '1s' },
+    });
+    assert.match(
+      stderr,
+      /error BEACON_E_LOG_UNAVAILABLE: could not connect to NATS for the log at nats:\/\/127\.0\.0\.1:1/,
+    );
   });
 });

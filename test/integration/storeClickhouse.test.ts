@@ -28,7 +28,8 @@ if ('skip' in started) {
   const server = started;
   const admin = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
   await admin.command({ query: `CREATE DATABASE ${DB}` });
-  const sinkConfig = (extra: Record<string, unknown>) => clickhouseConfigSchema.parse({ type: 'clickhouse', name: 'events-ch', url: server.url, database: DB, ...extra });
+  const sinkConfig = (extra: Record<string, unknown>) =>
+    clickhouseConfigSchema.parse({ type: 'clickhouse', name: 'events-ch', url: server.url, database: DB, ...extra });
 
   const { writeThroughSink, open } = sqlStoreFixture<ReturnType<typeof sinkConfig>>({
     type: 'clickhouse',
@@ -41,7 +42,14 @@ if ('skip' in started) {
     },
   });
 
-  const rows = async (table: string) => Number((await (await admin.query({ query: `SELECT count() AS n FROM ${DB}.${table}`, format: 'JSONEachRow' })).json<{ n: string }>())[0]!.n);
+  const rows = async (table: string) =>
+    Number(
+      (
+        await (
+          await admin.query({ query: `SELECT count() AS n FROM ${DB}.${table}`, format: 'JSONEachRow' })
+        ).json<{ n: string }>()
+      )[0]!.n,
+    );
 
   const defaultLayout = sinkConfig({ table: 'events', createTable: true });
   runStoreReaderChecks('clickhouse', {
@@ -55,10 +63,15 @@ if ('skip' in started) {
 
   // A table of the user's own: a plain MergeTree (duplicates never collapse, so counts go by
   // distinct ids instead of FINAL), time as DateTime (whole seconds), other names, no meta.
-  const custom = sinkConfig({ table: `${DB}.custom`, columns: { event_id: 'id', kind: 'type', at: 'ts', payload: 'props' } });
+  const custom = sinkConfig({
+    table: `${DB}.custom`,
+    columns: { event_id: 'id', kind: 'type', at: 'ts', payload: 'props' },
+  });
   runStoreReaderChecks('clickhouse DateTime', {
     write: async (events) => {
-      await admin.command({ query: `CREATE TABLE IF NOT EXISTS ${DB}.custom (event_id String, kind String, at DateTime, payload String) ENGINE = MergeTree() ORDER BY (event_id)` });
+      await admin.command({
+        query: `CREATE TABLE IF NOT EXISTS ${DB}.custom (event_id String, kind String, at DateTime, payload String) ENGINE = MergeTree() ORDER BY (event_id)`,
+      });
       await writeThroughSink(custom, events);
     },
     open: async () => open(custom),
@@ -70,7 +83,12 @@ if ('skip' in started) {
     test('a table that does not exist yet answers BEACON_E_STORE_QUERY saying how to create it, then works once it does', async () => {
       const late = sinkConfig({ table: 'late', createTable: true });
       const reader = open(late);
-      await assert.rejects(reader.recent({ limit: 3 }), { code: 'BEACON_E_STORE_QUERY', message: new RegExp(`table ${DB}\\.late does not exist \\(yet\\): the sink "events-ch" creates it when it has createTable: true`) });
+      await assert.rejects(reader.recent({ limit: 3 }), {
+        code: 'BEACON_E_STORE_QUERY',
+        message: new RegExp(
+          `table ${DB}\\.late does not exist \\(yet\\): the sink "events-ch" creates it when it has createTable: true`,
+        ),
+      });
       await writeThroughSink(late, storeEvents('late').slice(0, 5));
       assert.equal(await reader.countBetween(T0, T0 + 60_000), 5);
     });

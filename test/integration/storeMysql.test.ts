@@ -13,10 +13,26 @@ import { runStoreReaderChecks, storeEvents, T0 } from '../conformance/storeReade
  * events go in through the real mysql sink, the reader reads them back. Tables are named after
  * this run and dropped at the end.
  */
-const admin = mysql.createPool({ host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test', timezone: 'Z', connectionLimit: 2 });
+const admin = mysql.createPool({
+  host: '127.0.0.1',
+  port: 3306,
+  user: 'root',
+  password: '',
+  database: 'test',
+  timezone: 'Z',
+  connectionLimit: 2,
+});
 
 const sinkConfig = (extra: Record<string, unknown>) =>
-  mysqlConfigSchema.parse({ type: 'mysql', name: 'metrics-db', host: '127.0.0.1', port: 3306, user: 'root', database: 'test', ...extra });
+  mysqlConfigSchema.parse({
+    type: 'mysql',
+    name: 'metrics-db',
+    host: '127.0.0.1',
+    port: 3306,
+    user: 'root',
+    database: 'test',
+    ...extra,
+  });
 
 const { table, writeThroughSink, open } = sqlStoreFixture<ReturnType<typeof sinkConfig>>({
   type: 'mysql',
@@ -36,7 +52,13 @@ runStoreReaderChecks('mysql', {
 
 // A table of the user's own: other names, time as BIGINT epoch ms, a case-folding collation.
 const customTable = table('custom');
-const custom = mysqlConfigSchema.parse({ type: 'mysql', name: 'metrics-db', url: 'mysql://root@127.0.0.1:3306/test', table: `test.${customTable}`, columns: { event_id: 'id', kind: 'type', at_ms: 'ts', payload: 'props', meta: 'meta' } });
+const custom = mysqlConfigSchema.parse({
+  type: 'mysql',
+  name: 'metrics-db',
+  url: 'mysql://root@127.0.0.1:3306/test',
+  table: `test.${customTable}`,
+  columns: { event_id: 'id', kind: 'type', at_ms: 'ts', payload: 'props', meta: 'meta' },
+});
 runStoreReaderChecks('mysql custom columns', {
   write: async (events) => {
     await admin.query(
@@ -54,7 +76,8 @@ describe('mysql store errors', () => {
     const reader = open(late);
     await assert.rejects(reader.topValues({ prop: 'plan', from: 0, to: 1, limit: 3 }), {
       code: 'BEACON_E_STORE_QUERY',
-      message: /table beacon_store_\w+_late does not exist \(yet\): the sink "metrics-db" creates it when it has createTable: true/,
+      message:
+        /table beacon_store_\w+_late does not exist \(yet\): the sink "metrics-db" creates it when it has createTable: true/,
     });
     await writeThroughSink(late, storeEvents('late').slice(0, 5));
     assert.equal(await reader.countBetween(T0, T0 + 60_000), 5);
@@ -71,9 +94,12 @@ describe('mysql store errors', () => {
     });
   });
 
-  test('a wrong password is reported as unavailable with the server\'s words', async () => {
+  test("a wrong password is reported as unavailable with the server's words", async () => {
     const reader = open(sinkConfig({ user: 'no_such_user', password: 'x', table: 'events' }));
-    await assert.rejects(reader.countBetween(0, 1), { code: 'BEACON_E_STORE_UNAVAILABLE', message: /Access denied for user 'no_such_user'/ });
+    await assert.rejects(reader.countBetween(0, 1), {
+      code: 'BEACON_E_STORE_UNAVAILABLE',
+      message: /Access denied for user 'no_such_user'/,
+    });
   });
 
   test('a query past queryTimeout is given up on and the pool stays usable', async () => {
@@ -86,7 +112,10 @@ describe('mysql store errors', () => {
       // A write lock makes the next read wait past its deadline.
       await locker.query(`LOCK TABLES \`${slow.table}\` WRITE`);
       const begun = Date.now();
-      await assert.rejects(reader.countBetween(T0, T0 + 60_000), { code: 'BEACON_E_STORE_TIMEOUT', message: /no answer within 300 ms/ });
+      await assert.rejects(reader.countBetween(T0, T0 + 60_000), {
+        code: 'BEACON_E_STORE_TIMEOUT',
+        message: /no answer within 300 ms/,
+      });
       assert.ok(Date.now() - begun < 3000, 'the deadline holds');
     } finally {
       await locker.query('UNLOCK TABLES');

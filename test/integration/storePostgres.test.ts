@@ -17,7 +17,15 @@ import { runStoreReaderChecks, storeEvents, T0 } from '../conformance/storeReade
 const admin = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 2 });
 
 const sinkConfig = (extra: Record<string, unknown>) =>
-  postgresConfigSchema.parse({ type: 'postgres', name: 'warehouse', host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', ...extra });
+  postgresConfigSchema.parse({
+    type: 'postgres',
+    name: 'warehouse',
+    host: '127.0.0.1',
+    port: 5432,
+    user: 'postgres',
+    database: 'test',
+    ...extra,
+  });
 
 const { table, writeThroughSink, open } = sqlStoreFixture<ReturnType<typeof sinkConfig>>({
   type: 'postgres',
@@ -37,10 +45,15 @@ runStoreReaderChecks('postgres', {
 
 // A table of the user's own: other column names, time as bigint epoch ms, props as json.
 const customTable = table('custom');
-const custom = sinkConfig({ table: customTable, columns: { event_id: 'id', kind: 'type', at_ms: 'ts', payload: 'props', plan: 'props.plan' } });
+const custom = sinkConfig({
+  table: customTable,
+  columns: { event_id: 'id', kind: 'type', at_ms: 'ts', payload: 'props', plan: 'props.plan' },
+});
 runStoreReaderChecks('postgres custom columns', {
   write: async (events) => {
-    await admin.query(`CREATE TABLE IF NOT EXISTS public."${customTable}" (event_id text PRIMARY KEY, kind text NOT NULL, at_ms bigint NOT NULL, payload json NOT NULL, plan text)`);
+    await admin.query(
+      `CREATE TABLE IF NOT EXISTS public."${customTable}" (event_id text PRIMARY KEY, kind text NOT NULL, at_ms bigint NOT NULL, payload json NOT NULL, plan text)`,
+    );
     await writeThroughSink(custom, events);
   },
   open: async () => open(custom),
@@ -55,7 +68,10 @@ describe('postgres store errors', () => {
     await assert.rejects(reader.countBetween(0, 1), (err: Error & { code?: string; status?: number }) => {
       assert.equal(err.code, 'BEACON_E_STORE_QUERY');
       assert.equal(err.status, 500);
-      assert.match(err.message, /table beacon_store_\w+_late does not exist \(yet\): the sink "warehouse" creates it when it has createTable: true/);
+      assert.match(
+        err.message,
+        /table beacon_store_\w+_late does not exist \(yet\): the sink "warehouse" creates it when it has createTable: true/,
+      );
       return true;
     });
     await writeThroughSink(late, storeEvents('late').slice(0, 5));
@@ -66,7 +82,11 @@ describe('postgres store errors', () => {
     const name = table('texttime');
     await admin.query(`CREATE TABLE public."${name}" (id text PRIMARY KEY, type text, ts text, props jsonb)`);
     const reader = open(sinkConfig({ table: name, columns: { id: 'id', type: 'type', ts: 'ts', props: 'props' } }));
-    await assert.rejects(reader.recent({ limit: 1 }), { code: 'BEACON_E_STORE_QUERY', message: /column ts of beacon_store_\w+_texttime is text; the query API reads times from timestamptz, timestamp \(UTC\) or bigint epoch ms/ });
+    await assert.rejects(reader.recent({ limit: 1 }), {
+      code: 'BEACON_E_STORE_QUERY',
+      message:
+        /column ts of beacon_store_\w+_texttime is text; the query API reads times from timestamptz, timestamp \(UTC\) or bigint epoch ms/,
+    });
   });
 
   test('a server that is not there answers BEACON_E_STORE_UNAVAILABLE (503) naming it, and counts the failure', async () => {
@@ -79,7 +99,9 @@ describe('postgres store errors', () => {
       assert.match(err.message, new RegExp(`writer 127\\.0\\.0\\.1:${port}/test: .*ECONNREFUSED`));
       return true;
     });
-    const failed = (await registry.getSingleMetric('beacon_store_queries_total')!.get()).values.find((v) => v.labels.outcome === 'failed');
+    const failed = (await registry.getSingleMetric('beacon_store_queries_total')!.get()).values.find(
+      (v) => v.labels.outcome === 'failed',
+    );
     assert.deepEqual(failed?.labels, { role: 'writer', target: `127.0.0.1:${port}/test`, outcome: 'failed' });
   });
 
@@ -94,7 +116,10 @@ describe('postgres store errors', () => {
       await locker.query('BEGIN');
       await locker.query(`LOCK TABLE ${slow.table} IN ACCESS EXCLUSIVE MODE`);
       const begun = Date.now();
-      await assert.rejects(reader.countBetween(T0, T0 + 60_000), { code: 'BEACON_E_STORE_TIMEOUT', message: /canceling statement due to statement timeout|no answer within/ });
+      await assert.rejects(reader.countBetween(T0, T0 + 60_000), {
+        code: 'BEACON_E_STORE_TIMEOUT',
+        message: /canceling statement due to statement timeout|no answer within/,
+      });
       assert.ok(Date.now() - begun < 3000, 'the deadline holds');
     } finally {
       await locker.query('ROLLBACK');

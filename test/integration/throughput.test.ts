@@ -1,7 +1,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBeacon, type BeaconProcess } from '../support/beaconProcess.js';
-import { waitForValue } from '../support/waitFor.js';
+import { WAIT_TIMEOUT_MS, waitForValue } from '../support/waitFor.js';
 
 /** `GET /api/v1/throughput` on Beacon as a real process: one process, and a primary with two collectors. */
 
@@ -39,7 +39,10 @@ for (const workers of [1, 2]) {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           signal: AbortSignal.timeout(10_000),
-          body: JSON.stringify([...Array.from({ length: 50 }, (_, n) => ({ type: 'tick', props: { i, n } })), { type: 'bad type!' }]),
+          body: JSON.stringify([
+            ...Array.from({ length: 50 }, (_, n) => ({ type: 'tick', props: { i, n } })),
+            { type: 'bad type!' },
+          ]),
         });
         assert.equal(res.status, 200);
       }
@@ -50,7 +53,7 @@ for (const workers of [1, 2]) {
           const sinks = Object.keys(t.deliveredBySink).length;
           return sum(t.received) === 306 && sum(t.rejected) === 6 && sum(t.delivered) === 300 * sinks ? t : undefined;
         },
-        10_000,
+        WAIT_TIMEOUT_MS,
         200,
       );
       assert.equal(history.intervalMs, 1000);

@@ -36,7 +36,9 @@ describe('Beacon terminating TLS itself (server.tls)', () => {
     const res = await get(`${beacon.url}/t/pageview?path=/secure`);
     assert.equal(res.status, 204);
     const file = join(beacon.dataDir, 'out', 'events.ndjson');
-    await waitUntil('the event in the file sink', async () => (await readFile(file, 'utf8').catch(() => '')).includes('"/secure"'), 10_000);
+    await waitUntil('the event in the file sink', async () =>
+      (await readFile(file, 'utf8').catch(() => '')).includes('"/secure"'),
+    );
   });
 
   it('serves admin endpoints over https to a listed network', async () => {
@@ -47,7 +49,9 @@ describe('Beacon terminating TLS itself (server.tls)', () => {
   });
 
   it('does not speak plain http on its port', async () => {
-    await assert.rejects(fetch(beacon.url.replace('https:', 'http:') + '/api/v1/config', { signal: AbortSignal.timeout(3000) }));
+    await assert.rejects(
+      fetch(beacon.url.replace('https:', 'http:') + '/api/v1/config', { signal: AbortSignal.timeout(3000) }),
+    );
   });
 });
 
@@ -67,7 +71,10 @@ describe('admin endpoints limited to TLS and networks behind a proxy (api.adminR
     await beacon?.cleanup();
   });
 
-  async function admin(path: string, headers: Record<string, string> = {}): Promise<{ status: number; code?: string; message?: string }> {
+  async function admin(
+    path: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; code?: string; message?: string }> {
     const res = await fetch(`${beacon.url}${path}`, { headers });
     const body = (await res.json()) as { code?: string; message?: string };
     return { status: res.status, code: body.code, message: body.message };
@@ -78,7 +85,11 @@ describe('admin endpoints limited to TLS and networks behind a proxy (api.adminR
     assert.equal(answer.status, 403);
     assert.equal(answer.code, 'BEACON_E_ADMIN_TLS_REQUIRED');
     assert.match(answer.message!, /call it over https/);
-    assert.equal((await admin('/api/v1/status')).code, 'BEACON_E_ADMIN_TLS_REQUIRED', 'status is an admin endpoint too');
+    assert.equal(
+      (await admin('/api/v1/status')).code,
+      'BEACON_E_ADMIN_TLS_REQUIRED',
+      'status is an admin endpoint too',
+    );
   });
 
   it('refuses a client outside the listed networks with 403 BEACON_E_ADMIN_NETWORK', async () => {
@@ -89,8 +100,16 @@ describe('admin endpoints limited to TLS and networks behind a proxy (api.adminR
   });
 
   it('takes the client from the hop the proxy added, so a client cannot claim a listed address', async () => {
-    assert.equal((await admin('/api/v1/config', { 'x-forwarded-proto': 'https', 'x-forwarded-for': '10.0.0.5, 198.51.100.7' })).code, 'BEACON_E_ADMIN_NETWORK');
-    assert.equal((await admin('/api/v1/config', { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.7, 10.0.0.5' })).status, 200);
+    assert.equal(
+      (await admin('/api/v1/config', { 'x-forwarded-proto': 'https', 'x-forwarded-for': '10.0.0.5, 198.51.100.7' }))
+        .code,
+      'BEACON_E_ADMIN_NETWORK',
+    );
+    assert.equal(
+      (await admin('/api/v1/config', { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.7, 10.0.0.5' }))
+        .status,
+      200,
+    );
   });
 
   it('leaves collection and operations endpoints open', async () => {

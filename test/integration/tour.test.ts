@@ -8,10 +8,12 @@ import { waitForValue as waitFor } from '../support/waitFor.js';
 
 /** The README's five-minute tour, run against Beacon as a real process. */
 
-
 async function fileLines(path: string): Promise<Record<string, unknown>[]> {
   try {
-    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   } catch {
     return [];
   }
@@ -23,7 +25,10 @@ for (const workers of [1, 2]) {
     let out: string;
 
     before(async () => {
-      beacon = await startBeacon({ server: { workers }, sinks: [{ name: 'archive', type: 'file', path: 'out/events.ndjson', codec: 'json' }] });
+      beacon = await startBeacon({
+        server: { workers },
+        sinks: [{ name: 'archive', type: 'file', path: 'out/events.ndjson', codec: 'json' }],
+      });
       out = join(beacon.dataDir, 'out', 'events.ndjson');
     });
     after(async () => {
@@ -32,9 +37,13 @@ for (const workers of [1, 2]) {
     });
 
     it('answers a pixel with 204 and writes the event to the file sink in the documented shape', async () => {
-      const res = await fetch(`${beacon.url}/t/pageview?path=/home&ref=newsletter`, { headers: { 'user-agent': 'tour-test/1.0' } });
+      const res = await fetch(`${beacon.url}/t/pageview?path=/home&ref=newsletter`, {
+        headers: { 'user-agent': 'tour-test/1.0' },
+      });
       assert.equal(res.status, 204);
-      const line = await waitFor('the pixel event in the file', async () => (await fileLines(out)).find((e) => e.type === 'pageview'));
+      const line = await waitFor('the pixel event in the file', async () =>
+        (await fileLines(out)).find((e) => e.type === 'pageview'),
+      );
       assert.deepEqual(line.props, { path: '/home', ref: 'newsletter' });
       assert.match(String(line.id), /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       assert.equal(typeof line.ts, 'number');
@@ -67,8 +76,13 @@ for (const workers of [1, 2]) {
       assert.equal(res.status, 200);
       const body = (await res.json()) as { accepted: number; rejected: { index: number; code: string }[] };
       assert.equal(body.accepted, 2);
-      assert.deepEqual(body.rejected.map((r) => [r.index, r.code]), [[2, 'BEACON_E_BAD_TYPE']]);
-      const signup = await waitFor('the signup in the file', async () => (await fileLines(out)).find((e) => e.id === `evt-${workers}-1`));
+      assert.deepEqual(
+        body.rejected.map((r) => [r.index, r.code]),
+        [[2, 'BEACON_E_BAD_TYPE']],
+      );
+      const signup = await waitFor('the signup in the file', async () =>
+        (await fileLines(out)).find((e) => e.id === `evt-${workers}-1`),
+      );
       assert.deepEqual(signup.props, { plan: 'pro' });
     });
 
@@ -78,7 +92,14 @@ for (const workers of [1, 2]) {
         return /beacon_sink_delivered_total\{sink="archive"\} [1-9]/.test(text) ? text : undefined;
       });
       const text = await (await fetch(`${beacon.url}/metrics`)).text();
-      for (const name of ['beacon_events_received_total', 'beacon_events_rejected_total', 'beacon_events_appended_total', 'beacon_sink_lag_events', 'beacon_ingest_ack_seconds_bucket', 'beacon_process_resident_memory_bytes']) {
+      for (const name of [
+        'beacon_events_received_total',
+        'beacon_events_rejected_total',
+        'beacon_events_appended_total',
+        'beacon_sink_lag_events',
+        'beacon_ingest_ack_seconds_bucket',
+        'beacon_process_resident_memory_bytes',
+      ]) {
         assert.ok(text.includes(name), `${name} missing from /metrics`);
       }
       assert.match(text, /beacon_events_rejected_total\{[^}]*code="BEACON_E_BAD_TYPE"[^}]*\} 1/);
@@ -92,7 +113,21 @@ for (const workers of [1, 2]) {
     it('sends with `beacon send` and shows it with `beacon status` as a table', async () => {
       const sent = await runCli(['send', 'signup', 'plan=team', '--url', beacon.url]);
       assert.equal(sent.code, 0, sent.stderr);
-      await waitFor('the sent event in the file', async () => (await fileLines(out)).find((e) => e.type === 'signup' && (e.props as { plan?: string }).plan === 'team'));
+      await waitFor('the sent event in the file', async () =>
+        (await fileLines(out)).find((e) => e.type === 'signup' && (e.props as { plan?: string }).plan === 'team'),
+      );
+      // The file holds the line before the sink's `deliver` returns and the loop moves the
+      // cursor past the batch: the lag reaches 0 a moment later. Wait for it before the table.
+      let archive: unknown;
+      await waitFor(
+        () => `the archive sink caught up (last seen ${JSON.stringify(archive)})`,
+        async () => {
+          const res = await fetch(`${beacon.url}/api/v1/status`);
+          const sinks = ((await res.json()) as { sinks: { name: string; lagEvents: number }[] }).sinks;
+          archive = sinks.find((s) => s.name === 'archive');
+          return (archive as { lagEvents?: number } | undefined)?.lagEvents === 0 ? true : undefined;
+        },
+      );
       const status = await runCli(['status', '--url', beacon.url]);
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /SINK\s+TYPE\s+STATE\s+LAG/);
@@ -131,7 +166,10 @@ describe('beacon check-config', () => {
   it('prints the resolved config with secrets redacted', async () => {
     const dir = await import('node:os').then((os) => os.tmpdir());
     const path = join(dir, `beacon-ok-${process.pid}.yaml`);
-    await writeFile(path, 'sinks:\n  - name: hook\n    type: http\n    url: http://127.0.0.1:1/in\n    headers: { Authorization: Bearer s3cret }\n');
+    await writeFile(
+      path,
+      'sinks:\n  - name: hook\n    type: http\n    url: http://127.0.0.1:1/in\n    headers: { Authorization: Bearer s3cret }\n',
+    );
     const res = await runCli(['check-config', '--config', path]);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /port: 8290/);
@@ -143,6 +181,9 @@ describe('beacon check-config', () => {
     const url = `http://127.0.0.1:${await freePort()}/beacon.yaml`;
     const res = await runCli(['start', '--config', url]);
     assert.equal(res.code, 1);
-    assert.ok(res.stderr.includes(`BEACON_E_CONFIG_UNREACHABLE: cannot fetch config from ${url}: ECONNREFUSED`), res.stderr);
+    assert.ok(
+      res.stderr.includes(`BEACON_E_CONFIG_UNREACHABLE: cannot fetch config from ${url}: ECONNREFUSED`),
+      res.stderr,
+    );
   });
 });

@@ -16,7 +16,8 @@ function childrenOf(pid: number): number[] {
     .filter((n) => n > 0);
 }
 
-const waitFor = (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) => waitUntil(what, check, timeoutMs, 100);
+const waitFor = (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) =>
+  waitUntil(what, check, timeoutMs, 100);
 
 describe('a collector process killed with SIGKILL', () => {
   let beacon: BeaconProcess;
@@ -26,10 +27,17 @@ describe('a collector process killed with SIGKILL', () => {
   });
 
   it('keeps the instance answering, gets a new collector for its partition, and loses none of its acked events', async () => {
-    beacon = await startBeacon({ server: { workers: 2 }, sinks: [{ name: 'archive', type: 'file', path: 'out/events.ndjson' }] });
+    beacon = await startBeacon({
+      server: { workers: 2 },
+      sinks: [{ name: 'archive', type: 'file', path: 'out/events.ndjson' }],
+    });
     const acked: string[] = [];
     const send = async (id: string) => {
-      const res = await fetch(`${beacon.url}/batch`, { method: 'POST', body: JSON.stringify([{ type: 'crash', id }]), headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${beacon.url}/batch`, {
+        method: 'POST',
+        body: JSON.stringify([{ type: 'crash', id }]),
+        headers: { 'content-type': 'application/json' },
+      });
       if (res.status === 200) acked.push(id);
       return res.status;
     };
@@ -50,12 +58,20 @@ describe('a collector process killed with SIGKILL', () => {
     }
     assert.ok(failed <= 1, `${failed} requests failed after the kill; only one can have been on the dead connection`);
 
-    await waitFor('a replacement collector', () => childrenOf(beacon.child.pid!).filter((p) => p !== collectors[0]).length === 2);
+    await waitFor(
+      'a replacement collector',
+      () => childrenOf(beacon.child.pid!).filter((p) => p !== collectors[0]).length === 2,
+    );
     await waitFor('ready again', async () => (await fetch(`${beacon.url}/readyz`)).status === 200);
 
     const file = join(beacon.dataDir, 'out', 'events.ndjson');
     await waitFor('every acked event in the file', async () => {
-      const ids = new Set((await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id));
+      const ids = new Set(
+        (await readFile(file, 'utf8').catch(() => ''))
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => (JSON.parse(l) as { id: string }).id),
+      );
       return acked.every((id) => ids.has(id));
     });
     assert.equal(acked.length, 300);

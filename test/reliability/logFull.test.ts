@@ -26,7 +26,16 @@ describe('a full local log', { timeout: 90_000 }, () => {
         server: { workers: 1 },
         log: { type: 'local', maxBytes: '256KiB', segmentBytes: '32KiB', retryAfterSeconds: 1, cursorSyncMs: 100 },
         dispatch: { maxFailoverDuration: '1s', initialBackoff: '50ms' },
-        sinks: [{ name: 'hook', type: 'http', url: receiver.url, format: 'ndjson', batch: { maxEvents: 200, maxWaitMs: 20 }, timeoutMs: 2000 }],
+        sinks: [
+          {
+            name: 'hook',
+            type: 'http',
+            url: receiver.url,
+            format: 'ndjson',
+            batch: { maxEvents: 200, maxWaitMs: 20 },
+            timeoutMs: 2000,
+          },
+        ],
       },
       { dataDir },
     );
@@ -42,7 +51,15 @@ describe('a full local log', { timeout: 90_000 }, () => {
     const b = beacon!;
     const r = receiver!;
     const pad = 'y'.repeat(200);
-    const load = startLoad({ url: b.url, connections: 4, batchSize: 20, maxEvents: 50_000, maxDurationMs: 20_000, idPrefix: 'full', props: (n) => ({ n, pad }) });
+    const load = startLoad({
+      url: b.url,
+      connections: 4,
+      batchSize: 20,
+      maxEvents: 50_000,
+      maxDurationMs: 20_000,
+      idPrefix: 'full',
+      props: (n) => ({ n, pad }),
+    });
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && !(load.snapshot().statuses['503'] ?? 0)) await sleep(50);
     await sleep(500); // keep pushing against the full log for a moment
@@ -51,7 +68,13 @@ describe('a full local log', { timeout: 90_000 }, () => {
     const expected = new Set(result.acked);
     console.log(`log full: acked before full=${result.acked.length} statuses=${JSON.stringify(result.statuses)}`);
 
-    assert.ok((result.statuses['503'] ?? 0) > 0, withOutput(b, `no append was refused with 503 although the log is 256 KiB and its sink is down: ${JSON.stringify(result.statuses)}`));
+    assert.ok(
+      (result.statuses['503'] ?? 0) > 0,
+      withOutput(
+        b,
+        `no append was refused with 503 although the log is 256 KiB and its sink is down: ${JSON.stringify(result.statuses)}`,
+      ),
+    );
     assert.ok(result.acked.length > 0, 'events were acknowledged before the log filled');
     const sample = result.samples['503']!;
     assert.match(String(sample.headers['retry-after']), /^[1-9]\d*$/, 'a 503 carries Retry-After in whole seconds');
@@ -82,21 +105,35 @@ describe('a full local log', { timeout: 90_000 }, () => {
         acceptedAfterMs = Date.now() - backAt;
         break;
       }
-      assert.equal(res.status, 503, `while draining, an append is either accepted or refused with 503; got ${res.status} ${JSON.stringify(res.body)}`);
+      assert.equal(
+        res.status,
+        503,
+        `while draining, an append is either accepted or refused with 503; got ${res.status} ${JSON.stringify(res.body)}`,
+      );
       await sleep(200);
     }
     console.log(`log full: accepted again ${acceptedAfterMs} ms after the receiver came back`);
-    assert.ok(acceptedAfterMs !== undefined, withOutput(b, 'Beacon still refuses appends 30 s after its sink came back'));
+    assert.ok(
+      acceptedAfterMs !== undefined,
+      withOutput(b, 'Beacon still refuses appends 30 s after its sink came back'),
+    );
 
     await waitForSink(b, 'hook', (s) => s.lagEvents === 0, 30_000, 'lag 0 after the receiver came back');
     const got = r.ids();
     const missing = [...expected].filter((id) => !got.has(id));
-    assert.deepEqual(missing.slice(0, 10), [], withOutput(b, `${missing.length} of ${expected.size} acknowledged events never reached the receiver`));
+    assert.deepEqual(
+      missing.slice(0, 10),
+      [],
+      withOutput(b, `${missing.length} of ${expected.size} acknowledged events never reached the receiver`),
+    );
     assert.equal(await pixelAnswers(b), 204);
   });
 });
 
-async function postOne(b: BeaconProcess, id: string): Promise<{ status: number; retryAfter: string | null; body: { code?: string } }> {
+async function postOne(
+  b: BeaconProcess,
+  id: string,
+): Promise<{ status: number; retryAfter: string | null; body: { code?: string } }> {
   const res = await fetch(`${b.url}/batch`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

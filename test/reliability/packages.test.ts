@@ -29,14 +29,21 @@ const DEV_ONLY = ['typescript', 'tsx', 'esbuild', 'eslint', 'playwright-core', '
 
 const isRoot = process.getuid?.() === 0;
 const hasDpkg = existsSync('/usr/bin/dpkg-deb');
-const skip = !hasDpkg ? 'dpkg-deb is not installed (not a Debian machine)' : !isRoot ? 'installing the .deb needs root' : false;
+const skip = !hasDpkg
+  ? 'dpkg-deb is not installed (not a Debian machine)'
+  : !isRoot
+    ? 'installing the .deb needs root'
+    : false;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** dpkg, retried while another apt/dpkg run on the machine holds the lock. */
 async function dpkg(args: string[]): Promise<CommandResult> {
   for (let attempt = 0; ; attempt++) {
-    const result = await runCommand('dpkg', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', PATH }, timeoutMs: 5 * 60_000 });
+    const result = await runCommand('dpkg', args, {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', PATH },
+      timeoutMs: 5 * 60_000,
+    });
     if (result.code === 0) return result;
     if (/lock/i.test(result.stderr) && attempt < 90) {
       await sleep(2000);
@@ -90,7 +97,8 @@ describe('release packages (npm run package)', { timeout: 25 * 60_000, skip }, (
     assert.equal(built.tar, join(out, `beacon-${VERSION}-linux-x64.tar.gz`));
     assert.equal(built.deb, join(out, `beacon_${VERSION.replaceAll('-', '~')}_amd64.deb`));
     assert.equal(built.rpm, join(out, `beacon-${VERSION.replaceAll('-', '~')}-1.x86_64.rpm`));
-    for (const file of Object.values(built)) assert.ok(statSync(file).size > 10 * 1024 * 1024, `${file} holds the app and its node_modules`);
+    for (const file of Object.values(built))
+      assert.ok(statSync(file).size > 10 * 1024 * 1024, `${file} holds the app and its node_modules`);
   });
 
   describe('the tarball', () => {
@@ -103,17 +111,37 @@ describe('release packages (npm run package)', { timeout: 25 * 60_000, skip }, (
     after(() => rm(join(dir, '..'), { recursive: true, force: true }));
 
     it('holds the compiled app, the tracker, the web page, the sample config, the unit and the licence', () => {
-      for (const f of ['bin/beacon', 'dist/cli/main.js', 'dist/tracker/beacon.js', 'dist/web/index.html', 'package.json', 'LICENSE', 'README.md', 'docs/deployment.md', 'etc/beacon.yaml', 'etc/beacon.env', 'systemd/beacon.service']) {
+      for (const f of [
+        'bin/beacon',
+        'dist/cli/main.js',
+        'dist/tracker/beacon.js',
+        'dist/web/index.html',
+        'package.json',
+        'LICENSE',
+        'README.md',
+        'docs/deployment.md',
+        'etc/beacon.yaml',
+        'etc/beacon.env',
+        'systemd/beacon.service',
+      ]) {
         assert.ok(existsSync(join(dir, f)), `${f} is in the tarball`);
       }
       assert.equal(mode(join(dir, 'bin/beacon')), '755');
     });
 
     it('ships the production dependencies and none of the development ones', () => {
-      const deps = Object.keys((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
-      for (const dep of deps) assert.ok(existsSync(join(dir, 'node_modules', dep, 'package.json')), `${dep} is shipped`);
-      for (const dev of DEV_ONLY) assert.ok(!existsSync(join(dir, 'node_modules', dev)), `${dev} (a dev dependency) is not shipped`);
-      assert.ok(existsSync(join(dir, 'node_modules/@duckdb/node-bindings-linux-x64/duckdb.node')), "DuckDB's x64 binary is shipped");
+      const deps = Object.keys(
+        (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> })
+          .dependencies,
+      );
+      for (const dep of deps)
+        assert.ok(existsSync(join(dir, 'node_modules', dep, 'package.json')), `${dep} is shipped`);
+      for (const dev of DEV_ONLY)
+        assert.ok(!existsSync(join(dir, 'node_modules', dev)), `${dev} (a dev dependency) is not shipped`);
+      assert.ok(
+        existsSync(join(dir, 'node_modules/@duckdb/node-bindings-linux-x64/duckdb.node')),
+        "DuckDB's x64 binary is shipped",
+      );
     });
 
     it('runs bin/beacon with the system Node.js from wherever it was unpacked', async () => {
@@ -124,7 +152,10 @@ describe('release packages (npm run package)', { timeout: 25 * 60_000, skip }, (
     it('refuses a Node.js older than engines.node with BEACON_E_NODE_VERSION and what to do', async () => {
       // A real node that reports 18.19.0, as Debian bookworm's own nodejs package would.
       const fake = join(dir, '..', 'node18');
-      await writeFile(join(dir, '..', 'pretend18.cjs'), "Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '18.19.0' } });\n");
+      await writeFile(
+        join(dir, '..', 'pretend18.cjs'),
+        "Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '18.19.0' } });\n",
+      );
       await writeFile(fake, `#!/bin/sh\nexec node --require ${join(dir, '..', 'pretend18.cjs')} "$@"\n`);
       await chmod(fake, 0o755);
       const res = await runCommand(join(dir, 'bin/beacon'), ['--version'], { env: { PATH, BEACON_NODE: fake } });
@@ -139,7 +170,15 @@ describe('release packages (npm run package)', { timeout: 25 * 60_000, skip }, (
 
     it('is installed under /opt/beacon with the config, the unit and /usr/bin/beacon', async () => {
       assert.equal(await installedVersion(), VERSION.replaceAll('-', '~'));
-      for (const f of ['/opt/beacon/bin/beacon', '/opt/beacon/dist/cli/main.js', '/opt/beacon/dist/tracker/beacon.js', '/opt/beacon/dist/web/index.html', '/etc/beacon/beacon.yaml', '/etc/beacon/beacon.env', '/lib/systemd/system/beacon.service']) {
+      for (const f of [
+        '/opt/beacon/bin/beacon',
+        '/opt/beacon/dist/cli/main.js',
+        '/opt/beacon/dist/tracker/beacon.js',
+        '/opt/beacon/dist/web/index.html',
+        '/etc/beacon/beacon.yaml',
+        '/etc/beacon/beacon.env',
+        '/lib/systemd/system/beacon.service',
+      ]) {
         assert.ok(existsSync(f), `${f} is installed`);
       }
       assert.ok(lstatSync('/usr/bin/beacon').isSymbolicLink());
@@ -171,10 +210,20 @@ describe('release packages (npm run package)', { timeout: 25 * 60_000, skip }, (
         return;
       }
       // verify prints unknown or malformed directives as warnings and still exits 0: no output is the pass.
-      const verify = await runCommand('systemd-analyze', ['verify', '/lib/systemd/system/beacon.service'], { timeoutMs: 60_000 });
+      const verify = await runCommand('systemd-analyze', ['verify', '/lib/systemd/system/beacon.service'], {
+        timeoutMs: 60_000,
+      });
       assert.equal(verify.code, 0, verify.stderr);
-      assert.equal(`${verify.stdout}${verify.stderr}`.trim(), '', 'systemd-analyze verify has nothing to say about the unit');
-      const security = await runCommand('systemd-analyze', ['security', '--offline=yes', '--no-pager', '/lib/systemd/system/beacon.service'], { timeoutMs: 60_000 });
+      assert.equal(
+        `${verify.stdout}${verify.stderr}`.trim(),
+        '',
+        'systemd-analyze verify has nothing to say about the unit',
+      );
+      const security = await runCommand(
+        'systemd-analyze',
+        ['security', '--offline=yes', '--no-pager', '/lib/systemd/system/beacon.service'],
+        { timeoutMs: 60_000 },
+      );
       const score = /Overall exposure level for beacon\.service: ([\d.]+)/.exec(security.stdout);
       assert.ok(score, `security printed a score:\n${security.stdout}${security.stderr}`);
       t.diagnostic(`systemd-analyze security: exposure ${score[1]} (0 = fully locked down, 10 = unprotected)`);
@@ -196,11 +245,37 @@ describe('release packages (npm run package)', { timeout: 25 * 60_000, skip }, (
         BEACON_DATADIR: dataDir,
         BEACON_SINKS__0__PATH: sinkFile,
       };
-      const check = await runCommand('setpriv', ['--reuid=beacon', '--regid=beacon', '--init-groups', '--', '/usr/bin/beacon', 'check-config', '--config', '/etc/beacon/beacon.yaml'], { env, cwd: dataDir });
+      const check = await runCommand(
+        'setpriv',
+        [
+          '--reuid=beacon',
+          '--regid=beacon',
+          '--init-groups',
+          '--',
+          '/usr/bin/beacon',
+          'check-config',
+          '--config',
+          '/etc/beacon/beacon.yaml',
+        ],
+        { env, cwd: dataDir },
+      );
       assert.equal(check.code, 0, `check-config accepts the shipped config:\n${check.stderr}`);
 
       let output = '';
-      const child = spawn('setpriv', ['--reuid=beacon', '--regid=beacon', '--init-groups', '--', '/opt/beacon/bin/beacon', 'start', '--config', '/etc/beacon/beacon.yaml'], { env, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        'setpriv',
+        [
+          '--reuid=beacon',
+          '--regid=beacon',
+          '--init-groups',
+          '--',
+          '/opt/beacon/bin/beacon',
+          'start',
+          '--config',
+          '/etc/beacon/beacon.yaml',
+        ],
+        { env, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -208,18 +283,25 @@ describe('release packages (npm run package)', { timeout: 25 * 60_000, skip }, (
         const url = `http://127.0.0.1:${port}`;
         await waitUntil(
           'the installed beacon to answer /readyz 200',
-          async () => (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.status === 200,
+          async () =>
+            (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))?.status ===
+            200,
           60_000,
           200,
         ).catch((err: Error) => assert.fail(`${err.message}; its output:\n${output}`));
         const ps = await mustRun('ps', ['-o', 'user=', '-p', String(child.pid)]);
         assert.equal(ps.stdout.trim(), 'beacon', 'the process runs as beacon');
 
-        const res = await fetch(`${url}/t/package_check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ installedFrom: 'deb' }) });
+        const res = await fetch(`${url}/t/package_check`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ installedFrom: 'deb' }),
+        });
         assert.equal(res.status, 204);
         const line = await waitForValue(
           'the event in the sink file',
-          async () => (await readFile(sinkFile, 'utf8').catch(() => '')).split('\n').find((l) => l.includes('package_check')),
+          async () =>
+            (await readFile(sinkFile, 'utf8').catch(() => '')).split('\n').find((l) => l.includes('package_check')),
           15_000,
           100,
         );
@@ -239,12 +321,14 @@ describe('release packages (npm run package)', { timeout: 25 * 60_000, skip }, (
     it('dpkg -r removes the program and keeps config and data; dpkg --purge removes those too', async () => {
       await writeFile('/var/lib/beacon/kept-on-remove', 'x');
       await dpkg(['-r', 'beacon']);
-      for (const gone of ['/opt/beacon', '/usr/bin/beacon', '/lib/systemd/system/beacon.service']) assert.ok(!existsSync(gone), `${gone} is removed`);
+      for (const gone of ['/opt/beacon', '/usr/bin/beacon', '/lib/systemd/system/beacon.service'])
+        assert.ok(!existsSync(gone), `${gone} is removed`);
       assert.ok(existsSync('/etc/beacon/beacon.yaml'), 'the config (a conffile) stays until purge');
       assert.ok(existsSync('/var/lib/beacon/kept-on-remove'), 'the data stays until purge');
 
       await dpkg(['--purge', 'beacon']);
-      for (const gone of ['/etc/beacon', '/var/lib/beacon']) assert.ok(!existsSync(gone), `${gone} is removed by purge`);
+      for (const gone of ['/etc/beacon', '/var/lib/beacon'])
+        assert.ok(!existsSync(gone), `${gone} is removed by purge`);
       assert.equal(await installedVersion(), undefined);
     });
   });
@@ -252,10 +336,23 @@ describe('release packages (npm run package)', { timeout: 25 * 60_000, skip }, (
   describe('the RPM', () => {
     it('lists the same layout: /opt/beacon, the config as noreplace config files, the unit and the data dir', async () => {
       const list = (await mustRun('rpm', ['-qlp', built.rpm])).stdout.split('\n');
-      for (const f of ['/opt/beacon/bin/beacon', '/opt/beacon/dist/cli/main.js', '/opt/beacon/dist/tracker/beacon.js', '/opt/beacon/dist/web/index.html', '/opt/beacon/node_modules/@duckdb/node-bindings-linux-x64/duckdb.node', '/opt/beacon/LICENSE', '/etc/beacon/beacon.yaml', '/etc/beacon/beacon.env', '/usr/lib/systemd/system/beacon.service', '/usr/bin/beacon', '/var/lib/beacon']) {
+      for (const f of [
+        '/opt/beacon/bin/beacon',
+        '/opt/beacon/dist/cli/main.js',
+        '/opt/beacon/dist/tracker/beacon.js',
+        '/opt/beacon/dist/web/index.html',
+        '/opt/beacon/node_modules/@duckdb/node-bindings-linux-x64/duckdb.node',
+        '/opt/beacon/LICENSE',
+        '/etc/beacon/beacon.yaml',
+        '/etc/beacon/beacon.env',
+        '/usr/lib/systemd/system/beacon.service',
+        '/usr/bin/beacon',
+        '/var/lib/beacon',
+      ]) {
         assert.ok(list.includes(f), `${f} is in the RPM`);
       }
-      for (const dev of DEV_ONLY) assert.ok(!list.includes(`/opt/beacon/node_modules/${dev}`), `${dev} is not in the RPM`);
+      for (const dev of DEV_ONLY)
+        assert.ok(!list.includes(`/opt/beacon/node_modules/${dev}`), `${dev} is not in the RPM`);
 
       const config = (await mustRun('rpm', ['-qcp', built.rpm])).stdout.trim().split('\n').sort();
       assert.deepEqual(config, ['/etc/beacon/beacon.env', '/etc/beacon/beacon.yaml']);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { freePort } from './freePort.js';
+import { waitUntil } from './waitFor.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'src', 'cli', 'main.ts');
@@ -20,6 +22,12 @@ export interface BeaconProcess {
   child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
+  /**
+   * Waits until the output matches `pattern`. The output comes through a pipe that is read
+   * apart from the HTTP answers: a line logged before an answer may arrive after it, so a
+   * test that checks a log line after a request (or after readiness) waits for it.
+   */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** SIGTERM and wait for exit; resolves with the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL the whole process group (primary and collectors) and wait. */
@@ -41,16 +49,23 @@ export async function startBeacon(
     dataDir?: string;
     env?: NodeJS.ProcessEnv;
     /** More `beacon start` arguments, e.g. `['--role', 'api']`. */ args?: string[];
-    /** Beacon serves TLS (server.tls in `config`): readiness is checked over https trusting `ca` (PEM text). */ https?: { ca: string };
+    /** Beacon serves TLS (server.tls in `config`): readiness is checked over https trusting `ca` (PEM text). */ https?: {
+      ca: string;
+    };
   } = {},
 ): Promise<BeaconProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'beacon-test-')));
-  const port = await freePort();
-  const server = { host: '127.0.0.1', port, workers: 1, ...((config.server as object) ?? {}) };
-  const full = { logging: { level: 'warn' }, ...config, server, dataDir };
   const configPath = join(dataDir, 'beacon.yaml');
-  await writeFile(configPath, stringify(full));
-  const url = `${options.https ? 'https' : 'http'}://127.0.0.1:${port}`;
+  let port = 0;
+  let url = '';
+  /** Picks a free port and writes the config with it (again when another process took the port first). */
+  async function configure(): Promise<void> {
+    port = await freePort();
+    const server = { host: '127.0.0.1', port, workers: 1, ...((config.server as object) ?? {}) };
+    const full = { logging: { level: 'warn' }, ...config, server, dataDir };
+    await writeFile(configPath, stringify(full));
+    url = `${options.https ? 'https' : 'http'}://127.0.0.1:${port}`;
+  }
   const readyFetch = options.https ? httpsFetch(options.https.ca) : fetch;
   let out = '';
   let child!: ChildProcess;
@@ -80,16 +95,38 @@ export async function startBeacon(
     }
   }
 
-  await launch();
+  // freePort's port is free when it answers, not when Beacon binds it: a test file running in
+  // parallel (or an outgoing connection) can take it in between. Beacon then exits with
+  // EADDRINUSE, and the start is tried again on another port.
+  for (let attempt = 1; ; attempt++) {
+    await configure();
+    try {
+      await launch();
+      break;
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(out)) throw err;
+      out = '';
+    }
+  }
   const proc: BeaconProcess = {
-    url,
-    port,
+    get url() {
+      return url;
+    },
+    get port() {
+      return port;
+    },
     dataDir,
     configPath,
     get child() {
       return child;
     },
     output: () => out,
+    waitForOutput: (pattern, timeoutMs) =>
+      waitUntil(
+        () => `${pattern} in the output of beacon at ${url}; the output so far:\n${out}`,
+        () => pattern.test(out),
+        timeoutMs,
+      ),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -119,7 +156,12 @@ export function httpsFetch(ca: string): (url: string, init?: RequestInit) => Pro
   return (url, init) => undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
 }
 
-async function waitReady(url: string, timeoutMs: number, output: () => string, get: (url: string, init?: RequestInit) => Promise<Response> = fetch): Promise<void> {
+async function waitReady(
+  url: string,
+  timeoutMs: number,
+  output: () => string,
+  get: (url: string, init?: RequestInit) => Promise<Response> = fetch,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
@@ -145,7 +187,10 @@ async function waitPortFree(port: number): Promise<void> {
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
       cwd: options.cwd ?? ROOT,
@@ -162,4 +207,11 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The usual `after` of a test that started Beacon: stop it, check it exited 0, remove its data dir (nothing when it never started). */
+export async function stopAndRemove(beacon: BeaconProcess | undefined): Promise<void> {
+  if (beacon === undefined) return;
+  assert.equal(await beacon.stop(), 0, `beacon did not exit 0:\n${beacon.output()}`);
+  await beacon.cleanup();
 }

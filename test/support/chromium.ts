@@ -7,11 +7,20 @@ export const CHROMIUM = process.env.BEACON_CHROMIUM ?? '/usr/bin/chromium';
 /** Headless Chromium with the flags that keep it quiet and fast on a small CI machine (docs/testing.md). */
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not at ${CHROMIUM}: run \`sh scripts/ensure-debian-packages.sh chromium\` (npm test does), or set BEACON_CHROMIUM`);
+    throw new Error(
+      `Chromium is not at ${CHROMIUM}: run \`sh scripts/ensure-debian-packages.sh chromium\` (npm test does), or set BEACON_CHROMIUM`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     timeout: 30_000,
   });
 }

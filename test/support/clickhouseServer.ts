@@ -25,7 +25,10 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export async function startClickHouse(): Promise<ClickHouseServer | { skip: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-clickhouse-'));
   const [http, tcp] = [await freePort(), await freePort()];
-  const child = spawn('sh', ['scripts/ensure-clickhouse.sh', '--exec', dir, String(http), String(tcp)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['scripts/ensure-clickhouse.sh', '--exec', dir, String(http), String(tcp)], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout!.resume();
@@ -36,10 +39,18 @@ export async function startClickHouse(): Promise<ClickHouseServer | { skip: stri
     if (early !== undefined) {
       const log = errorLog(dir);
       rmSync(dir, { recursive: true, force: true });
-      if (early === 3) return { skip: `ClickHouse tests skipped: clickhouse-server cannot be installed here (${stderr.trim().split('\n').pop()})` };
-      throw new Error(`scripts/ensure-clickhouse.sh exited with ${early} before the server answered:\n${stderr}\n${log}`);
+      if (early === 3)
+        return {
+          skip: `ClickHouse tests skipped: clickhouse-server cannot be installed here (${stderr.trim().split('\n').pop()})`,
+        };
+      throw new Error(
+        `scripts/ensure-clickhouse.sh exited with ${early} before the server answered:\n${stderr}\n${log}`,
+      );
     }
-    const ok = await fetch(`http://127.0.0.1:${http}/ping`).then((r) => r.text(), () => '');
+    const ok = await fetch(`http://127.0.0.1:${http}/ping`).then(
+      (r) => r.text(),
+      () => '',
+    );
     if (ok.trim() === 'Ok.') return { url: `http://127.0.0.1:${http}`, port: http, stop: () => stop(child, dir) };
     if (Date.now() > deadline) {
       await stop(child, dir);

@@ -65,7 +65,11 @@ export async function startHttpReceiver(options: { port?: number; path?: string 
   function answer(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     statusCounts.set(status, (statusCounts.get(status) ?? 0) + 1);
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   }
 
@@ -73,7 +77,8 @@ export async function startHttpReceiver(options: { port?: number; path?: string 
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     let raw = Buffer.concat(chunks);
-    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== path) return answer(res, 404, { error: 'not found' });
+    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== path)
+      return answer(res, 404, { error: 'not found' });
     if (/gzip/i.test(String(req.headers['content-encoding'] ?? ''))) raw = gunzipSync(raw);
     let batch: ReceivedEvent[];
     try {

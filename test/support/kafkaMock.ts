@@ -18,7 +18,9 @@ export function kafkaMockBinary(): { binary?: string; skip?: string } {
   if (located) return located;
   const res = spawnSync('sh', ['scripts/ensure-kafka-mock.sh'], { cwd: REPO, encoding: 'utf8' });
   if (res.status === 3) {
-    located = { skip: `Kafka tests skipped: librdkafka-dev cannot be installed on this machine, so the mock broker cannot be built (${res.stderr.trim().split('\n').pop()})` };
+    located = {
+      skip: `Kafka tests skipped: librdkafka-dev cannot be installed on this machine, so the mock broker cannot be built (${res.stderr.trim().split('\n').pop()})`,
+    };
   } else if (res.status !== 0) {
     throw new Error(`scripts/ensure-kafka-mock.sh failed (${res.status}):\n${res.stderr}`);
   } else {
@@ -129,10 +131,17 @@ export class KafkaTopicReader {
 
   async start(): Promise<void> {
     const { Kafka, logLevel } = (await import('kafkajs')).default;
-    const kafka = new Kafka({ brokers: this.bootstrap.split(','), clientId: 'beacon-test-reader', logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({
+      brokers: this.bootstrap.split(','),
+      clientId: 'beacon-test-reader',
+      logLevel: logLevel.NOTHING,
+    });
     this.admin = kafka.admin();
     await this.admin.connect();
-    this.consumer = kafka.consumer({ groupId: `beacon-test-${process.pid}-${Math.random().toString(36).slice(2)}`, maxWaitTimeInMs: 50 });
+    this.consumer = kafka.consumer({
+      groupId: `beacon-test-${process.pid}-${Math.random().toString(36).slice(2)}`,
+      maxWaitTimeInMs: 50,
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: true });
     await this.consumer.run({
@@ -141,7 +150,13 @@ export class KafkaTopicReader {
         const id = `${topic}/${partition}/${message.offset}`;
         if (this.seen.has(id)) return;
         this.seen.add(id);
-        this.messages.push({ topic, partition, offset: Number(message.offset), key: message.key, value: message.value });
+        this.messages.push({
+          topic,
+          partition,
+          offset: Number(message.offset),
+          key: message.key,
+          value: message.value,
+        });
       },
     });
   }
@@ -170,14 +185,18 @@ export class KafkaTopicReader {
         read.set(k, Math.max(read.get(k) ?? -1, m.offset + 1));
       }
       if ([...ends].every(([k, end]) => (read.get(k) ?? 0) >= end)) return;
-      if (Date.now() > deadline) throw new Error(`kafka reader did not catch up: ends ${JSON.stringify([...ends])}, read ${JSON.stringify([...read])}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `kafka reader did not catch up: ends ${JSON.stringify([...ends])}, read ${JSON.stringify([...read])}`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 
   /** Remembers the end of every partition (of `topic`, or all): `since()` returns what comes after. */
   async mark(topic?: string): Promise<void> {
-    for (const [k, end] of await this.ends()) if (topic === undefined || k.startsWith(`${topic}/`)) this.marks.set(k, end);
+    for (const [k, end] of await this.ends())
+      if (topic === undefined || k.startsWith(`${topic}/`)) this.marks.set(k, end);
   }
 
   /** Messages after the last mark, in partition then offset order. */

@@ -1,6 +1,15 @@
 import { BeaconError } from '../../src/errors/beaconError.js';
 import type { TrackedEvent } from '../../src/event/trackedEvent.js';
-import type { Cursor, CursorLag, CursorOptions, EventLog, LogBatch, LogPosition, LogUsage, SeekTarget } from '../../src/log/eventLog.js';
+import type {
+  Cursor,
+  CursorLag,
+  CursorOptions,
+  EventLog,
+  LogBatch,
+  LogPosition,
+  LogUsage,
+  SeekTarget,
+} from '../../src/log/eventLog.js';
 import { AppendWaiters } from './appendWaiters.js';
 
 const PARTITION = '0';
@@ -33,7 +42,7 @@ export class MemoryLog implements EventLog {
     if (this.closed) throw new BeaconError('BEACON_E_LOG_CLOSED', 'the log is closed');
     if (options.ephemeral) return new MemoryCursor(this, name, this.events.length, true);
     if (!this.committed.has(name)) this.committed.set(name, this.persisted.get(name) ?? 0);
-    return new MemoryCursor(this, name, this.committed.get(name)!, false);
+    return new MemoryCursor(this, name, this.committed.get(name)!, false, options.origins === true);
   }
 
   usage(): LogUsage {
@@ -90,6 +99,7 @@ class MemoryCursor implements Cursor {
     readonly name: string,
     private next: number,
     private readonly ephemeral: boolean,
+    private readonly withOrigins = false,
   ) {}
 
   async read(max: number, waitMs: number, signal?: AbortSignal): Promise<LogBatch> {
@@ -100,9 +110,15 @@ class MemoryCursor implements Cursor {
       if (left <= 0) break;
       await this.log.waitForAppend(left, signal);
     }
+    const from = this.next;
     const events = this.log.events.slice(this.next, this.next + max);
     this.next += events.length;
-    return { events: events.map((e) => JSON.parse(JSON.stringify(e)) as TrackedEvent), position: { [PARTITION]: this.next } };
+    const batch: LogBatch = {
+      events: events.map((e) => JSON.parse(JSON.stringify(e)) as TrackedEvent),
+      position: { [PARTITION]: this.next },
+    };
+    if (this.withOrigins) batch.origins = events.map((_, i) => ({ partition: PARTITION, seq: from + i }));
+    return batch;
   }
 
   commit(position: LogPosition): void {

@@ -55,7 +55,15 @@ export async function startNatsCluster(options: { size?: number; name?: string }
   const dir = await mkdtemp(join(tmpdir(), 'beacon-nats-cluster-'));
   const clusterName = options.name ?? `beacon-test-${process.pid}`;
   const states: NodeState[] = [];
-  for (let i = 0; i < size; i++) states.push({ name: `n${i + 1}`, port: await freePort(), clusterPort: await freePort(), configPath: '', logPath: '', child: undefined });
+  for (let i = 0; i < size; i++)
+    states.push({
+      name: `n${i + 1}`,
+      port: await freePort(),
+      clusterPort: await freePort(),
+      configPath: '',
+      logPath: '',
+      child: undefined,
+    });
   for (const s of states) {
     const store = join(dir, s.name);
     await mkdir(store, { recursive: true });
@@ -80,7 +88,11 @@ export async function startNatsCluster(options: { size?: number; name?: string }
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
     s.child = child;
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`nats-server ${s.name} exited with ${code} before it answered; log ${s.logPath}`))));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) =>
+        reject(new Error(`nats-server ${s.name} exited with ${code} before it answered; log ${s.logPath}`)),
+      ),
+    );
     await Promise.race([answers(`nats://127.0.0.1:${s.port}`, 20_000), exited]);
   }
 
@@ -122,7 +134,10 @@ export async function startNatsCluster(options: { size?: number; name?: string }
           }
           const index = states.findIndex((s) => s.name === leader);
           if (index >= 0) return index;
-          if (Date.now() > deadline) throw new Error(`stream ${stream} has no leader among ${states.map((s) => s.name).join(', ')} (got ${leader})`);
+          if (Date.now() > deadline)
+            throw new Error(
+              `stream ${stream} has no leader among ${states.map((s) => s.name).join(', ')} (got ${leader})`,
+            );
           await new Promise((r) => setTimeout(r, 200));
         }
       } finally {
@@ -168,7 +183,8 @@ async function answers(url: string, timeoutMs: number): Promise<void> {
       await nc.close();
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`nats-server at ${url} did not answer within ${timeoutMs} ms: ${(err as Error).message}`);
+      if (Date.now() > deadline)
+        throw new Error(`nats-server at ${url} did not answer within ${timeoutMs} ms: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -184,7 +200,10 @@ async function jetStreamReady(urls: string[], timeoutMs: number): Promise<void> 
         await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo();
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`the JetStream cluster at ${urls.join(', ')} was not ready within ${timeoutMs} ms: ${(err as Error).message}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `the JetStream cluster at ${urls.join(', ')} was not ready within ${timeoutMs} ms: ${(err as Error).message}`,
+          );
         await new Promise((r) => setTimeout(r, 200));
       }
     }

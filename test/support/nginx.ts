@@ -22,7 +22,10 @@ export interface NginxProcess {
 export function ensureNginx(): void {
   if (existsSync(NGINX)) return;
   const res = spawnSync('sh', [join(ROOT, 'scripts', 'ensure-debian-packages.sh'), 'nginx'], { stdio: 'inherit' });
-  if (res.status !== 0 || !existsSync(NGINX)) throw new Error('nginx is not installed and could not be installed; run: sh scripts/ensure-debian-packages.sh nginx');
+  if (res.status !== 0 || !existsSync(NGINX))
+    throw new Error(
+      'nginx is not installed and could not be installed; run: sh scripts/ensure-debian-packages.sh nginx',
+    );
 }
 
 /**
@@ -31,7 +34,9 @@ export function ensureNginx(): void {
  * the `http {}` block (e.g. a deploy/nginx example with its addresses replaced). Resolves when
  * nginx accepts connections on `port`.
  */
-export async function startNginx(httpBlock: (paths: { prefix: string; port: number }) => string): Promise<NginxProcess> {
+export async function startNginx(
+  httpBlock: (paths: { prefix: string; port: number }) => string,
+): Promise<NginxProcess> {
   ensureNginx();
   const prefix = await mkdtemp(join(tmpdir(), 'beacon-nginx-'));
   await mkdir(join(prefix, 'logs'));
@@ -57,12 +62,16 @@ ${httpBlock({ prefix, port })}
 `;
   const confPath = join(prefix, 'nginx.conf');
   await writeFile(confPath, conf);
-  const child: ChildProcess = spawn(NGINX, ['-p', prefix, '-c', confPath, '-e', errorLog], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(NGINX, ['-p', prefix, '-c', confPath, '-e', errorLog], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const errors = async () => `${out}${await readFile(errorLog, 'utf8').catch(() => '')}`;
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => void errors().then((e) => reject(new Error(`nginx exited with ${code}:\n${e}`)))));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => void errors().then((e) => reject(new Error(`nginx exited with ${code}:\n${e}`)))),
+  );
   await Promise.race([waitForPort(port, 10_000), exited]);
   exited.catch(() => undefined);
   return {

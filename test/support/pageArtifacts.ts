@@ -16,12 +16,20 @@ export async function screenshot(page: Page, folder: string, name: string): Prom
   return path;
 }
 
-/** Collects the page's uncaught exceptions and console errors, so a test can assert there were none. */
-export function pageErrors(page: Page): string[] {
+/**
+ * Collects the page's uncaught exceptions and console errors, so a test can assert there were
+ * none; `strict` adds console warnings and failed requests (a CORS refusal shows as both).
+ */
+export function pageErrors(page: Page, options: { strict?: boolean } = {}): string[] {
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+    if (msg.type() === 'error' || (options.strict && msg.type() === 'warning'))
+      errors.push(`console ${msg.type()}: ${msg.text()}`);
   });
+  if (options.strict)
+    page.on('requestfailed', (r) =>
+      errors.push(`request failed: ${r.method()} ${r.url().slice(0, 120)} ${r.failure()?.errorText ?? ''}`),
+    );
   return errors;
 }

@@ -86,14 +86,48 @@ export async function startPgReplication(): Promise<PgReplication> {
     rmSync(base, { recursive: true, force: true });
   };
   try {
-    await asPostgres(join(BIN, 'initdb'), ['-D', primary.dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+    await asPostgres(join(BIN, 'initdb'), [
+      '-D',
+      primary.dir,
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '-E',
+      'UTF8',
+      '--no-sync',
+      '--no-instructions',
+    ]);
     appendFileSync(
       join(primary.dir, 'postgresql.conf'),
-      [`listen_addresses = '127.0.0.1'`, `port = ${primary.port}`, `unix_socket_directories = '${base}'`, 'wal_level = replica', 'max_wal_senders = 4', 'max_replication_slots = 4', 'fsync = off', ''].join('\n'),
+      [
+        `listen_addresses = '127.0.0.1'`,
+        `port = ${primary.port}`,
+        `unix_socket_directories = '${base}'`,
+        'wal_level = replica',
+        'max_wal_senders = 4',
+        'max_replication_slots = 4',
+        'fsync = off',
+        '',
+      ].join('\n'),
     );
     appendFileSync(join(primary.dir, 'pg_hba.conf'), 'host replication all 127.0.0.1/32 trust\n');
     await primary.start();
-    await asPostgres('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', replica.dir, '-R', '-X', 'stream', '-C', '-S', `beacon_${replica.port}`]);
+    await asPostgres('pg_basebackup', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(primary.port),
+      '-U',
+      'postgres',
+      '-D',
+      replica.dir,
+      '-R',
+      '-X',
+      'stream',
+      '-C',
+      '-S',
+      `beacon_${replica.port}`,
+    ]);
     // The copy has the primary's settings; a later line wins, so the replica only needs its port.
     appendFileSync(join(replica.dir, 'postgresql.conf'), `port = ${replica.port}\n`);
     await replica.start();

@@ -1,5 +1,6 @@
 import type { TrackedEvent } from '../../src/event/trackedEvent.js';
 import type { Emit } from '../../src/sources/source.js';
+import { WAIT_TIMEOUT_MS } from './waitFor.js';
 
 /**
  * An `Emit` for source tests: records every call, and can be told to refuse (as a full or
@@ -78,10 +79,13 @@ export function createRecordingEmit(): RecordingEmit {
     get pending() {
       return held.length;
     },
-    waitForPending(count, timeoutMs = 5000) {
+    waitForPending(count, timeoutMs = WAIT_TIMEOUT_MS) {
       if (held.length >= count) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`expected ${count} held emit calls, have ${held.length}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`expected ${count} held emit calls within ${timeoutMs} ms, have ${held.length}`)),
+          timeoutMs,
+        );
         pendingWaiters.push({
           count,
           resolve: () => {

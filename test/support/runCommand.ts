@@ -16,7 +16,11 @@ export function runCommand(
   options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -34,7 +38,11 @@ export function runCommand(
 }
 
 /** Like runCommand, but throws with the command's output unless it exits 0. */
-export async function mustRun(command: string, args: string[], options: Parameters<typeof runCommand>[2] = {}): Promise<CommandResult> {
+export async function mustRun(
+  command: string,
+  args: string[],
+  options: Parameters<typeof runCommand>[2] = {},
+): Promise<CommandResult> {
   const result = await runCommand(command, args, options);
   if (result.code !== 0) {
     throw new Error(`${command} ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);

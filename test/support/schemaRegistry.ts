@@ -58,9 +58,12 @@ export class SchemaRegistryServer {
 
     if (method === 'GET' && parts[0] === 'schemas' && parts[1] === 'ids' && parts.length === 3) {
       const schema = this.schemas.get(Number(parts[2]));
-      return schema === undefined ? send(res, 404, { error_code: 40403, message: 'Schema not found' }) : send(res, 200, { schema });
+      return schema === undefined
+        ? send(res, 404, { error_code: 40403, message: 'Schema not found' })
+        : send(res, 200, { schema });
     }
-    if (method === 'GET' && parts.length === 1 && parts[0] === 'subjects') return send(res, 200, [...this.subjects.keys()]);
+    if (method === 'GET' && parts.length === 1 && parts[0] === 'subjects')
+      return send(res, 200, [...this.subjects.keys()]);
     if (parts[0] === 'subjects' && parts.length === 3 && parts[2] === 'versions' && method === 'POST') {
       const subject = parts[1]!;
       const schema = (body as { schema?: unknown } | undefined)?.schema;
@@ -86,13 +89,17 @@ export class SchemaRegistryServer {
       const subject = parts[1]!;
       if (method === 'PUT') {
         const level = (body as { compatibility?: unknown } | undefined)?.compatibility;
-        if (typeof level !== 'string') return send(res, 422, { error_code: 42203, message: 'Invalid compatibility level' });
+        if (typeof level !== 'string')
+          return send(res, 422, { error_code: 42203, message: 'Invalid compatibility level' });
         this.compatibility.set(subject, level);
         return send(res, 200, { compatibility: level });
       }
       const level = this.compatibility.get(subject);
       return level === undefined
-        ? send(res, 404, { error_code: 40408, message: `Subject '${subject}' does not have subject-level compatibility configured` })
+        ? send(res, 404, {
+            error_code: 40408,
+            message: `Subject '${subject}' does not have subject-level compatibility configured`,
+          })
         : send(res, 200, { compatibilityLevel: level });
     }
     send(res, 404, { error_code: 404, message: `no route for ${method} ${url.pathname}` });

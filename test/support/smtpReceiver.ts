@@ -29,11 +29,21 @@ export interface SmtpReceiver {
  * STARTTLS with the given certificate, AUTH PLAIN/LOGIN against one user, every message parsed
  * and kept. `secure: true` speaks TLS from the first byte instead.
  */
-export async function startSmtpReceiver(options: { cert?: string; key?: string; user?: string; password?: string; secure?: boolean; /** Neither offer nor accept STARTTLS. */ hideStartTls?: boolean } = {}): Promise<SmtpReceiver> {
+export async function startSmtpReceiver(
+  options: {
+    cert?: string;
+    key?: string;
+    user?: string;
+    password?: string;
+    secure?: boolean;
+    /** Neither offer nor accept STARTTLS. */ hideStartTls?: boolean;
+  } = {},
+): Promise<SmtpReceiver> {
   const port = await freePort();
   const mails: ReceivedMail[] = [];
   let failing: { n: number; code: number; message: string } | undefined;
-  const tls = options.cert && options.key ? { cert: await readFile(options.cert), key: await readFile(options.key) } : {};
+  const tls =
+    options.cert && options.key ? { cert: await readFile(options.cert), key: await readFile(options.key) } : {};
   const serverOptions: SMTPServerOptions = {
     ...tls,
     secure: options.secure ?? false,
@@ -45,7 +55,8 @@ export async function startSmtpReceiver(options: { cert?: string; key?: string; 
     disabledCommands: options.hideStartTls ? ['STARTTLS'] : [],
     logger: false,
     onAuth(auth, _session, callback) {
-      if (auth.username === options.user && auth.password === options.password) return callback(null, { user: auth.username });
+      if (auth.username === options.user && auth.password === options.password)
+        return callback(null, { user: auth.username });
       const err = new Error('Invalid username or password') as Error & { responseCode: number };
       err.responseCode = 535;
       return callback(err);
@@ -63,7 +74,10 @@ export async function startSmtpReceiver(options: { cert?: string; key?: string; 
         const raw = Buffer.concat(chunks).toString('utf8');
         mails.push({
           ...parseMail(raw),
-          envelope: { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address) },
+          envelope: {
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+          },
           user: typeof session.user === 'string' ? session.user : undefined,
           secure: session.secure,
         });
@@ -97,7 +111,10 @@ export function parseMail(raw: string): { headers: Record<string, string>; text:
   let body = raw.slice(split + 4);
   const encoding = (headers['content-transfer-encoding'] ?? '7bit').toLowerCase();
   if (encoding === 'quoted-printable') {
-    body = Buffer.from(body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+    body = Buffer.from(
+      body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+      'latin1',
+    ).toString('utf8');
   } else if (encoding === 'base64') {
     body = Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
   }

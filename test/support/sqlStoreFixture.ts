@@ -50,15 +50,21 @@ export function sqlStoreFixture<C extends { name: string }>(options: SqlStoreFix
     async writeThroughSink(config, events) {
       const sink = options.newSink(config, { name: config.name, logger: silentLogger });
       await sink.open();
+      // Called directly, not by a delivery loop: no deadline aborts the attempt or the close.
+      const never = new AbortController().signal;
       try {
-        await sink.deliver(events);
+        await sink.deliver(events, { signal: never });
       } finally {
-        await sink.close();
+        await sink.close(never);
       }
     },
 
     open(sink, store = {}, registry = new Registry()) {
-      const reader = openSqlStoreReader(options.storeSchema.parse({ type: options.type, sink: sink.name, ...store }), { sinks: [sink], logger: silentLogger, registry });
+      const reader = openSqlStoreReader(options.storeSchema.parse({ type: options.type, sink: sink.name, ...store }), {
+        sinks: [sink],
+        logger: silentLogger,
+        registry,
+      });
       readers.push(reader);
       return reader;
     },

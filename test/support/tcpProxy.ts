@@ -11,7 +11,10 @@ export class TcpProxy {
   private refusing = false;
   port = 0;
 
-  constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
+  constructor(
+    private readonly targetPort: number,
+    private readonly targetHost = '127.0.0.1',
+  ) {}
 
   /** Listens on `port` (0 for a free one) and resolves with the port. */
   async start(port = 0): Promise<number> {

@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveSite } from './browserTest.js';
 
 /**
  * A small web site on its own port (so the tracker's requests to Beacon are cross-origin and
@@ -36,22 +35,15 @@ ${snippet(beaconUrl)}
 
 export async function startTestSite(): Promise<TestSite> {
   let beaconUrl = '';
-  const server: Server = createServer((req, res) => {
+  const site = await serveSite((req, res) => {
     const html = page(beaconUrl, req.url?.startsWith('/other') ? 'Other page' : 'Shop');
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
     res.end(html);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    origin: `http://127.0.0.1:${port}`,
+    ...site,
     useBeacon: (url) => {
       beaconUrl = url;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
 }

@@ -31,14 +31,79 @@ async function openssl(dir: string, args: string[]): Promise<void> {
  */
 export async function makeTestCertificates(dir: string): Promise<TestCertificates> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await writeFile(join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
-  await writeFile(join(dir, 'leaf.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nauthorityKeyIdentifier=keyid\n');
-  await openssl(dir, ['req', '-x509', ...ec, '-keyout', 'root.key', '-out', 'root.pem', '-days', '2', '-subj', '/CN=Beacon Test Root CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  await openssl(dir, ['req', ...ec, '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/CN=Beacon Test Intermediate CA']);
-  await openssl(dir, ['x509', '-req', '-in', 'int.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'int.pem', '-days', '2', '-extfile', 'ca.ext']);
+  await writeFile(
+    join(dir, 'ca.ext'),
+    'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
+  );
+  await writeFile(
+    join(dir, 'leaf.ext'),
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nauthorityKeyIdentifier=keyid\n',
+  );
+  await openssl(dir, [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'root.key',
+    '-out',
+    'root.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Beacon Test Root CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  await openssl(dir, [
+    'req',
+    ...ec,
+    '-keyout',
+    'int.key',
+    '-out',
+    'int.csr',
+    '-subj',
+    '/CN=Beacon Test Intermediate CA',
+  ]);
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    'int.csr',
+    '-CA',
+    'root.pem',
+    '-CAkey',
+    'root.key',
+    '-CAcreateserial',
+    '-out',
+    'int.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'ca.ext',
+  ]);
   await openssl(dir, ['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
-  await openssl(dir, ['x509', '-req', '-in', 'server.csr', '-CA', 'int.pem', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2', '-extfile', 'leaf.ext']);
-  const [leaf, intermediate, rootCaPem] = await Promise.all(['leaf.pem', 'int.pem', 'root.pem'].map((f) => readFile(join(dir, f), 'utf8')));
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'int.pem',
+    '-CAkey',
+    'int.key',
+    '-CAcreateserial',
+    '-out',
+    'leaf.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'leaf.ext',
+  ]);
+  const [leaf, intermediate, rootCaPem] = await Promise.all(
+    ['leaf.pem', 'int.pem', 'root.pem'].map((f) => readFile(join(dir, f), 'utf8')),
+  );
   await writeFile(join(dir, 'chain.pem'), leaf! + intermediate!);
   return {
     rootCa: join(dir, 'root.pem'),

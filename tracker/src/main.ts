@@ -30,10 +30,12 @@ const stub = page.beacon;
 if (!stub || !stub.loaded) start(stub ? Array.prototype.slice.call(stub.q || []) : []);
 
 function start(queued: ArrayLike<unknown>[]): void {
-  const script = (document.currentScript || document.querySelector('script[src*="/beacon.js"]')) as HTMLScriptElement | null;
+  const script = (document.currentScript ||
+    document.querySelector('script[src*="/beacon.js"]')) as HTMLScriptElement | null;
   const src = script ? script.src.split('?')[0]! : '';
   const endpoint = (script && script.getAttribute('data-endpoint')) || src.slice(0, src.lastIndexOf('/'));
-  if (!endpoint) return console.warn('beacon: cannot tell where to send; load beacon.js from the collector or set data-endpoint');
+  if (!endpoint)
+    return console.warn('beacon: cannot tell where to send; load beacon.js from the collector or set data-endpoint');
   const credentials: RequestCredentials = __beaconSettings.credentials ? 'include' : 'same-origin';
   const local = openStore('localStorage');
   const session = openStore('sessionStorage');
@@ -47,7 +49,14 @@ function start(queued: ArrayLike<unknown>[]): void {
 
   function send(type: string, props: unknown): void {
     if (!enabled) return;
-    const event: WireEvent = { id: uuid(), type, ts: Date.now(), props: isProps(props) ? props : {}, pageViewId, url: location.href };
+    const event: WireEvent = {
+      id: uuid(),
+      type,
+      ts: Date.now(),
+      props: isProps(props) ? props : {},
+      pageViewId,
+      url: location.href,
+    };
     if (referrer) event.referrer = referrer;
     outbox.add(event);
   }
@@ -77,7 +86,9 @@ function start(queued: ArrayLike<unknown>[]): void {
     session.remove(TAB_KEY);
     outbox.clear();
     // The ids live in HttpOnly cookies of the collector; only its answer can delete them.
-    fetch(`${endpoint}/batch?forget=1`, { method: 'POST', body: '[]', credentials, keepalive: true }).catch(() => undefined);
+    fetch(`${endpoint}/batch?forget=1`, { method: 'POST', body: '[]', credentials, keepalive: true }).catch(
+      () => undefined,
+    );
   }
 
   function run(args: ArrayLike<unknown>): void {

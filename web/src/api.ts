@@ -92,11 +92,13 @@ export class BeaconApi {
       if (admin) this.setAccess('admin');
       return parsed;
     }
-    const problem = typeof parsed === 'object' && parsed !== null ? (parsed as { code?: unknown; message?: unknown }) : {};
+    const problem =
+      typeof parsed === 'object' && parsed !== null ? (parsed as { code?: unknown; message?: unknown }) : {};
     const code = typeof problem.code === 'string' ? problem.code : `HTTP_${res.status}`;
     const message = typeof problem.message === 'string' ? problem.message : `${method} ${path} answered ${res.status}`;
     if (res.status === 401) for (const l of this.authListeners) l(message);
-    if (res.status === 403 && admin) this.setAccess('read');
+    // Only a token's missing scope makes it read-only; other 403s (loopback only, Host, Origin) say why themselves.
+    if (res.status === 403 && admin && code === 'BEACON_E_FORBIDDEN') this.setAccess('read');
     throw new ApiError(res.status, code, message);
   }
 

@@ -63,6 +63,6 @@ export function clockMs(ms: number): string {
 
 /** A prop value as one short line: strings bare, everything else as JSON, cut at `max` characters. */
 export function short(value: unknown, max = 40): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

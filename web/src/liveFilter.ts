@@ -27,7 +27,8 @@ export function parseFilterBox(text: string): LiveFilter {
     const eq = word.indexOf('=');
     if (eq === 0) throw new FilterSyntaxError(`"${word}": a prop filter needs a name before "="`);
     if (eq > 0) filter.where.push(word.endsWith('=') ? word.slice(0, -1) : word);
-    else if (/^(bot|duplicate):/.test(word)) throw new FilterSyntaxError(`"${word}": use ${word.split(':')[0]}:true or ${word.split(':')[0]}:false`);
+    else if (/^(bot|duplicate):/.test(word))
+      throw new FilterSyntaxError(`"${word}": use ${word.split(':')[0]}:true or ${word.split(':')[0]}:false`);
     else filter.types.push(word);
   }
   return filter;

@@ -28,11 +28,28 @@ function start(root: HTMLElement): void {
   const nav = h('nav', { 'aria-label': 'Views' });
   const main = h('main', {});
   root.replaceChildren(
-    h('header', { class: 'top' }, h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), h('span', { class: 'name' }, 'Beacon'), version), nav, h('div', { class: 'top-right' }, state, logUsage, access, signOut)),
+    h(
+      'header',
+      { class: 'top' },
+      h(
+        'div',
+        { class: 'brand' },
+        h('span', { class: 'logo', 'aria-hidden': 'true' }),
+        h('span', { class: 'name' }, 'Beacon'),
+        version,
+      ),
+      nav,
+      h('div', { class: 'top-right' }, state, logUsage, access, signOut),
+    ),
     main,
   );
 
-  const views: View[] = [createLiveView(api), createDestinationsView(api, poller, tracker), createThroughputView(api), createConfigView(api, poller)];
+  const views: View[] = [
+    createLiveView(api),
+    createDestinationsView(api, poller, tracker),
+    createThroughputView(api),
+    createConfigView(api, poller),
+  ];
   const links = new Map<string, HTMLAnchorElement>();
   let current: View | undefined;
   for (const v of views) {
@@ -76,7 +93,10 @@ function start(root: HTMLElement): void {
   function renderAccess(a: Access): void {
     const token = api.token !== null;
     signOut.hidden = !token;
-    setText(access, a === 'admin' ? (token ? 'admin token' : 'open access') : a === 'read' ? 'read-only token' : token ? 'token' : '');
+    setText(
+      access,
+      a === 'admin' ? (token ? 'admin token' : 'open access') : a === 'read' ? 'read-only token' : token ? 'token' : '',
+    );
     access.dataset.access = a;
   }
   api.onAccess(renderAccess);
@@ -98,7 +118,14 @@ function start(root: HTMLElement): void {
   let probing = false;
   poller.subscribe((u) => {
     if (!u.ok) {
-      setText(state, u.error.status === 401 ? 'needs a token' : u.error.status === 0 ? 'Beacon unreachable' : `status error ${u.error.status}`);
+      setText(
+        state,
+        u.error.status === 401
+          ? 'needs a token'
+          : u.error.status === 0
+            ? 'Beacon unreachable'
+            : `status error ${u.error.status}`,
+      );
       state.dataset.tone = 'bad';
       return;
     }

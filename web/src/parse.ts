@@ -115,7 +115,12 @@ export function parseDeadLetters(value: unknown): DeadLettersView {
     bytes: num(body.bytes),
     samples: samples.map((raw, i) => {
       const s = obj(raw, `samples[${i}]`);
-      return { ts: time(s.ts) ?? 0, reason: str(s.reason), errorType: str(s.errorType), event: typeof s.event === 'object' && s.event !== null ? (s.event as Json) : {} };
+      return {
+        ts: time(s.ts) ?? 0,
+        reason: str(s.reason),
+        errorType: str(s.errorType),
+        event: typeof s.event === 'object' && s.event !== null ? (s.event as Json) : {},
+      };
     }),
   };
 }
@@ -129,7 +134,12 @@ export interface ReplayView {
 
 export function parseReplay(value: unknown): ReplayView {
   const body = obj(value, 'the replay answer');
-  return { replayed: num(body.replayed), delivered: num(body.delivered), deadLettered: num(body.deadLettered), unreadable: num(body.unreadable) };
+  return {
+    replayed: num(body.replayed),
+    delivered: num(body.delivered),
+    deadLettered: num(body.deadLettered),
+    unreadable: num(body.unreadable),
+  };
 }
 
 export type Series = (number | null)[];
@@ -155,7 +165,8 @@ export function parseThroughput(value: unknown): ThroughputView {
   const received = series('received');
   const rejected = series('rejected');
   const delivered = series('delivered');
-  if (rejected.length !== received.length || delivered.length !== received.length) throw new ShapeError('throughput series differ in length');
+  if (rejected.length !== received.length || delivered.length !== received.length)
+    throw new ShapeError('throughput series differ in length');
   const bySink = body.deliveredBySink;
   const sinks = typeof bySink === 'object' && bySink !== null ? Object.keys(bySink) : [];
   return { intervalMs: num(body.intervalMs, 1000), end: num(body.end), received, rejected, delivered, sinks };
@@ -172,10 +183,7 @@ export interface LiveEvent {
 }
 
 export type LiveMessage =
-  | { kind: 'ready' }
-  | { kind: 'event'; event: LiveEvent }
-  | { kind: 'dropped'; count: number }
-  | { kind: 'other' };
+  { kind: 'ready' } | { kind: 'event'; event: LiveEvent } | { kind: 'dropped'; count: number } | { kind: 'other' };
 
 export function parseLiveMessage(text: string): LiveMessage {
   let value: unknown;

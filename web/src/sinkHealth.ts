@@ -49,11 +49,18 @@ export function describeSink(s: SinkView, failingSince: number | undefined, now:
       if (failingSince !== undefined) return failing(failingSince, now, 'trying again now');
       return { label: 'delivering', tone: 'ok', detail: 'sending a batch' };
     case 'backing_off': {
-      const next = s.nextAttemptAt !== undefined ? `next try in ${duration(Math.max(0, (s.nextAttemptAt - now) / 1000))}` : 'retrying';
+      const next =
+        s.nextAttemptAt !== undefined
+          ? `next try in ${duration(Math.max(0, (s.nextAttemptAt - now) / 1000))}`
+          : 'retrying';
       return failing(failingSince ?? s.since ?? now, now, next);
     }
     case 'fatal':
-      return { label: 'fatal', tone: 'bad', detail: `stopped${s.since !== undefined ? ` at ${clock(s.since)}` : ''}: fix its config (see the error) and restart Beacon` };
+      return {
+        label: 'fatal',
+        tone: 'bad',
+        detail: `stopped${s.since !== undefined ? ` at ${clock(s.since)}` : ''}: fix its config (see the error) and restart Beacon`,
+      };
     case 'stopped':
       return { label: 'stopped', tone: 'muted', detail: 'Beacon is shutting down' };
     default:
@@ -62,19 +69,33 @@ export function describeSink(s: SinkView, failingSince: number | undefined, now:
 }
 
 function failing(since: number, now: number, detail: string): SinkHealth {
-  if (now - since >= DOWN_AFTER_MS) return { label: `down since ${clock(since)}`, tone: 'bad', detail: `failing for ${duration((now - since) / 1000)}; ${detail}` };
+  if (now - since >= DOWN_AFTER_MS)
+    return {
+      label: `down since ${clock(since)}`,
+      tone: 'bad',
+      detail: `failing for ${duration((now - since) / 1000)}; ${detail}`,
+    };
   return { label: 'backing off', tone: 'warn', detail };
 }
 
 /** The header's one-line summary over all sinks. */
-export function overall(sinks: readonly SinkView[], tracker: FailureTracker, now: number): { text: string; tone: Tone; problems: number } {
+export function overall(
+  sinks: readonly SinkView[],
+  tracker: FailureTracker,
+  now: number,
+): { text: string; tone: Tone; problems: number } {
   if (sinks.length === 0) return { text: 'No destinations configured', tone: 'muted', problems: 0 };
   const tones = sinks.map((s) => describeSink(s, tracker.failingSince(s.name), now).tone);
   const bad = tones.filter((t) => t === 'bad').length;
   const warn = tones.filter((t) => t === 'warn').length;
   const plural = (n: number) => (n === 1 ? 'destination' : 'destinations');
   const problems = bad + warn;
-  if (bad > 0) return { text: `${bad} ${plural(bad)} down${warn > 0 ? `, ${warn} backing off` : ''}`, tone: 'bad', problems };
+  if (bad > 0)
+    return { text: `${bad} ${plural(bad)} down${warn > 0 ? `, ${warn} backing off` : ''}`, tone: 'bad', problems };
   if (warn > 0) return { text: `${warn} ${plural(warn)} backing off`, tone: 'warn', problems };
-  return { text: sinks.length === 1 ? 'Destination healthy' : `All ${sinks.length} destinations healthy`, tone: 'ok', problems: 0 };
+  return {
+    text: sinks.length === 1 ? 'Destination healthy' : `All ${sinks.length} destinations healthy`,
+    tone: 'ok',
+    problems: 0,
+  };
 }

@@ -42,7 +42,11 @@ export class StatusPoller {
     try {
       update = { ok: true, status: parseStatus(await this.api.get('/api/v1/status')), at: Date.now() };
     } catch (err) {
-      update = { ok: false, error: err instanceof ApiError ? err : new ApiError(0, 'SHAPE', (err as Error).message), at: Date.now() };
+      update = {
+        ok: false,
+        error: err instanceof ApiError ? err : new ApiError(0, 'SHAPE', (err as Error).message),
+        at: Date.now(),
+      };
     } finally {
       this.inFlight = false;
     }

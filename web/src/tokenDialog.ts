@@ -5,9 +5,19 @@ import { h } from './dom.js';
  * Asks for an API token when Beacon answers 401. The token is kept in this tab only
  * (sessionStorage) and sent as a Bearer header and as `?token=` on the live stream.
  */
-export function createTokenDialog(api: BeaconApi, onToken: () => void): { open(reason: string): void; element: HTMLDialogElement } {
+export function createTokenDialog(
+  api: BeaconApi,
+  onToken: () => void,
+): { open(reason: string): void; element: HTMLDialogElement } {
   const reasonText = h('p', { class: 'dialog-reason' });
-  const input = h('input', { type: 'password', name: 'token', autocomplete: 'off', spellcheck: 'false', placeholder: 'paste the token here', 'aria-label': 'API token' });
+  const input = h('input', {
+    type: 'password',
+    name: 'token',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'paste the token here',
+    'aria-label': 'API token',
+  });
   const form = h(
     'form',
     { method: 'dialog' },

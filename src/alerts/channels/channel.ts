@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import type { TypeOf } from '../../config/partsSchema.js';
 import { duration } from '../../config/units.js';
 import type { AlertNotification } from '../notification.js';
 
@@ -31,7 +32,8 @@ export interface ChannelContext {
 }
 
 export interface ChannelDefinition<S extends z.ZodObject = z.ZodObject> {
-  type: string;
+  /** The config `type` value: the literal of its config schema. */
+  type: TypeOf<S>;
   configSchema: S;
   /** Dotted keys whose values are secrets: redacted by check-config and GET /api/v1/config. */
   secretKeys: readonly string[];
@@ -39,7 +41,12 @@ export interface ChannelDefinition<S extends z.ZodObject = z.ZodObject> {
 }
 
 /** Channel names are how rules refer to channels, and label the notification metrics. */
-export const channelNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits and _ . - (at most 64, starting with a letter or digit)');
+export const channelNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'letters, digits and _ . - (at most 64, starting with a letter or digit)',
+  );
 
 /** A channel's strict schema: the fields every channel has plus its own, keyed by `type`. */
 export function channelConfigSchema<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {

@@ -1,5 +1,5 @@
 import type { Clock } from '../../ops/clock.js';
-import type { AlertEvents } from '../alertEvents.js';
+import type { AlertEvents } from '../internalEvents.js';
 import { formatSpan } from '../format.js';
 import type { AlertNotification } from '../notification.js';
 import { ChannelError, type AlertChannel } from './channel.js';
@@ -45,7 +45,11 @@ export class ChannelQueue {
       return;
     }
     if (this.queue.length >= this.maxQueued) {
-      this.options.events.dropped(this.name, this.queue.shift()!, `more than ${this.maxQueued} messages waiting for this channel; the oldest is dropped`);
+      this.options.events.dropped(
+        this.name,
+        this.queue.shift()!,
+        `more than ${this.maxQueued} messages waiting for this channel; the oldest is dropped`,
+      );
     }
     this.queue.push(n);
     this.running ??= this.run();
@@ -64,9 +68,14 @@ export class ChannelQueue {
     this.stopping = true;
     this.abort.abort();
     const timer = new AbortController();
-    const inTime = await Promise.race([this.idle().then(() => true), this.options.clock.sleep(deadlineMs, timer.signal).then(() => false)]);
+    const inTime = await Promise.race([
+      this.idle().then(() => true),
+      this.options.clock.sleep(deadlineMs, timer.signal).then(() => false),
+    ]);
     timer.abort();
-    if (!inTime) for (const n of this.queue.splice(0)) this.options.events.dropped(this.name, n, `not sent within the ${deadlineMs} ms shutdown deadline`);
+    if (!inTime)
+      for (const n of this.queue.splice(0))
+        this.options.events.dropped(this.name, n, `not sent within the ${deadlineMs} ms shutdown deadline`);
     await this.options.channel.close().catch(() => {});
   }
 
@@ -89,12 +98,19 @@ export class ChannelQueue {
         events.sent(this.name, n, attempt);
         return;
       } catch (err) {
-        const e = err instanceof ChannelError ? err : new ChannelError((err as Error).message ?? String(err), false, { cause: err });
+        const e =
+          err instanceof ChannelError
+            ? err
+            : new ChannelError((err as Error).message ?? String(err), false, { cause: err });
         const outOfTime = clock.now() + delay - firstAttemptAt > retryForMs;
         const giveUp = e.permanent || this.stopping || outOfTime;
         events.failed(this.name, n, e, attempt, giveUp ? undefined : delay);
         if (giveUp) {
-          const why = e.permanent ? 'it cannot succeed' : this.stopping ? 'Beacon is stopping' : `it kept failing for ${formatSpan(retryForMs)} (retryFor)`;
+          const why = e.permanent
+            ? 'it cannot succeed'
+            : this.stopping
+              ? 'Beacon is stopping'
+              : `it kept failing for ${formatSpan(retryForMs)} (retryFor)`;
           events.dropped(this.name, n, `${why}; last error: ${e.message}`);
           return;
         }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { duration } from '../../config/units.js';
 import { formatRate, formatSpan } from '../format.js';
 import { CounterWindow } from './counterWindow.js';
-import { ruleConfigSchema, type AlertSignals, type Observation, type RuleContext, type RuleDefinition, type RuleEvaluator } from './rule.js';
+import { RuleBase, ruleConfigSchema, type AlertSignals, type Observation, type RuleDefinition } from './rule.js';
 
 export const deadLettersRateSchema = ruleConfigSchema('dead_letters_rate', 0, {
   /** Watch only this sink; absent: every sink, each alerting on its own. */
@@ -17,13 +17,8 @@ export const deadLettersRateSchema = ruleConfigSchema('dead_letters_rate', 0, {
 type DeadLettersRateConfig = z.output<typeof deadLettersRateSchema>;
 
 /** Dead letters growing faster than `perMinute`: a destination refusing events for good (bad schema, a changed API). */
-class DeadLettersRate implements RuleEvaluator {
+class DeadLettersRate extends RuleBase<DeadLettersRateConfig> {
   private readonly windows = new Map<string, CounterWindow>();
-
-  constructor(
-    private readonly config: DeadLettersRateConfig,
-    private readonly context: RuleContext,
-  ) {}
 
   observe(signals: AlertSignals): Observation[] {
     const { perMinute, window } = this.config;
@@ -40,7 +35,15 @@ class DeadLettersRate implements RuleEvaluator {
           key: s.name,
           active,
           summary: `${s.name} (${formatRate(rate)} dead letters over ${formatSpan(window)}, threshold ${formatRate(perMinute)})`,
-          values: { sink: s.name, sinkType: s.type, perMinute: round(rate), threshold: perMinute, inWindow: counter.increase(), window: formatSpan(window), deadLetteredTotal: s.deadLettered },
+          values: {
+            sink: s.name,
+            sinkType: s.type,
+            perMinute: round(rate),
+            threshold: perMinute,
+            inWindow: counter.increase(),
+            window: formatSpan(window),
+            deadLetteredTotal: s.deadLettered,
+          },
           hint: active
             ? [
                 `The destination of sink "${s.name}" refuses events for good; each one is kept with its reason in ${file}.`,

@@ -3,7 +3,7 @@ import { duration } from '../../config/units.js';
 import { ERROR_CODES } from '../../errors/codes.js';
 import { formatRate, formatSpan } from '../format.js';
 import { CounterWindow } from './counterWindow.js';
-import { ruleConfigSchema, type AlertSignals, type Observation, type RuleContext, type RuleDefinition, type RuleEvaluator } from './rule.js';
+import { RuleBase, ruleConfigSchema, type AlertSignals, type Observation, type RuleDefinition } from './rule.js';
 
 export const httpErrorsSchema = ruleConfigSchema('http_errors', 0, {
   /** Which refusals count: a class (`4xx`, `5xx`) or one status (`503`, `413`...). */
@@ -27,22 +27,15 @@ export function statusMatches(pattern: string, status: number): boolean {
  * batches). It counts what `beacon_events_rejected_total{source="http"}` counts, per code,
  * mapped to each code's status: a refused request counts one, each refused event of a batch one.
  */
-class HttpErrors implements RuleEvaluator {
-  private readonly counter: CounterWindow;
-  private readonly codes: (code: string) => boolean;
-
-  constructor(
-    private readonly config: HttpErrorsConfig,
-    private readonly context: RuleContext,
-  ) {
-    this.counter = new CounterWindow(config.window);
-    const matching = new Set(
-      Object.entries(ERROR_CODES)
-        .filter(([, { status }]) => statusMatches(config.status, status))
-        .map(([code]) => code),
-    );
-    this.codes = (code) => matching.has(code);
-  }
+class HttpErrors extends RuleBase<HttpErrorsConfig> {
+  private readonly counter = new CounterWindow(this.config.window);
+  /** The codes whose status matches `status`. */
+  private readonly matching: ReadonlySet<string> = new Set(
+    Object.entries(ERROR_CODES)
+      .filter(([, { status }]) => statusMatches(this.config.status, status))
+      .map(([code]) => code),
+  );
+  private readonly codes = (code: string): boolean => this.matching.has(code);
 
   observe(signals: AlertSignals): Observation[] {
     if (!signals.intake) return [];
@@ -77,10 +70,18 @@ class HttpErrors implements RuleEvaluator {
   }
 
   private activeHint(codes: string[]): string {
-    const lines = [`Which codes, per source: curl -s ${this.context.baseUrl}/metrics | grep beacon_events_rejected_total (docs/errors.md explains each code).`];
-    if (codes.includes('BEACON_E_LOG_FULL')) lines.push(`BEACON_E_LOG_FULL: the log is full because a sink is behind; see beacon status${this.context.cliUrlArgs} and fix that sink, or raise log.maxBytes.`);
+    const lines = [
+      `Which codes, per source: curl -s ${this.context.baseUrl}/metrics | grep beacon_events_rejected_total (docs/errors.md explains each code).`,
+    ];
+    if (codes.includes('BEACON_E_LOG_FULL'))
+      lines.push(
+        `BEACON_E_LOG_FULL: the log is full because a sink is behind; see beacon status${this.context.cliUrlArgs} and fix that sink, or raise log.maxBytes.`,
+      );
     const clientCodes = codes.filter((c) => (ERROR_CODES[c as keyof typeof ERROR_CODES]?.status ?? 0) < 500);
-    for (const c of clientCodes) lines.push(`${c}: ${ERROR_CODES[c as keyof typeof ERROR_CODES].hint} Check the tracker or client that sends these (a release, a proxy change).`);
+    for (const c of clientCodes)
+      lines.push(
+        `${c}: ${ERROR_CODES[c as keyof typeof ERROR_CODES].hint} Check the tracker or client that sends these (a release, a proxy change).`,
+      );
     return lines.join('\n');
   }
 }

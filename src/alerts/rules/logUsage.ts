@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { formatBytes } from '../../cli/table.js';
-import { ruleConfigSchema, type AlertSignals, type Observation, type RuleContext, type RuleDefinition, type RuleEvaluator } from './rule.js';
+import { formatBytes } from '../../ops/byteUnits.js';
+import { RuleBase, ruleConfigSchema, type AlertSignals, type Observation, type RuleDefinition } from './rule.js';
 
 export const logUsageSchema = ruleConfigSchema('log_usage', 0, {
   /** Fires when the retained log holds at least this percentage of log.maxBytes. */
@@ -13,12 +13,7 @@ type LogUsageConfig = z.output<typeof logUsageSchema>;
  * The log filling up: some sink is behind, and at 100 % the collector answers 503. The log is
  * shared by every sink, so this rule has one instance.
  */
-class LogUsage implements RuleEvaluator {
-  constructor(
-    private readonly config: LogUsageConfig,
-    private readonly context: RuleContext,
-  ) {}
-
+class LogUsage extends RuleBase<LogUsageConfig> {
   observe(signals: AlertSignals): Observation[] {
     const percent = signals.log.ratio * 100;
     const shown = `${(Math.floor(percent * 10) / 10).toFixed(1)}%`;
@@ -40,7 +35,9 @@ class LogUsage implements RuleEvaluator {
         hint: active
           ? [
               'The log keeps events until the slowest sink has delivered them; when it is full, the collector answers 503 with Retry-After.',
-              slowest ? `Sink "${slowest.name}" is furthest behind (${slowest.lagEvents} events, state ${slowest.state}): get its destination back or faster.` : 'No sink is behind: retention of delivered events should free space shortly.',
+              slowest
+                ? `Sink "${slowest.name}" is furthest behind (${slowest.lagEvents} events, state ${slowest.state}): get its destination back or faster.`
+                : 'No sink is behind: retention of delivered events should free space shortly.',
               `See every sink's lag: beacon status${this.context.cliUrlArgs}; or raise log.maxBytes if the disk has room.`,
             ].join('\n')
           : 'Nothing to do: the sinks caught up and retention freed space.',

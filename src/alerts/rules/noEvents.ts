@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { formatSpan, iso } from '../format.js';
-import { ruleConfigSchema, type AlertSignals, type Observation, type RuleContext, type RuleDefinition, type RuleEvaluator } from './rule.js';
+import { RuleBase, ruleConfigSchema, type AlertSignals, type Observation, type RuleDefinition } from './rule.js';
 
 /** `for` is the quiet time T: no event made durable for this long fires the alert. */
 export const noEventsSchema = ruleConfigSchema('no_events', 15 * 60_000, {});
@@ -12,18 +12,10 @@ type NoEventsConfig = z.output<typeof noEventsSchema>;
  * time counts from the last round in which the appended counter grew, or from Beacon's start.
  * A counter that went down (a collector restarted) is not an event; the round after it counts again.
  */
-class NoEvents implements RuleEvaluator {
+class NoEvents extends RuleBase<NoEventsConfig> {
   private last: number | undefined;
   private lastEventAt: number | undefined;
-  private readonly startedAt: number;
-
-  constructor(
-    private readonly config: NoEventsConfig,
-    private readonly context: RuleContext,
-    now: number,
-  ) {
-    this.startedAt = now;
-  }
+  private readonly startedAt = this.context.now();
 
   observe(signals: AlertSignals): Observation[] {
     if (!signals.intake) return [];
@@ -38,8 +30,18 @@ class NoEvents implements RuleEvaluator {
         key: '',
         active,
         since: quietSince,
-        summary: this.lastEventAt === undefined ? `no events since Beacon started ${formatSpan(quiet)} ago` : active ? `no events for ${formatSpan(quiet)}` : 'events are arriving again',
-        values: { quietFor: formatSpan(quiet), lastEventAt: this.lastEventAt === undefined ? 'none since start' : iso(this.lastEventAt), appendedSinceStart: appended, threshold: formatSpan(this.config.for) },
+        summary:
+          this.lastEventAt === undefined
+            ? `no events since Beacon started ${formatSpan(quiet)} ago`
+            : active
+              ? `no events for ${formatSpan(quiet)}`
+              : 'events are arriving again',
+        values: {
+          quietFor: formatSpan(quiet),
+          lastEventAt: this.lastEventAt === undefined ? 'none since start' : iso(this.lastEventAt),
+          appendedSinceStart: appended,
+          threshold: formatSpan(this.config.for),
+        },
         hint: active
           ? [
               'Tracking may be broken: no event has been stored for this long.',
@@ -58,5 +60,5 @@ export const noEventsRule: RuleDefinition<typeof noEventsSchema> = {
   type: 'no_events',
   configSchema: noEventsSchema,
   readsIntake: true,
-  create: (config, context) => new NoEvents(config, context, context.now()),
+  create: (config, context) => new NoEvents(config, context),
 };

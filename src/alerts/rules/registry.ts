@@ -6,7 +6,13 @@ import { noEventsRule } from './noEvents.js';
 import { sinkDownRule } from './sinkDown.js';
 
 /** Every alert rule type; the `alerts.rules` config schema is built from this list. */
-export const RULE_DEFINITIONS: readonly RuleDefinition[] = [sinkDownRule, deadLettersRateRule, logUsageRule, httpErrorsRule, noEventsRule] as unknown as readonly RuleDefinition[];
+export const RULE_DEFINITIONS = [
+  sinkDownRule,
+  deadLettersRateRule,
+  logUsageRule,
+  httpErrorsRule,
+  noEventsRule,
+] as const satisfies readonly RuleDefinition[];
 
 export function findRuleDefinition(type: string): RuleDefinition | undefined {
   return RULE_DEFINITIONS.find((d) => d.type === type);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TypeOf } from '../../config/partsSchema.js';
 import { duration } from '../../config/units.js';
 import type { SinkStatus } from '../../dispatch/status.js';
 import type { LogUsage } from '../../log/eventLog.js';
@@ -58,8 +59,22 @@ export interface RuleContext {
   now(): number;
 }
 
+/**
+ * The head every rule's evaluator shares: it keeps its config (its block in `alerts.rules`) and
+ * the context its hints are written with; a rule adds its own state and `observe`.
+ */
+export abstract class RuleBase<C> implements RuleEvaluator {
+  constructor(
+    protected readonly config: C,
+    protected readonly context: RuleContext,
+  ) {}
+
+  abstract observe(signals: AlertSignals): Observation[];
+}
+
 export interface RuleDefinition<S extends z.ZodObject = z.ZodObject> {
-  type: string;
+  /** The config `type` value: the literal of its config schema. */
+  type: TypeOf<S>;
   configSchema: S;
   /** Whether the rule reads `AlertSignals.intake` (counters that may have to be fetched from collector processes). */
   readsIntake: boolean;
@@ -67,7 +82,12 @@ export interface RuleDefinition<S extends z.ZodObject = z.ZodObject> {
 }
 
 /** Rule names appear in subjects and metric labels: short and plain. */
-export const ruleNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'letters, digits and _ . : - (at most 64, starting with a letter or digit)');
+export const ruleNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/,
+    'letters, digits and _ . : - (at most 64, starting with a letter or digit)',
+  );
 
 /** A rule's strict schema: the fields every rule has plus its own, keyed by `type`. */
 export function ruleConfigSchema<T extends string, S extends z.ZodRawShape>(type: T, forDefaultMs: number, shape: S) {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SinkStatus } from '../../dispatch/status.js';
 import { formatSpan } from '../format.js';
-import { ruleConfigSchema, type AlertValue, type Observation, type RuleContext, type RuleDefinition, type RuleEvaluator } from './rule.js';
+import { RuleBase, ruleConfigSchema, type AlertValue, type Observation, type RuleDefinition } from './rule.js';
 
 export const sinkDownSchema = ruleConfigSchema('sink_down', 5 * 60_000, {
   /** Watch only this sink; absent: every sink, each alerting on its own. */
@@ -16,13 +16,8 @@ type SinkDownConfig = z.output<typeof sinkDownSchema>;
  * `backing_off` and `delivering` at every probe, so "down since" is kept here, per sink, from
  * the first failing round until a round in which it delivered something or went idle.
  */
-class SinkDown implements RuleEvaluator {
+class SinkDown extends RuleBase<SinkDownConfig> {
   private readonly failing = new Map<string, { since: number; delivered: number }>();
-
-  constructor(
-    private readonly config: SinkDownConfig,
-    private readonly context: RuleContext,
-  ) {}
 
   observe(signals: { now: number; sinks: readonly SinkStatus[] }): Observation[] {
     const watched = signals.sinks.filter((s) => this.config.sink === undefined || s.name === this.config.sink);
@@ -35,12 +30,19 @@ class SinkDown implements RuleEvaluator {
     const failed = s.state === 'backing_off' || s.state === 'fatal';
     const probing = s.state === 'delivering' && known !== undefined && !deliveredSince;
     // Shutting down, or the very first attempt since start still in flight: nothing to tell yet.
-    const unknown = s.state === 'stopped' || (s.state === 'delivering' && known === undefined && s.delivered === 0 && s.errors === 0);
+    const unknown =
+      s.state === 'stopped' || (s.state === 'delivering' && known === undefined && s.delivered === 0 && s.errors === 0);
     const values = sinkValues(s);
     if (unknown) return { key: s.name, active: undefined, summary: `${s.name} (${s.state})`, values, hint: '' };
     if (!failed && !probing) {
       this.failing.delete(s.name);
-      return { key: s.name, active: false, summary: `${s.name} (${s.state === 'idle' ? 'caught up' : 'delivering again'})`, values, hint: this.recoveredHint(s) };
+      return {
+        key: s.name,
+        active: false,
+        summary: `${s.name} (${s.state === 'idle' ? 'caught up' : 'delivering again'})`,
+        values,
+        hint: this.recoveredHint(s),
+      };
     }
     let since = known?.since;
     if (since === undefined || deliveredSince) {
@@ -49,7 +51,10 @@ class SinkDown implements RuleEvaluator {
     }
     this.failing.set(s.name, { since, delivered: s.delivered });
     values.downFor = formatSpan(now - since);
-    const summary = s.state === 'fatal' ? `${s.name} (stopped on a fatal error)` : `${s.name} (backing off ${formatSpan(now - since)})`;
+    const summary =
+      s.state === 'fatal'
+        ? `${s.name} (stopped on a fatal error)`
+        : `${s.name} (backing off ${formatSpan(now - since)})`;
     return { key: s.name, active: true, since, summary, values, hint: this.failingHint(s) };
   }
 
@@ -77,7 +82,13 @@ class SinkDown implements RuleEvaluator {
 }
 
 function sinkValues(s: SinkStatus): Record<string, AlertValue> {
-  const values: Record<string, AlertValue> = { sink: s.name, sinkType: s.type, state: s.state, lagEvents: s.lagEvents, lagSeconds: Math.round(s.lagSeconds) };
+  const values: Record<string, AlertValue> = {
+    sink: s.name,
+    sinkType: s.type,
+    state: s.state,
+    lagEvents: s.lagEvents,
+    lagSeconds: Math.round(s.lagSeconds),
+  };
   if (s.lastError) {
     values.lastError = s.lastError.message;
     values.lastErrorAt = s.lastError.at;

@@ -12,7 +12,11 @@ export type Query = Readonly<Record<string, string | undefined>>;
 const DAY_MS = 86_400_000;
 
 function bad(name: string, got: string, expected: string): BeaconError {
-  return new BeaconError('BEACON_E_BAD_QUERY', `${name} must be ${expected}; got ${JSON.stringify(got.slice(0, 100))}`, { param: name });
+  return new BeaconError(
+    'BEACON_E_BAD_QUERY',
+    `${name} must be ${expected}; got ${JSON.stringify(got.slice(0, 100))}`,
+    { param: name },
+  );
 }
 
 /** A whole number in [min, max]; `fallback` when absent. */
@@ -20,17 +24,26 @@ export function intParam(query: Query, name: string, range: { min: number; max: 
   const raw = query[name];
   if (raw === undefined || raw === '') return range.fallback;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < range.min || n > range.max) throw bad(name, raw, `a whole number from ${range.min} to ${range.max}`);
+  if (!/^\d+$/.test(raw) || n < range.min || n > range.max)
+    throw bad(name, raw, `a whole number from ${range.min} to ${range.max}`);
   return n;
 }
 
 /** A duration such as `10s`, `1m`, `1h` (a bare number is ms), whole seconds, in [minMs, maxMs]. */
-export function durationParam(query: Query, name: string, range: { minMs: number; maxMs: number; fallback: string }): { text: string; ms: number } {
+export function durationParam(
+  query: Query,
+  name: string,
+  range: { minMs: number; maxMs: number; fallback: string },
+): { text: string; ms: number } {
   const raw = query[name];
   const text = raw === undefined || raw === '' ? range.fallback : raw;
   const ms = parseDuration(text);
   if (ms === undefined || ms % 1000 !== 0 || ms < range.minMs || ms > range.maxMs) {
-    throw bad(name, text, `a duration in whole seconds from ${formatMs(range.minMs)} to ${formatMs(range.maxMs)}, such as 10s, 1m or 1h`);
+    throw bad(
+      name,
+      text,
+      `a duration in whole seconds from ${formatMs(range.minMs)} to ${formatMs(range.maxMs)}, such as 10s, 1m or 1h`,
+    );
   }
   return { text, ms };
 }
@@ -61,10 +74,12 @@ export function whereParam(query: Query, name = 'where', maxConditions = 8): Rec
   // No prototype: `constructor`, `toString` and `__proto__` are prop names like any other.
   const conditions: Record<string, string> = Object.create(null) as Record<string, string>;
   const parts = raw.split(',');
-  if (parts.length > maxConditions) throw bad(name, raw, `at most ${maxConditions} conditions key:value separated by commas`);
+  if (parts.length > maxConditions)
+    throw bad(name, raw, `at most ${maxConditions} conditions key:value separated by commas`);
   for (const part of parts) {
     const colon = part.indexOf(':');
-    if (colon <= 0) throw bad(name, raw, 'conditions key:value separated by commas, such as plan:pro or plan:pro,country:DE');
+    if (colon <= 0)
+      throw bad(name, raw, 'conditions key:value separated by commas, such as plan:pro or plan:pro,country:DE');
     const key = part.slice(0, colon);
     if (Object.hasOwn(conditions, key)) throw bad(name, raw, `conditions on distinct props (${key} appears twice)`);
     conditions[key] = part.slice(colon + 1);
@@ -94,21 +109,49 @@ export function timeParam(query: Query, name: string, options: { endOfDay?: bool
   } else {
     ms = NaN;
   }
-  if (!Number.isFinite(ms) || ms < 0) throw bad(name, raw, 'a date (2026-11-24), a date-time with a zone (2026-11-24T10:00:00Z) or epoch milliseconds');
+  if (!Number.isFinite(ms) || ms < 0)
+    throw bad(name, raw, 'a date (2026-11-24), a date-time with a zone (2026-11-24T10:00:00Z) or epoch milliseconds');
   return ms;
 }
 
 /** A time that must be given. */
 export function requiredTimeParam(query: Query, name: string, options: { endOfDay?: boolean } = {}): number {
   const ms = timeParam(query, name, options);
-  if (ms === undefined) throw new BeaconError('BEACON_E_BAD_QUERY', `${name} is required: a date (2026-11-24), a date-time with a zone (2026-11-24T10:00:00Z) or epoch milliseconds`, { param: name });
+  if (ms === undefined)
+    throw new BeaconError(
+      'BEACON_E_BAD_QUERY',
+      `${name} is required: a date (2026-11-24), a date-time with a zone (2026-11-24T10:00:00Z) or epoch milliseconds`,
+      { param: name },
+    );
   return ms;
 }
 
 /** `10s`, `5m`, `2h`, `1d` for whole units; ms otherwise. */
 export function formatMs(ms: number): string {
-  for (const [unit, size] of [['d', DAY_MS], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', DAY_MS],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
+}
+
+/**
+ * Refuses U+0000 in any parameter (query string or path) with BEACON_E_BAD_QUERY: a stored
+ * event never holds it (intake makes it U+FFFD, src/event/nulCharacters.ts), and SQL stores
+ * cannot take it in a query (PostgreSQL fails with SQLSTATE 22021), which would be a 500.
+ */
+export function refuseNul(query: Query, path: Readonly<Record<string, string>>): void {
+  for (const [name, value] of [...Object.entries(query), ...Object.entries(path)]) {
+    if (value !== undefined && value.includes('\u0000')) {
+      throw new BeaconError(
+        'BEACON_E_BAD_QUERY',
+        `${name} holds the character U+0000, which no stored event has: Beacon stores it as U+FFFD (\\ufffd); query for that instead`,
+        { param: name },
+      );
+    }
+  }
 }

@@ -4,7 +4,17 @@ import type { StoreReader } from '../../store/storeReader.js';
 import { jsonResponse, type AdminRequest, type AdminResponse } from '../adminRequest.js';
 import type { ApiRoute } from '../route.js';
 import { fillBuckets, typesByCount } from './buckets.js';
-import { choiceParam, durationParam, formatMs, intParam, requiredTimeParam, textParam, timeParam, whereParam } from './params.js';
+import {
+  choiceParam,
+  durationParam,
+  formatMs,
+  intParam,
+  refuseNul,
+  requiredTimeParam,
+  textParam,
+  timeParam,
+  whereParam,
+} from './params.js';
 
 const SECOND = 1000;
 const MINUTE = 60_000;
@@ -25,7 +35,7 @@ export const MAX_EVENTS = 1000;
  * Times in answers are ISO 8601 UTC; buckets are aligned to UTC (whole minutes, hours, days).
  */
 export function queryRoutes(reader: StoreReader, clock: Pick<Clock, 'now'>): ApiRoute[] {
-  return [
+  return withoutNul([
     {
       method: 'GET',
       path: '/api/v1/query/counts/recent',
@@ -74,7 +84,18 @@ export function queryRoutes(reader: StoreReader, clock: Pick<Clock, 'now'>): Api
       summary: 'One event by id',
       handle: async (_req, params) => eventById(reader, params.id!),
     },
-  ];
+  ]);
+}
+
+/** Every query route refuses U+0000 in its parameters before it asks the store (see refuseNul). */
+function withoutNul(routes: ApiRoute[]): ApiRoute[] {
+  return routes.map((route) => ({
+    ...route,
+    handle: async (req, params) => {
+      refuseNul(req.query, params);
+      return route.handle(req, params);
+    },
+  }));
 }
 
 /** `GET /api/v1/query/counts/recent?minutes=60&bucket=1m&type=`: the last bucket is the current, partial one. */
@@ -82,10 +103,19 @@ async function recentCounts(reader: StoreReader, now: number, req: AdminRequest)
   const minutes = intParam(req.query, 'minutes', { min: 1, max: 1440, fallback: 60 });
   const bucket = durationParam(req.query, 'bucket', { minMs: SECOND, maxMs: DAY, fallback: '1m' });
   const type = textParam(req.query, 'type');
-  if (bucket.ms > minutes * MINUTE) throw new BeaconError('BEACON_E_BAD_QUERY', `bucket (${bucket.text}) must not be longer than minutes (${minutes}); lower bucket or raise minutes`, { param: 'bucket' });
+  if (bucket.ms > minutes * MINUTE)
+    throw new BeaconError(
+      'BEACON_E_BAD_QUERY',
+      `bucket (${bucket.text}) must not be longer than minutes (${minutes}); lower bucket or raise minutes`,
+      { param: 'bucket' },
+    );
   const count = Math.ceil((minutes * MINUTE) / bucket.ms);
   if (count > MAX_RECENT_BUCKETS) {
-    throw new BeaconError('BEACON_E_BAD_QUERY', `${minutes} minutes in ${bucket.text} buckets is ${count} buckets; at most ${MAX_RECENT_BUCKETS}: raise bucket or lower minutes`, { param: 'bucket' });
+    throw new BeaconError(
+      'BEACON_E_BAD_QUERY',
+      `${minutes} minutes in ${bucket.text} buckets is ${count} buckets; at most ${MAX_RECENT_BUCKETS}: raise bucket or lower minutes`,
+      { param: 'bucket' },
+    );
   }
   const to = Math.floor(now / bucket.ms) * bucket.ms + bucket.ms;
   const from = to - count * bucket.ms;
@@ -106,7 +136,12 @@ async function recentEvents(reader: StoreReader, req: AdminRequest): Promise<Adm
   const type = textParam(req.query, 'type');
   const propEquals = whereParam(req.query);
   const before = timeParam(req.query, 'before');
-  const events = await reader.recent({ limit, ...(type !== undefined && { type }), ...(propEquals && { propEquals }), ...(before !== undefined && { before }) });
+  const events = await reader.recent({
+    limit,
+    ...(type !== undefined && { type }),
+    ...(propEquals && { propEquals }),
+    ...(before !== undefined && { before }),
+  });
   return jsonResponse(200, { events });
 }
 
@@ -119,7 +154,13 @@ async function rate(reader: StoreReader, now: number, req: AdminRequest): Promis
   const to = Math.floor(now / SECOND) * SECOND - SECOND;
   const from = to - window.ms;
   const count = await reader.countBetween(from, to);
-  return jsonResponse(200, { from: iso(from), to: iso(to), window: formatMs(window.ms), count, perSecond: round3(count / (window.ms / SECOND)) });
+  return jsonResponse(200, {
+    from: iso(from),
+    to: iso(to),
+    window: formatMs(window.ms),
+    count,
+    perSecond: round3(count / (window.ms / SECOND)),
+  });
 }
 
 /** `GET /api/v1/query/counts?from=2026-11-01&to=2026-11-24&interval=day&type=`: `to` as a date includes that day. */
@@ -131,9 +172,18 @@ async function archiveCounts(reader: StoreReader, req: AdminRequest): Promise<Ad
   const start = Math.floor(from / size) * size;
   const end = Math.ceil(to / size) * size;
   if ((end - start) / size > MAX_ARCHIVE_BUCKETS) {
-    throw new BeaconError('BEACON_E_BAD_QUERY', `the range holds ${(end - start) / size} ${interval}s; at most ${MAX_ARCHIVE_BUCKETS}: shorten it${interval === 'hour' ? ' or use interval=day' : ''}`, { param: 'to' });
+    throw new BeaconError(
+      'BEACON_E_BAD_QUERY',
+      `the range holds ${(end - start) / size} ${interval}s; at most ${MAX_ARCHIVE_BUCKETS}: shorten it${interval === 'hour' ? ' or use interval=day' : ''}`,
+      { param: 'to' },
+    );
   }
-  const rows = await reader.countsByBucket({ from: start, to: end, bucketMs: size, ...(type !== undefined && { type }) });
+  const rows = await reader.countsByBucket({
+    from: start,
+    to: end,
+    bucketMs: size,
+    ...(type !== undefined && { type }),
+  });
   return jsonResponse(200, {
     from: iso(start),
     to: iso(end),
@@ -146,7 +196,10 @@ async function archiveCounts(reader: StoreReader, req: AdminRequest): Promise<Ad
 
 /** `GET /api/v1/query/props/{prop}/top?from=&to=&type=&limit=10`. */
 async function topValues(reader: StoreReader, prop: string, req: AdminRequest): Promise<AdminResponse> {
-  if (prop.length > 256) throw new BeaconError('BEACON_E_BAD_QUERY', `the prop name must be at most 256 characters; got ${prop.length}`, { param: 'prop' });
+  if (prop.length > 256)
+    throw new BeaconError('BEACON_E_BAD_QUERY', `the prop name must be at most 256 characters; got ${prop.length}`, {
+      param: 'prop',
+    });
   const { from, to } = dateRange(req);
   const type = textParam(req.query, 'type');
   const limit = intParam(req.query, 'limit', { min: 1, max: MAX_EVENTS, fallback: 10 });
@@ -156,10 +209,17 @@ async function topValues(reader: StoreReader, prop: string, req: AdminRequest): 
 
 /** `GET /api/v1/query/events/{id}`: the event in the json codec's shape, or 404. */
 async function eventById(reader: StoreReader, id: string): Promise<AdminResponse> {
-  if (id.length > 256) throw new BeaconError('BEACON_E_BAD_QUERY', `an event id is at most 256 characters; got ${id.length}`, { param: 'id' });
+  if (id.length > 256)
+    throw new BeaconError('BEACON_E_BAD_QUERY', `an event id is at most 256 characters; got ${id.length}`, {
+      param: 'id',
+    });
   const event = await reader.byId(id);
   if (!event) {
-    throw new BeaconError('BEACON_E_EVENT_NOT_FOUND', `no stored event has id ${JSON.stringify(id)}; an event sent a moment ago may not be stored yet, and events past store.retention are deleted`, { id });
+    throw new BeaconError(
+      'BEACON_E_EVENT_NOT_FOUND',
+      `no stored event has id ${JSON.stringify(id)}; an event sent a moment ago may not be stored yet, and events past store.retention are deleted`,
+      { id },
+    );
   }
   return jsonResponse(200, event);
 }
@@ -168,7 +228,8 @@ async function eventById(reader: StoreReader, id: string): Promise<AdminResponse
 function dateRange(req: AdminRequest): { from: number; to: number } {
   const from = requiredTimeParam(req.query, 'from');
   const to = requiredTimeParam(req.query, 'to', { endOfDay: true });
-  if (to <= from) throw new BeaconError('BEACON_E_BAD_QUERY', `to (${iso(to)}) must be after from (${iso(from)})`, { param: 'to' });
+  if (to <= from)
+    throw new BeaconError('BEACON_E_BAD_QUERY', `to (${iso(to)}) must be after from (${iso(from)})`, { param: 'to' });
   return { from, to };
 }
 

@@ -21,7 +21,10 @@ export function registerReload(program: Command): void {
       '\nSinks added start at the end of the log, removed ones stop after their batch in flight, changed ones restart from their cursor.\nOther changes (server, log, workers...) apply at the next start; they are listed and the running values kept.\nAn invalid config is refused: Beacon keeps the running one, and this command prints why and exits 1.\nNeeds an admin token in BEACON_TOKEN when api.tokens is set.\n\nExamples:\n  beacon reload\n  BEACON_TOKEN=... beacon reload --url http://collector-1:8290',
     )
     .action(async (opts: { url: string; json?: boolean }) => {
-      const res = await callBeacon<ReloadOutcome | { code?: string; message?: string }>(opts.url, '/api/v1/reload', { method: 'POST', timeoutMs: RELOAD_TIMEOUT_MS });
+      const res = await callBeacon<ReloadOutcome | { code?: string; message?: string }>(opts.url, '/api/v1/reload', {
+        method: 'POST',
+        timeoutMs: RELOAD_TIMEOUT_MS,
+      });
       if (res.status !== 200) throw refusal(res.status, res.body);
       const outcome = res.body as ReloadOutcome;
       if (opts.json) {
@@ -49,7 +52,8 @@ export function describe(o: ReloadOutcome): string {
     `  sinks changed:   ${list(o.sinks.changed)}${o.sinks.changed.length > 0 ? ' (resumed from their cursor)' : ''}`,
     `  sinks unchanged: ${list(o.sinks.unchanged)}`,
   ];
-  if (o.needsRestart.length > 0) lines.push(`needs a restart to apply (running with the previous values): ${o.needsRestart.join(', ')}`);
+  if (o.needsRestart.length > 0)
+    lines.push(`needs a restart to apply (running with the previous values): ${o.needsRestart.join(', ')}`);
   for (const w of o.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }

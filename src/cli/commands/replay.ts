@@ -21,42 +21,64 @@ export function registerReplay(program: Command): void {
       'after',
       '\nExamples:\n  beacon replay --sink hook                      # dead letters back through the sink\n  beacon replay --sink archive --from-time 2026-11-24T09:00:00Z\n  beacon replay --sink archive --from-start --no-wait',
     )
-    .action(async (opts: { sink: string; deadLetter?: boolean; fromStart?: boolean; fromTime?: string; fromPosition?: string; wait: boolean; url: string }) => {
-      const chosen = [opts.deadLetter, opts.fromStart, opts.fromTime, opts.fromPosition].filter(Boolean).length;
-      if (chosen > 1) throw new Error('choose one of --dead-letter, --from-start, --from-time, --from-position');
-      let body: Record<string, unknown> = { from: 'dead-letter' };
-      if (opts.fromStart) body = { from: 'start' };
-      if (opts.fromTime) body = { from: 'time', time: opts.fromTime };
-      if (opts.fromPosition) body = { from: 'position', position: JSON.parse(opts.fromPosition) as unknown };
-      const result = expectOk(
-        await callBeacon<{ replayed?: number; delivered?: number; deadLettered?: number; unreadable?: number; pending?: number }>(opts.url, `/api/v1/sinks/${encodeURIComponent(opts.sink)}/replay`, {
-          method: 'POST',
-          body: JSON.stringify(body),
-          headers: { 'content-type': 'application/json' },
-          timeoutMs: 600_000,
-        }),
-        'replay',
-      );
-      if (result.replayed !== undefined) {
-        console.log(
-          `${opts.sink}: ${formatCount(result.replayed)} dead letters replayed: ${formatCount(result.delivered ?? 0)} delivered, ` +
-            `${formatCount(result.deadLettered ?? 0)} rejected again (still in the dead letter)` +
-            (result.unreadable ? `, ${formatCount(result.unreadable)} unreadable lines kept` : ''),
+    .action(
+      async (opts: {
+        sink: string;
+        deadLetter?: boolean;
+        fromStart?: boolean;
+        fromTime?: string;
+        fromPosition?: string;
+        wait: boolean;
+        url: string;
+      }) => {
+        const chosen = [opts.deadLetter, opts.fromStart, opts.fromTime, opts.fromPosition].filter(Boolean).length;
+        if (chosen > 1) throw new Error('choose one of --dead-letter, --from-start, --from-time, --from-position');
+        let body: Record<string, unknown> = { from: 'dead-letter' };
+        if (opts.fromStart) body = { from: 'start' };
+        if (opts.fromTime) body = { from: 'time', time: opts.fromTime };
+        if (opts.fromPosition) body = { from: 'position', position: JSON.parse(opts.fromPosition) as unknown };
+        const result = expectOk(
+          await callBeacon<{
+            replayed?: number;
+            delivered?: number;
+            deadLettered?: number;
+            unreadable?: number;
+            pending?: number;
+          }>(opts.url, `/api/v1/sinks/${encodeURIComponent(opts.sink)}/replay`, {
+            method: 'POST',
+            body: JSON.stringify(body),
+            headers: { 'content-type': 'application/json' },
+            timeoutMs: 600_000,
+          }),
+          'replay',
         );
-        return;
-      }
-      console.log(`${opts.sink}: cursor moved (${String(body.from)}); ${formatCount(result.pending ?? 0)} events to re-deliver`);
-      if (!opts.wait) return;
-      await showProgress(opts.url, opts.sink);
-    });
+        if (result.replayed !== undefined) {
+          console.log(
+            `${opts.sink}: ${formatCount(result.replayed)} dead letters replayed: ${formatCount(result.delivered ?? 0)} delivered, ` +
+              `${formatCount(result.deadLettered ?? 0)} rejected again (still in the dead letter)` +
+              (result.unreadable ? `, ${formatCount(result.unreadable)} unreadable lines kept` : ''),
+          );
+          return;
+        }
+        console.log(
+          `${opts.sink}: cursor moved (${String(body.from)}); ${formatCount(result.pending ?? 0)} events to re-deliver`,
+        );
+        if (!opts.wait) return;
+        await showProgress(opts.url, opts.sink, result.pending ?? 0);
+      },
+    );
 }
 
-/** Polls the sink's lag until it reaches zero, on one updating line. */
-async function showProgress(url: string, sink: string): Promise<void> {
-  const status = async () => expectOk(await callBeacon<StatusBody>(url, '/api/v1/status'), 'status').sinks.find((s) => s.name === sink);
+/**
+ * Polls the sink's lag until it reaches zero, on one updating line. The total is what the
+ * replay answered (`pending`), not the first poll's lag: a fast sink may be done before it.
+ */
+async function showProgress(url: string, sink: string, pending: number): Promise<void> {
+  const status = async () =>
+    expectOk(await callBeacon<StatusBody>(url, '/api/v1/status'), 'status').sinks.find((s) => s.name === sink);
   const first = await status();
   if (!first) return;
-  const total = Math.max(first.lagEvents, 1);
+  const total = Math.max(pending, first.lagEvents, 1);
   for (;;) {
     const s = await status();
     if (!s) return;

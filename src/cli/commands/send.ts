@@ -8,7 +8,10 @@ export function registerSend(program: Command): void {
     .argument('<type>', 'event type, e.g. pageview')
     .argument('[props...]', 'properties as key=value')
     .option('--url <url>', 'Beacon to send to', DEFAULT_URL)
-    .addHelpText('after', '\nExamples:\n  beacon send pageview path=/home user=42\n  beacon send signup plan=pro --url http://127.0.0.1:9000')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  beacon send pageview path=/home user=42\n  beacon send signup plan=pro --url http://127.0.0.1:9000',
+    )
     .action(async (type: string, pairs: string[], opts: { url: string }) => {
       const props: Record<string, string> = {};
       for (const pair of pairs) {

@@ -1,14 +1,20 @@
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
+import { applyHeapGrowth } from '../../ops/heapGrowth.js';
 import { ROLES, ROLE_SUMMARY, runRole, type Role } from '../../runtime/roles.js';
 import { processSchemaSet } from '../../schemas/processSchemas.js';
 
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('run Beacon: collector, log, dispatcher and API (server.workers collector processes; auto = cores - 1)')
+    .description(
+      'run Beacon: collector, log, dispatcher and API (server.workers collector processes; auto = cores - 1)',
+    )
     .option('-c, --config <path|url>', 'config file path or http(s) URL, YAML or JSON (default: embedded defaults)')
-    .option('--config-cache <path>', 'with a URL config: keep the last good copy here and use it when the URL is unreachable')
+    .option(
+      '--config-cache <path>',
+      'with a URL config: keep the last good copy here and use it when the URL is unreachable',
+    )
     .addOption(
       new Option('--role <role>', `what this process runs: ${ROLES.map((r) => `${r} (${ROLE_SUMMARY[r]})`).join('; ')}`)
         .choices(ROLES)
@@ -26,6 +32,7 @@ export function registerStart(program: Command): void {
       });
       // Schema files are read here, so a broken one stops the start with its own message before any process is spawned.
       processSchemaSet(loaded.config);
+      applyHeapGrowth(loaded.config.server.heapGrowthPercent);
       await runRole(opts.role, loaded);
     });
 }

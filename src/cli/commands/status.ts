@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
 import { callBeacon, DEFAULT_URL, expectOk } from '../client.js';
-import { formatBytes, formatCount, formatDuration, renderTable } from '../table.js';
+import { formatBytes } from '../../ops/byteUnits.js';
+import { formatCount, formatDuration, renderTable } from '../table.js';
 
 interface StatusBody {
   version: string;
   uptimeSeconds: number;
   log: { bytes: number; maxBytes: number; ratio: number };
+  /** The compatible protocols that are on (segment, posthog, ...); absent from older Beacons. */
+  protocols?: string[];
   sinks: {
     name: string;
     type: string;
@@ -32,8 +35,13 @@ export function registerStatus(program: Command): void {
         return;
       }
       console.log(
-        `Beacon ${body.version} at ${opts.url}, up ${formatDuration(body.uptimeSeconds)}; log ${formatBytes(body.log.bytes)} of ${formatBytes(body.log.maxBytes)} (${(body.log.ratio * 100).toFixed(1)}%)\n`,
+        `Beacon ${body.version} at ${opts.url}, up ${formatDuration(body.uptimeSeconds)}; log ${formatBytes(body.log.bytes)} of ${formatBytes(body.log.maxBytes)} (${(body.log.ratio * 100).toFixed(1)}%)`,
       );
+      if (body.protocols !== undefined)
+        console.log(
+          `Protocols on: ${body.protocols.length > 0 ? body.protocols.join(', ') : "none (only Beacon's own endpoints)"}`,
+        );
+      console.log('');
       if (body.sinks.length === 0) {
         console.log('No sinks configured: events are kept in the log only. Add one under `sinks:` in your config.');
         return;

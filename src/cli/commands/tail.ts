@@ -38,9 +38,13 @@ export function registerTail(program: Command): void {
     .option('--count <n>', 'stop after n events')
     .option('--sample <n>', 'show 1 in n matching events')
     .option('--max-rate <m>', 'show at most m events per second')
-    .addHelpText('after', '\nExamples:\n  beacon tail\n  beacon tail --type pageview,signup --where plan=pro --format line')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  beacon tail\n  beacon tail --type pageview,signup --where plan=pro --format line',
+    )
     .action(async (opts: TailOptions) => {
-      if (opts.format !== 'json' && opts.format !== 'line') throw new Error(`--format must be json or line, not "${opts.format}"`);
+      if (opts.format !== 'json' && opts.format !== 'line')
+        throw new Error(`--format must be json or line, not "${opts.format}"`);
       const limit = opts.count ? Number(opts.count) : Infinity;
       if (!(limit >= 1)) throw new Error(`--count must be a number of at least 1, not "${opts.count}"`);
       await follow(opts, limit);
@@ -64,19 +68,39 @@ function follow(opts: TailOptions, limit: number): Promise<void> {
         shown++;
         const e = msg.event;
         process.stdout.write(
-          (opts.format === 'json' ? JSON.stringify(e) : `${new Date(e.ts).toISOString()} ${e.type} ${JSON.stringify(e.props)}`) + '\n',
+          (opts.format === 'json'
+            ? JSON.stringify(e)
+            : `${new Date(e.ts).toISOString()} ${e.type} ${JSON.stringify(e.props)}`) + '\n',
         );
         if (shown >= limit) ws.close(1000);
       }
     });
     ws.on('close', (code: number, reason: Buffer) => {
       if (shown >= limit || code === 1000) resolve();
-      else reject(new Error(`Beacon closed the stream (${code}${reason.length ? `: ${reason.toString('utf8')}` : ''})`));
+      else
+        reject(new Error(`Beacon closed the stream (${code}${reason.length ? `: ${reason.toString('utf8')}` : ''})`));
+    });
+    // A refusal before the handshake (an unknown Host, a foreign Origin) is an HTTP answer with a coded body.
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d.slice(0, 4096)));
+      res.on('end', () => {
+        ws.terminate();
+        reject(new Error(`Beacon refused the stream (${res.statusCode ?? '?'}: ${body || 'no reason given'})`));
+      });
     });
     ws.on('error', (err: Error & { code?: string }) => {
       if (opened) return; // 'close' follows and says why
       ws.terminate();
-      reject(new BeaconError('BEACON_E_NOT_RUNNING', `no Beacon answering at ${opts.url} (${err.code ?? err.message})`, { url: opts.url }, { cause: err }));
+      reject(
+        new BeaconError(
+          'BEACON_E_NOT_RUNNING',
+          `no Beacon answering at ${opts.url} (${err.code ?? err.message})`,
+          { url: opts.url },
+          { cause: err },
+        ),
+      );
     });
   });
 }

@@ -2,8 +2,15 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { BeaconError, isBeaconError } from '../../errors/beaconError.js';
 import { SchemaSet } from '../../schemas/schemaSet.js';
-import { topReasons, validateFile, UNREADABLE, type Progress, type ValidationReport } from '../../schemas/validateFile.js';
-import { formatBytes, formatCount, renderTable } from '../table.js';
+import {
+  topReasons,
+  validateFile,
+  UNREADABLE,
+  type Progress,
+  type ValidationReport,
+} from '../../schemas/validateFile.js';
+import { formatBytes } from '../../ops/byteUnits.js';
+import { formatCount, renderTable } from '../table.js';
 
 /** Reasons shown per type in the summary table. */
 const TOP_REASONS = 3;
@@ -19,7 +26,10 @@ export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('check a file of NDJSON events against the configured schemas (a dry run: nothing is sent)')
-    .argument('<file>', 'NDJSON events: the json codec\'s lines or /batch elements, one per line ("-" reads standard input)')
+    .argument(
+      '<file>',
+      'NDJSON events: the json codec\'s lines or /batch elements, one per line ("-" reads standard input)',
+    )
     .option('-c, --config <path|url>', 'config whose schemas (and server.limits) to check against')
     .option('--show <n>', 'print the first N invalid events with their reasons', '0')
     .option('--progress-interval <ms>', 'print progress on standard error this often (0: never)', '2000')
@@ -52,19 +62,31 @@ async function run(file: string, opts: ValidateOpts): Promise<number> {
   const { config } = await loadConfig({ source: opts.config });
   const schemas = SchemaSet.load(config.schemas);
   if (schemas.empty) {
-    throw new BeaconError('BEACON_E_CONFIG_FIELD', `no schemas are configured in ${opts.config ?? 'the embedded defaults (pass --config)'}; set schemas.dir or schemas.types`, { field: 'schemas' });
+    throw new BeaconError(
+      'BEACON_E_CONFIG_FIELD',
+      `no schemas are configured in ${opts.config ?? 'the embedded defaults (pass --config)'}; set schemas.dir or schemas.types`,
+      { field: 'schemas' },
+    );
   }
   const tty = process.stderr.isTTY === true;
   let printed = false;
   const onProgress = (p: Progress) => {
-    const share = p.totalBytes ? `, ${formatBytes(p.bytesRead)} of ${formatBytes(p.totalBytes)} (${Math.floor((p.bytesRead / p.totalBytes) * 100)}%)` : `, ${formatBytes(p.bytesRead)}`;
+    const share = p.totalBytes
+      ? `, ${formatBytes(p.bytesRead)} of ${formatBytes(p.totalBytes)} (${Math.floor((p.bytesRead / p.totalBytes) * 100)}%)`
+      : `, ${formatBytes(p.bytesRead)}`;
     const line = `validating: ${formatCount(p.events)} events${share}`;
     process.stderr.write(tty ? `\r${line}` : `${line}\n`);
     printed = true;
   };
   let report: ValidationReport;
   try {
-    report = await validateFile(file, { schemas, limits: config.server.limits, keepInvalid: show, onProgress, progressEveryMs });
+    report = await validateFile(file, {
+      schemas,
+      limits: config.server.limits,
+      keepInvalid: show,
+      onProgress,
+      progressEveryMs,
+    });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new Error(`cannot read ${file} (${code})`);
@@ -81,7 +103,9 @@ async function run(file: string, opts: ValidateOpts): Promise<number> {
     }
     if (report.firstInvalid.length > 0) console.log('');
     console.log(summaryTable(report));
-    console.log(`\n${formatCount(report.events)} events: ${formatCount(report.valid)} valid, ${formatCount(report.invalid)} invalid`);
+    console.log(
+      `\n${formatCount(report.events)} events: ${formatCount(report.valid)} valid, ${formatCount(report.invalid)} invalid`,
+    );
   }
   return report.invalid > 0 ? 1 : 0;
 }

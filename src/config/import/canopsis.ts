@@ -1,4 +1,5 @@
 import { BeaconError } from '../../errors/beaconError.js';
+import { isSecretName, REDACTED } from '../redact.js';
 
 /**
  * Converts a Canopsis dispatcher `targets.json` into a Beacon config:
@@ -61,37 +62,49 @@ export function parseCanopsisTargets(text: string, source = 'targets.json'): Can
   const fail = (where: string, what: string): never => {
     throw new BeaconError('BEACON_E_CONFIG_PARSE', `${source}: ${where} ${what}`, { source });
   };
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('the top level', 'must be an object with "targets"');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    fail('the top level', 'must be an object with "targets"');
   const root = doc as Record<string, unknown>;
-  if (!Array.isArray(root.targets) || root.targets.length === 0) fail('"targets"', 'must be a non-empty list of {"host", "port"?, "user"?, "vhost"?}');
+  if (!Array.isArray(root.targets) || root.targets.length === 0)
+    fail('"targets"', 'must be a non-empty list of {"host", "port"?, "user"?, "vhost"?}');
   const targets = (root.targets as unknown[]).map((item, i): CanopsisTarget => {
     const at = `targets[${i}]`;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) return fail(at, 'must be an object');
     const t = item as Record<string, unknown>;
     for (const key of Object.keys(t)) {
-      if (!['host', 'port', 'user', 'password', 'vhost'].includes(key)) fail(`${at}.${key}`, 'is not a target field (host, port, user, password, vhost)');
+      if (!['host', 'port', 'user', 'password', 'vhost'].includes(key))
+        fail(`${at}.${key}`, 'is not a target field (host, port, user, password, vhost)');
     }
-    if (typeof t.host !== 'string' || t.host.trim() === '') fail(`${at}.host`, 'must be a host name or address (it is the only required field)');
+    if (typeof t.host !== 'string' || t.host.trim() === '')
+      fail(`${at}.host`, 'must be a host name or address (it is the only required field)');
     const target: CanopsisTarget = { host: (t.host as string).trim() };
     if (t.port !== undefined) {
       const port = typeof t.port === 'string' && /^\d+$/.test(t.port.trim()) ? Number(t.port) : t.port;
-      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) fail(`${at}.port`, `must be a port number, got ${JSON.stringify(t.port)}`);
+      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535)
+        fail(`${at}.port`, `must be a port number, got ${JSON.stringify(t.port)}`);
       target.port = port as number;
     }
     for (const key of ['user', 'password', 'vhost'] as const) {
       if (t[key] === undefined) continue;
-      if (typeof t[key] !== 'string') fail(`${at}.${key}`, `must be a string, got ${JSON.stringify(t[key])}`);
+      // A password of the wrong type is still a password: its value is never echoed.
+      if (typeof t[key] !== 'string')
+        fail(
+          `${at}.${key}`,
+          `must be a string, got ${isSecretName(key) ? `a ${typeof t[key]} (${REDACTED})` : JSON.stringify(t[key])}`,
+        );
       target[key] = t[key] as string;
     }
     return target;
   });
   let maxFailoverSeconds: number | undefined;
   if (root.params !== undefined) {
-    if (typeof root.params !== 'object' || root.params === null || Array.isArray(root.params)) fail('"params"', 'must be an object');
+    if (typeof root.params !== 'object' || root.params === null || Array.isArray(root.params))
+      fail('"params"', 'must be an object');
     const value = (root.params as Record<string, unknown>).max_failover_duration;
     if (value !== undefined) {
       const n = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
-      if (typeof n !== 'number' || !(n > 0)) fail('params.max_failover_duration', `must be a number of seconds, got ${JSON.stringify(value)}`);
+      if (typeof n !== 'number' || !(n > 0))
+        fail('params.max_failover_duration', `must be a number of seconds, got ${JSON.stringify(value)}`);
       maxFailoverSeconds = n as number;
     }
   }
@@ -99,7 +112,10 @@ export function parseCanopsisTargets(text: string, source = 'targets.json'): Can
 }
 
 /** The Beacon config (a plain object, ready for YAML) for the dispatcher's targets. */
-export function canopsisToBeaconConfig(parsed: CanopsisTargets, options: ImportOptions = DEFAULT_IMPORT_OPTIONS): Record<string, unknown> {
+export function canopsisToBeaconConfig(
+  parsed: CanopsisTargets,
+  options: ImportOptions = DEFAULT_IMPORT_OPTIONS,
+): Record<string, unknown> {
   const names = new Set<string>();
   const sinks = parsed.targets.map((t) => {
     const sink: Record<string, unknown> = {
@@ -141,7 +157,10 @@ export function canopsisToBeaconConfig(parsed: CanopsisTargets, options: ImportO
 function sinkName(t: CanopsisTarget): string {
   const vhost = t.vhost && t.vhost !== '/' ? `-${t.vhost}` : '';
   const port = t.port && t.port !== 5672 ? `-${t.port}` : '';
-  return `canopsis-${t.host}${port}${vhost}`.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/-+$/, '').slice(0, 60);
+  return `canopsis-${t.host}${port}${vhost}`
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/-+$/, '')
+    .slice(0, 60);
 }
 
 function uniqueName(base: string, taken: Set<string>): string {
@@ -172,7 +191,11 @@ function stripComments(text: string, source: string): string {
       const end = text.indexOf('*/', i + 2);
       if (end === -1) {
         const { line, column } = lineColumn(text, i);
-        throw new BeaconError('BEACON_E_CONFIG_PARSE', `${source} line ${line}, column ${column}: a /* comment is never closed`, { source, line });
+        throw new BeaconError(
+          'BEACON_E_CONFIG_PARSE',
+          `${source} line ${line}, column ${column}: a /* comment is never closed`,
+          { source, line },
+        );
       }
       out += text.slice(i, end + 2).replace(/[^\n]/g, ' ');
       i = end + 2;
@@ -186,7 +209,11 @@ function stripComments(text: string, source: string): string {
 
 function parseError(source: string, text: string, err: Error): BeaconError {
   const match = /at position (\d+)/.exec(err.message);
-  const what = err.message.replace(/ in JSON at position \d+.*$/, '').replace(/^Unexpected end of JSON input$/, 'the file ends too early (an unclosed { or [?)');
+  // Node quotes the text around the error (`..."assword": hunter2}" is not valid JSON`), which may be a secret: dropped.
+  const what = err.message
+    .replace(/, "[\s\S]*" is not valid JSON$/, '')
+    .replace(/ in JSON at position \d+.*$/, '')
+    .replace(/^Unexpected end of JSON input$/, 'the file ends too early (an unclosed { or [?)');
   if (!match) return new BeaconError('BEACON_E_CONFIG_PARSE', `${source}: ${what}`, { source });
   const { line, column } = lineColumn(text, Number(match[1]));
   let hint = '';
@@ -195,7 +222,11 @@ function parseError(source: string, text: string, err: Error): BeaconError {
     const prevLine = lineColumn(text, previous.length - 1).line;
     hint = prevLine < line ? ` (is a comma missing at the end of line ${prevLine}?)` : '';
   }
-  return new BeaconError('BEACON_E_CONFIG_PARSE', `${source} line ${line}, column ${column}: ${what}${hint}`, { source, line, column });
+  return new BeaconError('BEACON_E_CONFIG_PARSE', `${source} line ${line}, column ${column}: ${what}${hint}`, {
+    source,
+    line,
+    column,
+  });
 }
 
 function lineColumn(text: string, position: number): { line: number; column: number } {

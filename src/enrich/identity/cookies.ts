@@ -43,6 +43,24 @@ export function cookieSuffix(attributes: CookieAttributes): string {
 }
 
 /** One Set-Cookie line. `maxAgeSeconds` 0 deletes the cookie. */
-export function setCookieLine(name: string, value: string, maxAgeSeconds: number, suffix: string, secure: boolean): string {
+export function setCookieLine(
+  name: string,
+  value: string,
+  maxAgeSeconds: number,
+  suffix: string,
+  secure: boolean,
+): string {
   return `${name}=${value}; Max-Age=${maxAgeSeconds}${suffix}${secure ? '; Secure' : ''}`;
+}
+
+/** `setCookieLine` for one cookie name and max age, its text around the value built once. */
+export function cookieLineTemplate(
+  name: string,
+  maxAgeSeconds: number,
+  suffix: string,
+): { of(value: string, secure: boolean): string } {
+  const head = `${name}=`;
+  const plain = setCookieLine('', '', maxAgeSeconds, suffix, false).slice(1);
+  const secured = setCookieLine('', '', maxAgeSeconds, suffix, true).slice(1);
+  return { of: (value, secure) => head + value + (secure ? secured : plain) };
 }

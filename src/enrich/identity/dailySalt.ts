@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { BeaconError } from '../../errors/beaconError.js';
 
@@ -43,7 +54,11 @@ export class DailySalt {
       this.removeOtherDays(day);
     } catch (err) {
       if (err instanceof BeaconError) throw err;
-      throw new BeaconError('BEACON_E_IDENTITY_SALT', `the cookieless salt under ${this.dir} cannot be written or read: ${(err as Error).message}`, { field: 'dataDir' });
+      throw new BeaconError(
+        'BEACON_E_IDENTITY_SALT',
+        `the cookieless salt under ${this.dir} cannot be written or read: ${(err as Error).message}`,
+        { field: 'dataDir' },
+      );
     }
     return this.salt;
   }

@@ -4,8 +4,8 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { EnrichConfig, ServerConfig } from '../../config/schema.js';
 import type { Metrics } from '../../ops/metrics.js';
-import type { RequestFacts } from '../../sources/http/events.js';
-import { cookieSuffix, readIdCookie, setCookieLine } from './cookies.js';
+import type { RequestFacts } from '../../event/fromSubmitted.js';
+import { cookieLineTemplate, cookieSuffix, readIdCookie, setCookieLine } from './cookies.js';
 import { DailySalt } from './dailySalt.js';
 import { hasPrivacySignal } from './privacySignals.js';
 
@@ -69,7 +69,10 @@ export function createIdentityIssuer(config: IdentityConfig, deps: IdentityDeps)
   const credentialed = credentialRule(deps.server);
 
   function expire(res: ServerResponse, secure: boolean): void {
-    res.setHeader('Set-Cookie', [setCookieLine(partyName, '', 0, suffix, secure), setCookieLine(sessionName, '', 0, suffix, secure)]);
+    res.setHeader('Set-Cookie', [
+      setCookieLine(partyName, '', 0, suffix, secure),
+      setCookieLine(sessionName, '', 0, suffix, secure),
+    ]);
   }
 
   function carriesIdentityCookie(req: IncomingMessage): boolean {
@@ -99,13 +102,19 @@ export function createIdentityIssuer(config: IdentityConfig, deps: IdentityDeps)
           const day = new Date(now()).toISOString().slice(0, 10);
           if (failedDay !== day) {
             failedDay = day;
-            deps.logger?.error({ err: (err as Error).message, code: 'BEACON_E_IDENTITY_SALT' }, 'cookieless ids are off until the salt can be written; events go on without partyId');
+            deps.logger?.error(
+              { err: (err as Error).message, code: 'BEACON_E_IDENTITY_SALT' },
+              'cookieless ids are off until the salt can be written; events go on without partyId',
+            );
           }
           return;
         }
         // One update of one string: a third of the cost of an HMAC object per request. The salt
         // is secret and fixed-length in front, so the id cannot be recomputed without it.
-        facts.partyId = createHash('sha256').update(`${key}\n${facts.ip}\n${facts.ua ?? ''}`).digest('hex').slice(0, 32);
+        facts.partyId = createHash('sha256')
+          .update(`${key}\n${facts.ip}\n${facts.ua ?? ''}`)
+          .digest('hex')
+          .slice(0, 32);
         counters.cookieless();
       },
       forget(req, res) {
@@ -115,6 +124,9 @@ export function createIdentityIssuer(config: IdentityConfig, deps: IdentityDeps)
     };
   }
 
+  // Everything of the two lines but the value is fixed: built once, not on every answer.
+  const partyLine = cookieLineTemplate(partyName, partyMaxAge, suffix);
+  const sessionLine = cookieLineTemplate(sessionName, sessionMaxAge, suffix);
   return {
     mode: 'cookie',
     identify(req, res, facts) {
@@ -137,7 +149,7 @@ export function createIdentityIssuer(config: IdentityConfig, deps: IdentityDeps)
       session ??= randomUUID();
       facts.partyId = party;
       facts.sessionId = session;
-      res.setHeader('Set-Cookie', [setCookieLine(partyName, party, partyMaxAge, suffix, secure), setCookieLine(sessionName, session, sessionMaxAge, suffix, secure)]);
+      res.setHeader('Set-Cookie', [partyLine.of(party, secure), sessionLine.of(session, secure)]);
     },
     forget(req, res) {
       // Same Secure decision as when setting: a SameSite=None line without Secure is rejected
@@ -148,9 +160,9 @@ export function createIdentityIssuer(config: IdentityConfig, deps: IdentityDeps)
   };
 }
 
-const SAME_SITE = { lax: 'Lax', strict: 'Strict', none: 'None' } as const;
+export const SAME_SITE = { lax: 'Lax', strict: 'Strict', none: 'None' } as const;
 
-function secureRule(secure: IdentityConfig['secure'], trustProxy: boolean): (req: IncomingMessage) => boolean {
+export function secureRule(secure: IdentityConfig['secure'], trustProxy: boolean): (req: IncomingMessage) => boolean {
   if (secure !== 'auto') return () => secure;
   return (req) => {
     if ((req.socket as TLSSocket).encrypted === true) return true;
@@ -174,12 +186,17 @@ function credentialRule(server: IdentityDeps['server']): (req: IncomingMessage) 
     if (origin === undefined) return true;
     if (allowed.has(origin)) return true;
     const slashes = origin.indexOf('//');
-    const host = server.trustProxy && typeof req.headers['x-forwarded-host'] === 'string' ? req.headers['x-forwarded-host'] : req.headers.host;
+    const host =
+      server.trustProxy && typeof req.headers['x-forwarded-host'] === 'string'
+        ? req.headers['x-forwarded-host']
+        : req.headers.host;
     return slashes !== -1 && host !== undefined && origin.slice(slashes + 2).toLowerCase() === host.toLowerCase();
   };
 }
 
-function countersFor(metrics: Metrics | undefined): Record<'returning' | 'fresh' | 'cookieless' | 'withheld' | 'uncredentialed' | 'forgotten', () => void> {
+function countersFor(
+  metrics: Metrics | undefined,
+): Record<'returning' | 'fresh' | 'cookieless' | 'withheld' | 'uncredentialed' | 'forgotten', () => void> {
   const counter = (result: Result) => {
     const child = metrics?.identityRequests.labels({ result });
     return () => child?.inc();

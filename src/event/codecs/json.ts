@@ -55,7 +55,15 @@ export function inCodecOrder(event: TrackedEvent): boolean {
   if (event.props == null || event.meta == null) return false;
   const keys = Object.keys(event);
   const last = keys.length - 1;
-  if (last < 4 || keys[0] !== 'id' || keys[1] !== 'type' || keys[2] !== 'ts' || keys[3] !== 'props' || keys[last] !== 'meta') return false;
+  if (
+    last < 4 ||
+    keys[0] !== 'id' ||
+    keys[1] !== 'type' ||
+    keys[2] !== 'ts' ||
+    keys[3] !== 'props' ||
+    keys[last] !== 'meta'
+  )
+    return false;
   let optional = 0;
   for (let i = 4; i < last; i++) {
     const key = keys[i];

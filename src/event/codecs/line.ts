@@ -1,3 +1,4 @@
+import { scanJson } from '../jsonScan.js';
 import { OPTIONAL_EVENT_FIELDS, type TrackedEvent } from '../trackedEvent.js';
 import type { Codec, CodecDefinition } from './codec.js';
 
@@ -44,10 +45,18 @@ function encodeLine(event: TrackedEvent): string {
   return `${encodeURIComponent(event.type)} ${encodePairs(meta)} ${encodePairs(Object.entries(event.props ?? {}))}`;
 }
 
+/**
+ * Bounds on a value's JSON text: a value nesting deeper, or holding more, stays a string
+ * rather than costing a deep parse (the same defaults as server.limits.jsonDepth/jsonElements).
+ */
+const VALUE_BOUNDS = { depth: 64, elements: 100_000 };
+
 /** Parses a value's text: JSON where it is JSON (other than a JSON string), else the string. */
 function decodeValue(text: string): unknown {
   const s = decodeURIComponent(text);
   if (s === '') return s;
+  const first = s.charCodeAt(0);
+  if ((first === 0x5b || first === 0x7b) && scanJson(s, VALUE_BOUNDS) !== undefined) return s;
   try {
     const parsed: unknown = JSON.parse(s);
     return typeof parsed === 'string' ? s : parsed;
@@ -66,6 +75,16 @@ function decodePairs(section: string): [string, string][] {
   });
 }
 
+/**
+ * Sets an own property whatever the key: `meta[key] = v` with the key `__proto__` would
+ * replace the object's prototype instead (a param named `__proto__` is an ordinary name here).
+ */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  else target[key] = value;
+}
+
 function decodeLine(line: string): Record<string, unknown> {
   const [type = '', metaSection = '', ...rest] = line.split(' ');
   const event: Record<string, unknown> = { type: decodeURIComponent(type) };
@@ -74,10 +93,10 @@ function decodeLine(line: string): Record<string, unknown> {
     if (key === 'id') event.id = decodeURIComponent(raw);
     else if (key === 'ts' || key === 'clientTs') event[key] = Number(decodeURIComponent(raw));
     else if (ENVELOPE_FIELDS.includes(key)) event[key] = decodeURIComponent(raw);
-    else meta[key.startsWith(META_PREFIX) ? key.slice(META_PREFIX.length) : key] = decodeValue(raw);
+    else setOwn(meta, key.startsWith(META_PREFIX) ? key.slice(META_PREFIX.length) : key, decodeValue(raw));
   }
   const props: Record<string, unknown> = {};
-  for (const [key, raw] of decodePairs(rest.join(' '))) props[key] = decodeValue(raw);
+  for (const [key, raw] of decodePairs(rest.join(' '))) setOwn(props, key, decodeValue(raw));
   event.props = props;
   event.meta = meta;
   return event;

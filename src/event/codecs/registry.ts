@@ -11,7 +11,9 @@ export function getCodec(name: string): Codec {
   const definition = CODEC_DEFINITIONS.find((d) => d.name === name);
   if (!definition) {
     const known = CODEC_DEFINITIONS.map((d) => d.name).join(', ');
-    throw new BeaconError('BEACON_E_CONFIG_FIELD', `unknown codec "${name}"; expected one of ${known}`, { codec: name });
+    throw new BeaconError('BEACON_E_CONFIG_FIELD', `unknown codec "${name}"; expected one of ${known}`, {
+      codec: name,
+    });
   }
   return definition.create();
 }

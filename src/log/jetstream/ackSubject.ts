@@ -27,6 +27,7 @@ export function parseAckSubject(reply: string | undefined): DeliveryInfo | undef
   const nanos = t[base + 3] ?? '';
   const storedAtMs = nanos.length > 6 ? Number(nanos.slice(0, -6)) : 0;
   const pending = Number(t[base + 4]);
-  if (!Number.isSafeInteger(deliveryCount) || !Number.isSafeInteger(streamSeq) || !Number.isFinite(storedAtMs)) return undefined;
+  if (!Number.isSafeInteger(deliveryCount) || !Number.isSafeInteger(streamSeq) || !Number.isFinite(storedAtMs))
+    return undefined;
   return { deliveryCount, streamSeq, storedAtMs, pending: Number.isSafeInteger(pending) ? pending : 0 };
 }

@@ -1,4 +1,11 @@
-import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  ReplayPolicy,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { BeaconError } from '../../errors/beaconError.js';
 import type { SeekTarget } from '../eventLog.js';
@@ -9,10 +16,7 @@ const NS_PER_MS = 1_000_000;
 
 /** Where a (re)created consumer starts. */
 export type ConsumerStart =
-  | { kind: 'all' }
-  | { kind: 'new' }
-  | { kind: 'seq'; seq: number }
-  | { kind: 'time'; ts: number };
+  { kind: 'all' } | { kind: 'new' } | { kind: 'seq'; seq: number } | { kind: 'time'; ts: number };
 
 /**
  * A sink's durable consumer. Explicit acks (the dispatcher acks what it delivered);
@@ -46,7 +50,11 @@ function startFields(start: ConsumerStart): Partial<ConsumerConfig> {
 }
 
 /** A consumer that does not exist reads as undefined; other errors are thrown. */
-export async function consumerInfo(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerInfo | undefined> {
+export async function consumerInfo(
+  jsm: JetStreamManager,
+  stream: string,
+  name: string,
+): Promise<ConsumerInfo | undefined> {
   try {
     return await jsm.consumers.info(stream, name);
   } catch (err) {
@@ -61,7 +69,12 @@ export async function consumerInfo(jsm: JetStreamManager, stream: string, name: 
  * and max ack pending. Creating one that another process created meanwhile is harmless: the
  * server answers with the existing consumer when the config is the same.
  */
-export async function ensureDurable(jsm: JetStreamManager, config: JetStreamLogConfig, name: string, logger: Logger): Promise<ConsumerInfo> {
+export async function ensureDurable(
+  jsm: JetStreamManager,
+  config: JetStreamLogConfig,
+  name: string,
+  logger: Logger,
+): Promise<ConsumerInfo> {
   const info = await consumerInfo(jsm, config.stream, name);
   if (!info) {
     const created = await jsm.consumers.add(config.stream, durableConfig(config, name, { kind: 'all' }));
@@ -77,8 +90,16 @@ export async function ensureDurable(jsm: JetStreamManager, config: JetStreamLogC
     );
   }
   const want = durableConfig(config, name, { kind: 'all' });
-  if (info.config.ack_wait !== want.ack_wait || info.config.max_ack_pending !== want.max_ack_pending || info.config.max_deliver !== -1) {
-    return jsm.consumers.update(config.stream, name, { ack_wait: want.ack_wait, max_ack_pending: want.max_ack_pending, max_deliver: -1 });
+  if (
+    info.config.ack_wait !== want.ack_wait ||
+    info.config.max_ack_pending !== want.max_ack_pending ||
+    info.config.max_deliver !== -1
+  ) {
+    return jsm.consumers.update(config.stream, name, {
+      ack_wait: want.ack_wait,
+      max_ack_pending: want.max_ack_pending,
+      max_deliver: -1,
+    });
   }
   return info;
 }
@@ -90,7 +111,12 @@ export async function ensureDurable(jsm: JetStreamManager, config: JetStreamLogC
  * any start but `new` a temporary consumer holds every retained message while the switch
  * happens (it lapses by itself if this process dies meanwhile).
  */
-export async function recreateDurable(jsm: JetStreamManager, config: JetStreamLogConfig, name: string, start: ConsumerStart): Promise<ConsumerInfo> {
+export async function recreateDurable(
+  jsm: JetStreamManager,
+  config: JetStreamLogConfig,
+  name: string,
+  start: ConsumerStart,
+): Promise<ConsumerInfo> {
   let holder: string | undefined;
   if (start.kind !== 'new') {
     const held = await jsm.consumers.add(config.stream, {
@@ -122,8 +148,13 @@ export function startFor(target: SeekTarget): ConsumerStart {
     case 'time':
       return { kind: 'time', ts: target.ts };
     case 'position': {
+      // Checked against the stream first (positionRange.ts); never read a bad one as "from the start".
       const seq = target.position.seq;
-      return typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? { kind: 'seq', seq } : { kind: 'all' };
+      if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0) return { kind: 'seq', seq };
+      throw new BeaconError(
+        'BEACON_E_REPLAY_POSITION',
+        `a position on the jetstream log is {"seq": <stream sequence of at least 1>}, not ${JSON.stringify(target.position).slice(0, 100)}`,
+      );
     }
   }
 }
@@ -133,7 +164,11 @@ export function startFor(target: SeekTarget): ConsumerStart {
  * no acks, in memory, one replica, and removed by the server once unused for a minute (so a
  * crashed process leaves nothing behind that holds messages).
  */
-export async function createEphemeral(jsm: JetStreamManager, config: JetStreamLogConfig, start: ConsumerStart): Promise<string> {
+export async function createEphemeral(
+  jsm: JetStreamManager,
+  config: JetStreamLogConfig,
+  start: ConsumerStart,
+): Promise<string> {
   const info = await jsm.consumers.add(config.stream, {
     ack_policy: AckPolicy.None,
     replay_policy: ReplayPolicy.Instant,
@@ -147,7 +182,11 @@ export async function createEphemeral(jsm: JetStreamManager, config: JetStreamLo
 }
 
 /** Durable consumers of the stream that are none of `expected` (a sink removed from the config still holds its events). */
-export async function foreignDurables(jsm: JetStreamManager, stream: string, expected: ReadonlySet<string>): Promise<{ name: string; pending: number }[]> {
+export async function foreignDurables(
+  jsm: JetStreamManager,
+  stream: string,
+  expected: ReadonlySet<string>,
+): Promise<{ name: string; pending: number }[]> {
   const out: { name: string; pending: number }[] = [];
   for await (const info of jsm.consumers.list(stream)) {
     if (!info.config.durable_name || expected.has(info.name)) continue;

@@ -7,6 +7,7 @@ import type { Cursor, CursorLag, LogBatch, LogPosition, SeekTarget } from '../ev
 import { consumerInfo, ensureDurable, recreateDurable, startFor } from './consumers.js';
 import { eventOf } from './eventMessage.js';
 import type { JetStreamLogConfig } from './jetstreamConfig.js';
+import { checkStreamPosition } from './positionRange.js';
 import { PullSession, type Delivery } from './pullSession.js';
 
 export interface DurableCursorDeps {
@@ -113,12 +114,20 @@ export class DurableCursor implements Cursor {
     await this.deps.nc.flush();
   }
 
+  async check(target: SeekTarget): Promise<void> {
+    if (target.kind === 'position') await checkStreamPosition(this.deps.jsm, this.deps.config.stream, target.position);
+  }
+
   async seek(target: SeekTarget): Promise<void> {
+    await this.check(target);
     // What this process holds belongs to the consumer being replaced: its acks would go nowhere.
     this.session.drain();
     this.handed = [];
     await recreateDurable(this.deps.jsm, this.deps.config, this.deps.consumer, startFor(target));
-    this.deps.logger.info({ consumer: this.deps.consumer, target }, 'moved the durable consumer of a sink for a replay');
+    this.deps.logger.info(
+      { consumer: this.deps.consumer, target },
+      'moved the durable consumer of a sink for a replay',
+    );
     this.lagAt = 0;
     await this.loadLag();
   }

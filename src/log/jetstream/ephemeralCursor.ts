@@ -37,7 +37,8 @@ export class EphemeralCursor implements Cursor {
       stream: deps.config.stream,
       consumer: () => this.consumer,
       recover: async (trouble) => {
-        if (trouble !== 'unavailable') await this.replace(this.lastSeq > 0 ? { kind: 'seq', seq: this.lastSeq + 1 } : { kind: 'new' });
+        if (trouble !== 'unavailable')
+          await this.replace(this.lastSeq > 0 ? { kind: 'seq', seq: this.lastSeq + 1 } : { kind: 'new' });
       },
     });
   }
@@ -79,7 +80,8 @@ export class EphemeralCursor implements Cursor {
     if (this.isClosed) return;
     this.isClosed = true;
     this.session.close();
-    if (!this.deps.nc.isClosed()) await this.deps.jsm.consumers.delete(this.deps.config.stream, this.consumer).catch(() => undefined);
+    if (!this.deps.nc.isClosed())
+      await this.deps.jsm.consumers.delete(this.deps.config.stream, this.consumer).catch(() => undefined);
     this.deps.closed(this);
   }
 

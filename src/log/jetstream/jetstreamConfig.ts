@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { byteSize, duration } from '../../config/units.js';
 
-const natsName = (what: string) => z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `a ${what} name is letters, digits, _ and - (at most 64)`);
+const natsName = (what: string) =>
+  z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, `a ${what} name is letters, digits, _ and - (at most 64)`);
 
 /**
  * `log.type: jetstream`: the event log on a NATS JetStream stream, shared by every collector
@@ -14,7 +15,13 @@ export const jetstreamLogSchema = z.strictObject({
   /** The stream that holds the events: one per pipeline. Created on start when missing (see `create`). */
   stream: natsName('stream').default('beacon-events'),
   /** The subject events are published to; the stream captures exactly this subject. */
-  subject: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'a subject is dot-separated tokens of letters, digits, _ and - (no wildcards)').default('beacon.events'),
+  subject: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+      'a subject is dot-separated tokens of letters, digits, _ and - (no wildcards)',
+    )
+    .default('beacon.events'),
   /** Create the stream when it does not exist and bring its limits (maxBytes, maxAge, duplicateWindow, replicas) in line with this config; false uses an existing stream as it is. */
   create: z.boolean().default(true),
   /** Copies of every message in the cluster: 3 survives the loss of one node (write quorum 2); 1 is a single node. */

@@ -1,4 +1,10 @@
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -63,10 +69,13 @@ export class JetStreamLog implements EventLog {
     const deadline = Date.now() + config.connectTimeout;
     const nc = await connectToLog(config, logger, options.connectionName ?? 'beacon');
     try {
-      const jsm = await retryUntil(deadline, 'reach JetStream', () => jetstreamManager(nc, { timeout: config.publishTimeout }));
+      const jsm = await retryUntil(deadline, 'reach JetStream', () =>
+        jetstreamManager(nc, { timeout: config.publishTimeout }),
+      );
       const info = await ensureStream(jsm, config, logger, deadline);
       const names = new Set(options.cursorNames.map(consumerNameFor));
-      for (const name of names) await retryUntil(deadline, `set up the consumer "${name}"`, () => ensureDurable(jsm, config, name, logger));
+      for (const name of names)
+        await retryUntil(deadline, `set up the consumer "${name}"`, () => ensureDurable(jsm, config, name, logger));
       await warnForeignConsumers(jsm, config, names, logger);
       const js = jetstream(nc, { timeout: config.publishTimeout });
       return new JetStreamLog(nc, jsm, js, options, info);
@@ -83,7 +92,10 @@ export class JetStreamLog implements EventLog {
    * `appendTimeout`, so JetStream stores it once however often it was sent.
    */
   append(events: readonly TrackedEvent[]): Promise<void> {
-    if (this.closing) return Promise.reject(new BeaconError('BEACON_E_LOG_CLOSED', 'the log is closing; retry against another collector'));
+    if (this.closing)
+      return Promise.reject(
+        new BeaconError('BEACON_E_LOG_CLOSED', 'the log is closing; retry against another collector'),
+      );
     if (events.length === 0) return Promise.resolve();
     const work = this.publishAll(events);
     this.inFlight.add(work);
@@ -101,13 +113,18 @@ export class JetStreamLog implements EventLog {
     } else {
       const consumer = consumerNameFor(name);
       const deadline = Date.now() + this.options.config.connectTimeout;
-      await retryUntil(deadline, `set up the consumer "${consumer}"`, () => ensureDurable(this.jsm, this.options.config, consumer, this.options.logger));
+      await retryUntil(deadline, `set up the consumer "${consumer}"`, () =>
+        ensureDurable(this.jsm, this.options.config, consumer, this.options.logger),
+      );
       cursor = new DurableCursor(name, {
         ...deps,
         logger: this.options.logger,
         consumer,
         onCorrupt: (streamSeq) => {
-          this.options.logger.warn({ stream: this.options.config.stream, streamSeq, sink: name }, 'a message on the log subject is not a Beacon event; skipped');
+          this.options.logger.warn(
+            { stream: this.options.config.stream, streamSeq, sink: name },
+            'a message on the log subject is not a Beacon event; skipped',
+          );
           this.options.onCorrupt?.();
         },
         closed: (c) => this.cursors.delete(c),
@@ -140,7 +157,9 @@ export class JetStreamLog implements EventLog {
     let worst: BeaconError | undefined;
     for (const r of results) {
       if (r.status === 'fulfilled') continue;
-      const err = isBeaconError(r.reason) ? r.reason : new BeaconError('BEACON_E_LOG_UNAVAILABLE', (r.reason as Error)?.message ?? String(r.reason));
+      const err = isBeaconError(r.reason)
+        ? r.reason
+        : new BeaconError('BEACON_E_LOG_UNAVAILABLE', (r.reason as Error)?.message ?? String(r.reason));
       if (!worst || rank(err) > rank(worst)) worst = err;
     }
     if (worst) throw worst;
@@ -160,10 +179,14 @@ export class JetStreamLog implements EventLog {
 
   private fullError(): BeaconError {
     const { config } = this.options;
-    return new BeaconError('BEACON_E_LOG_FULL', `the log is full (JetStream stream "${config.stream}" holds log.maxBytes, ${config.maxBytes} bytes): a sink is behind; retry after ${config.retryAfterSeconds} s`, {
-      retryAfterSeconds: config.retryAfterSeconds,
-      bytes: this.usageValue.bytes,
-    });
+    return new BeaconError(
+      'BEACON_E_LOG_FULL',
+      `the log is full (JetStream stream "${config.stream}" holds log.maxBytes, ${config.maxBytes} bytes): a sink is behind; retry after ${config.retryAfterSeconds} s`,
+      {
+        retryAfterSeconds: config.retryAfterSeconds,
+        bytes: this.usageValue.bytes,
+      },
+    );
   }
 
   private async publishOne(event: TrackedEvent, deadline: number): Promise<void> {
@@ -173,9 +196,16 @@ export class JetStreamLog implements EventLog {
     for (let attempt = 0; ; attempt++) {
       const left = deadline - Date.now();
       try {
-        await this.js.publish(config.subject, payload, { msgID, expect: { streamName: config.stream }, timeout: Math.max(100, Math.min(config.publishTimeout, left)) });
+        await this.js.publish(config.subject, payload, {
+          msgID,
+          expect: { streamName: config.stream },
+          timeout: Math.max(100, Math.min(config.publishTimeout, left)),
+        });
         // Counted until the next refresh, so this process's own appends bring that refresh on in time.
-        this.usageValue = usageOf({ bytes: this.usageValue.bytes + payload.length + RECORD_OVERHEAD_BYTES }, config.maxBytes);
+        this.usageValue = usageOf(
+          { bytes: this.usageValue.bytes + payload.length + RECORD_OVERHEAD_BYTES },
+          config.maxBytes,
+        );
         return;
       } catch (err) {
         const kind = classifyPublishError(err);
@@ -184,13 +214,26 @@ export class JetStreamLog implements EventLog {
           throw this.fullError();
         }
         if (kind === 'config') {
-          throw new BeaconError('BEACON_E_LOG_CONFIG', `JetStream refused the append to "${config.subject}": ${(err as Error).message}. Check that only the stream "${config.stream}" captures log.subject and that the NATS user may publish there`, { field: 'log.subject' }, { cause: err });
+          throw new BeaconError(
+            'BEACON_E_LOG_CONFIG',
+            `JetStream refused the append to "${config.subject}": ${(err as Error).message}. Check that only the stream "${config.stream}" captures log.subject and that the NATS user may publish there`,
+            { field: 'log.subject' },
+            { cause: err },
+          );
         }
         if (Date.now() + 50 >= deadline) {
-          throw new BeaconError('BEACON_E_LOG_UNAVAILABLE', `JetStream did not acknowledge the append within log.appendTimeout (${config.appendTimeout} ms, ${attempt + 1} attempts): ${(err as Error).message}; retry`, { attempts: attempt + 1 }, { cause: err });
+          throw new BeaconError(
+            'BEACON_E_LOG_UNAVAILABLE',
+            `JetStream did not acknowledge the append within log.appendTimeout (${config.appendTimeout} ms, ${attempt + 1} attempts): ${(err as Error).message}; retry`,
+            { attempts: attempt + 1 },
+            { cause: err },
+          );
         }
-        if (attempt === 0) logger.debug({ err: (err as Error).message, id: event.id }, 'publish to the log failed; sending it again');
-        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1000, Math.max(0, deadline - Date.now() - 50))));
+        if (attempt === 0)
+          logger.debug({ err: (err as Error).message, id: event.id }, 'publish to the log failed; sending it again');
+        await new Promise((r) =>
+          setTimeout(r, Math.min(100 * 2 ** attempt, 1000, Math.max(0, deadline - Date.now() - 50))),
+        );
       }
     }
   }
@@ -246,7 +289,12 @@ function rank(err: BeaconError): number {
   return err.code === 'BEACON_E_LOG_FULL' ? 3 : err.code === 'BEACON_E_LOG_CONFIG' ? 2 : 1;
 }
 
-async function warnForeignConsumers(jsm: JetStreamManager, config: JetStreamLogConfig, expected: ReadonlySet<string>, logger: Logger): Promise<void> {
+async function warnForeignConsumers(
+  jsm: JetStreamManager,
+  config: JetStreamLogConfig,
+  expected: ReadonlySet<string>,
+  logger: Logger,
+): Promise<void> {
   try {
     for (const c of await foreignDurables(jsm, config.stream, expected)) {
       logger.warn(

@@ -33,7 +33,11 @@ export async function connectToLog(config: JetStreamLogConfig, logger: Logger, n
     } catch (err) {
       lastError = err;
       if (Date.now() >= deadline) break;
-      if (attempt === 1) logger.warn({ servers: config.servers, err: (err as Error).message }, 'NATS for the log is not reachable yet; retrying');
+      if (attempt === 1)
+        logger.warn(
+          { servers: config.servers, err: (err as Error).message },
+          'NATS for the log is not reachable yet; retrying',
+        );
       await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, deadline - Date.now()))));
     }
   }
@@ -48,7 +52,8 @@ export async function connectToLog(config: JetStreamLogConfig, logger: Logger, n
 /** Logs disconnects and reconnects, so a node's death shows up in Beacon's log beside its effects. */
 async function watchStatus(nc: NatsConnection, logger: Logger): Promise<void> {
   for await (const s of nc.status()) {
-    if (s.type === 'disconnect') logger.warn({ server: s.server }, 'lost the connection to a NATS server of the log; reconnecting');
+    if (s.type === 'disconnect')
+      logger.warn({ server: s.server }, 'lost the connection to a NATS server of the log; reconnecting');
     else if (s.type === 'reconnect') logger.info({ server: s.server }, 'reconnected to NATS for the log');
   }
 }

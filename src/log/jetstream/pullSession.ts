@@ -130,7 +130,11 @@ export class PullSession {
     request.sub = this.options.nc.subscribe(subject, { callback: (err, msg) => this.onMessage(request, err, msg) });
     this.active = request;
     const body = noWait ? { batch, no_wait: true } : { batch, expires: Math.round(waitMs) * 1_000_000 };
-    this.options.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.options.stream}.${this.options.consumer()}`, JSON.stringify(body), { reply: subject });
+    this.options.nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${this.options.stream}.${this.options.consumer()}`,
+      JSON.stringify(body),
+      { reply: subject },
+    );
   }
 
   private onMessage(request: PullRequest, err: Error | null, msg: Msg): void {

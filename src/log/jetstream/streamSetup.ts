@@ -1,4 +1,11 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { BeaconError } from '../../errors/beaconError.js';
 import type { JetStreamLogConfig } from './jetstreamConfig.js';
@@ -55,7 +62,12 @@ export function streamMaxBytes(maxBytes: number): number {
  * JetStream may still be electing its leaders when a cluster starts: such errors are retried
  * until `deadline`.
  */
-export async function ensureStream(jsm: JetStreamManager, config: JetStreamLogConfig, logger: Logger, deadline: number): Promise<StreamInfo> {
+export async function ensureStream(
+  jsm: JetStreamManager,
+  config: JetStreamLogConfig,
+  logger: Logger,
+  deadline: number,
+): Promise<StreamInfo> {
   return retryUntil(deadline, `set up the JetStream stream "${config.stream}"`, async () => {
     let info: StreamInfo;
     try {
@@ -63,11 +75,18 @@ export async function ensureStream(jsm: JetStreamManager, config: JetStreamLogCo
     } catch (err) {
       if (apiErrorCode(err) !== JS_STREAM_NOT_FOUND) throw err;
       if (!config.create) {
-        throw new BeaconError('BEACON_E_LOG_CONFIG', `the JetStream stream "${config.stream}" does not exist and log.create is false: create it (subject ${config.subject}, retention interest, discard new, file storage) or set log.create: true`, { field: 'log.stream' });
+        throw new BeaconError(
+          'BEACON_E_LOG_CONFIG',
+          `the JetStream stream "${config.stream}" does not exist and log.create is false: create it (subject ${config.subject}, retention interest, discard new, file storage) or set log.create: true`,
+          { field: 'log.stream' },
+        );
       }
       try {
         info = await jsm.streams.add(streamConfigFor(config));
-        logger.info({ stream: config.stream, subject: config.subject, replicas: config.replicas }, 'created the JetStream stream of the log');
+        logger.info(
+          { stream: config.stream, subject: config.subject, replicas: config.replicas },
+          'created the JetStream stream of the log',
+        );
         return info;
       } catch (addErr) {
         // Another collector or dispatcher created it a moment ago: check what it made.
@@ -79,7 +98,12 @@ export async function ensureStream(jsm: JetStreamManager, config: JetStreamLogCo
   });
 }
 
-async function reconcile(jsm: JetStreamManager, info: StreamInfo, config: JetStreamLogConfig, logger: Logger): Promise<StreamInfo> {
+async function reconcile(
+  jsm: JetStreamManager,
+  info: StreamInfo,
+  config: JetStreamLogConfig,
+  logger: Logger,
+): Promise<StreamInfo> {
   const have = info.config;
   const problem = (setting: string, got: unknown, want: string) =>
     new BeaconError(
@@ -87,9 +111,12 @@ async function reconcile(jsm: JetStreamManager, info: StreamInfo, config: JetStr
       `the JetStream stream "${config.stream}" has ${setting} ${JSON.stringify(got)}; Beacon's log needs ${want}. Remove the stream (nats stream rm ${config.stream}) so Beacon creates it, or set log.stream to another name`,
       { field: 'log.stream', setting },
     );
-  if (have.retention !== RetentionPolicy.Interest) throw problem('retention', have.retention, 'interest (a message stays until every sink acked it)');
-  if (have.discard !== DiscardPolicy.New) throw problem('discard', have.discard, 'new (a full log refuses appends rather than dropping undelivered events)');
-  if (have.storage !== StorageType.File) throw problem('storage', have.storage, 'file (memory storage loses the log when NATS restarts)');
+  if (have.retention !== RetentionPolicy.Interest)
+    throw problem('retention', have.retention, 'interest (a message stays until every sink acked it)');
+  if (have.discard !== DiscardPolicy.New)
+    throw problem('discard', have.discard, 'new (a full log refuses appends rather than dropping undelivered events)');
+  if (have.storage !== StorageType.File)
+    throw problem('storage', have.storage, 'file (memory storage loses the log when NATS restarts)');
   const want = streamConfigFor(config);
   const hasSubject = (have.subjects ?? []).includes(config.subject);
   if (!config.create) {
@@ -148,8 +175,15 @@ export async function retryUntil<T>(deadline: number, what: string, fn: () => Pr
       if (err instanceof BeaconError) throw err;
       lastError = err;
       if (Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** Math.min(attempt, 3), Math.max(0, deadline - Date.now()))));
+      await new Promise((r) =>
+        setTimeout(r, Math.min(200 * 2 ** Math.min(attempt, 3), Math.max(0, deadline - Date.now()))),
+      );
     }
   }
-  throw new BeaconError('BEACON_E_LOG_UNAVAILABLE', `could not ${what} in time: ${(lastError as Error)?.message ?? 'no answer'}. Check that the NATS servers of log.servers are up with JetStream enabled and, in a cluster, that a majority of them is reachable`, undefined, { cause: lastError });
+  throw new BeaconError(
+    'BEACON_E_LOG_UNAVAILABLE',
+    `could not ${what} in time: ${(lastError as Error)?.message ?? 'no answer'}. Check that the NATS servers of log.servers are up with JetStream enabled and, in a cluster, that a majority of them is reachable`,
+    undefined,
+    { cause: lastError },
+  );
 }

@@ -77,9 +77,14 @@ export class LocalLog implements EventLog {
       await this.writer.append(events);
     } catch (err) {
       // Full: give retention a chance now rather than at its next tick.
-      if ((err as { code?: unknown }).code === 'BEACON_E_LOG_FULL') this.reader.enforceRetention().catch(() => undefined);
+      if ((err as { code?: unknown }).code === 'BEACON_E_LOG_FULL')
+        this.reader.enforceRetention().catch(() => undefined);
       throw err;
     }
+  }
+
+  takeRecoveredIds(): string[] {
+    return this.writer.takeRecoveredIds();
   }
 
   cursor(name: string, options?: CursorOptions): Promise<Cursor> {
@@ -92,7 +97,8 @@ export class LocalLog implements EventLog {
 
   usage(): LogUsage {
     let bytes = this.writer.usage().bytes;
-    for (const partition of this.reader.partitions()) if (partition !== 'p0') bytes += this.reader.partitionBytes(partition);
+    for (const partition of this.reader.partitions())
+      if (partition !== 'p0') bytes += this.reader.partitionBytes(partition);
     const maxBytes = this.writer.usage().maxBytes;
     return { bytes, maxBytes, ratio: Math.min(1, bytes / maxBytes) };
   }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Cursor, CursorOptions, LogPosition, LogUsage } from '../eventLog.js';
-import { CursorStore } from './cursorStore.js';
+import { CursorStore, unreadableCursor } from './cursorStore.js';
+import { storedPositionProblem } from './positionRange.js';
 import { LocalCursor, type CursorHost } from './localCursor.js';
 import { nodeLogFs, isNotFound, type LogFs } from './logFs.js';
 import { PartitionView } from './partition.js';
@@ -148,7 +149,10 @@ export class LocalLogReader {
     }
     if (this.openCursors.has(name)) throw new Error(`cursor "${name}" is already open`);
     const start = (await this.store.load(name)) ?? {};
-    const cursor = new LocalCursor(name, false, this.host, start);
+    for (const view of this.viewList) await view.refresh();
+    const problem = storedPositionProblem(start, this.viewList);
+    if (problem) throw unreadableCursor(name, this.store.pathOf(name), problem);
+    const cursor = new LocalCursor(name, false, this.host, start, options.origins === true);
     this.openCursors.set(name, cursor);
     this.countReaders();
     this.persistedPositions.set(name, start);
@@ -231,7 +235,8 @@ export class LocalLogReader {
     for (let i = 0; i < segments.length - 1; i++) {
       const nextBase = segments[i + 1]!.base;
       if (nextBase > view.durable) break;
-      const passed = floors.length > 0 ? floors.every((f) => f >= nextBase) : budget !== undefined && bytes > 0.8 * budget;
+      const passed =
+        floors.length > 0 ? floors.every((f) => f >= nextBase) : budget !== undefined && bytes > 0.8 * budget;
       if (!passed) break;
       try {
         await this.fs.unlink(segments[i]!.path);

@@ -110,7 +110,8 @@ export class MemoryLogFs implements LogFs {
 
   /** @internal */
   checkGeneration(generation: number): void {
-    if (generation !== this.generation) throw Object.assign(new Error('file handle from before a crash'), { code: 'EBADF' });
+    if (generation !== this.generation)
+      throw Object.assign(new Error('file handle from before a crash'), { code: 'EBADF' });
   }
 
   /** @internal */

@@ -47,6 +47,13 @@ interface ActiveSegment {
 const FULL_RECHECK_MS = 100;
 
 /**
+ * Records of the last segment kept at recovery for `takeRecoveredTail`: more than a kill -9 can
+ * leave durable-but-unsettled (the appends of the group commits under way, a few hundred events
+ * at tens of thousands a second), few enough to cost milliseconds at start.
+ */
+const RECOVERED_TAIL_RECORDS = 10_000;
+
+/**
  * The only writer of one partition. Appends are group-committed: every append waiting when
  * a write starts shares one writev and one fdatasync; appends arriving meanwhile wait for the
  * next. An append resolves only after the fdatasync that covers all its records.
@@ -72,6 +79,7 @@ export class PartitionWriter {
   private closed = false;
   private failure: unknown;
   private lastRecheck = 0;
+  private recoveredTail: Buffer[] = [];
 
   private constructor(private readonly options: PartitionWriterOptions) {
     this.fs = options.fs ?? nodeLogFs;
@@ -92,6 +100,28 @@ export class PartitionWriter {
     return this.durable;
   }
 
+  /**
+   * The ids of the last records found at open (up to RECOVERED_TAIL_RECORDS, oldest first, from
+   * the last segment and, after a recent roll, the end of the one before), handed out once. A
+   * kill -9 can land after an append is durable and before the process remembers its ids (the
+   * client got no answer and will resend): the id memory learns them from here, so the log,
+   * not the id file, has the last word.
+   */
+  takeRecoveredIds(): string[] {
+    const records = this.recoveredTail;
+    this.recoveredTail = [];
+    const ids: string[] = [];
+    for (const payload of records) {
+      try {
+        const id = (JSON.parse(payload.toString('utf8')) as { id?: unknown }).id;
+        if (typeof id === 'string') ids.push(id);
+      } catch {
+        // A frame passed its CRC, so its text is what was written; nothing to recover otherwise.
+      }
+    }
+    return ids;
+  }
+
   /** Listens for the durable watermark; returns a function that stops listening. */
   onDurable(listener: (seq: number) => void): () => void {
     this.listeners.add(listener);
@@ -100,7 +130,8 @@ export class PartitionWriter {
 
   append(events: readonly TrackedEvent[]): Promise<void> {
     if (this.closed) return Promise.reject(new BeaconError('BEACON_E_LOG_CLOSED', 'the event log is closed'));
-    if (this.failure !== undefined) return Promise.reject(ioError('an earlier write to the event log failed', this.failure));
+    if (this.failure !== undefined)
+      return Promise.reject(ioError('an earlier write to the event log failed', this.failure));
     if (events.length === 0) return Promise.resolve();
     let batch: EncodedBatch;
     try {
@@ -156,9 +187,13 @@ export class PartitionWriter {
     }
     if (this.bytesHeld() + bytes > this.options.maxBytes) {
       const { retryAfterSeconds, maxBytes } = this.options;
-      throw new BeaconError('BEACON_E_LOG_FULL', `the event log is full (${this.bytesHeld()} of ${maxBytes} bytes held for partition ${this.partition})`, {
-        retryAfterSeconds,
-      });
+      throw new BeaconError(
+        'BEACON_E_LOG_FULL',
+        `the event log is full (${this.bytesHeld()} of ${maxBytes} bytes held for partition ${this.partition})`,
+        {
+          retryAfterSeconds,
+        },
+      );
     }
     return this.enqueue(batch);
   }
@@ -295,23 +330,89 @@ export class PartitionWriter {
     }
     const name = segmentName(last);
     const file = await this.fs.openWrite(join(dir, name));
-    const scan = await scanSegment(file);
+    const tail = new TailFrames(RECOVERED_TAIL_RECORDS);
+    const scan = await scanSegment(file, undefined, (offset, bytes) => tail.add(offset, bytes));
     for (const offset of scan.corruptAt) {
       this.corruptRecords++;
       this.options.onCorrupt?.({ partition: this.partition, segment: name, offset });
     }
-    if (scan.fileSize > scan.validEnd) {
-      // A torn tail: the last write did not finish before a crash. Nothing in it was acknowledged.
-      await file.truncate(scan.validEnd);
-      await file.datasync();
-    }
+    // A torn tail (the last write did not finish before a crash; nothing in it was acknowledged)
+    // is cut. And whole frames a kill left unsynced (written, the fdatasync under way) are
+    // synced now: from here on they are handed to sinks and their ids remembered as stored.
+    if (scan.fileSize > scan.validEnd) await file.truncate(scan.validEnd);
+    await file.datasync();
+    const before = tail.count < RECOVERED_TAIL_RECORDS ? bases[bases.length - 2] : undefined;
+    this.recoveredTail = [
+      ...(before === undefined ? [] : await this.segmentTail(before, RECOVERED_TAIL_RECORDS - tail.count)),
+      ...(await tail.read(file)),
+    ];
     this.active = { base: last, name, file, size: scan.validEnd };
     this.nextSeq = scan.lastSeq >= 0 ? scan.lastSeq + 1 : last;
     this.durable = this.nextSeq;
+  }
+
+  /** The payloads of the last `records` frames of a sealed segment (a group's first part can end there before a roll). */
+  private async segmentTail(base: number, records: number): Promise<Buffer[]> {
+    let file: LogFile;
+    try {
+      file = await this.fs.openRead(join(this.options.dir, segmentName(base)));
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    try {
+      const tail = new TailFrames(records);
+      await scanSegment(file, undefined, (offset, bytes) => tail.add(offset, bytes));
+      return await tail.read(file);
+    } finally {
+      await file.close();
+    }
   }
 }
 
 function ioError(message: string, cause: unknown): BeaconError {
   const detail = cause instanceof Error ? `: ${cause.message}` : '';
   return new BeaconError('BEACON_E_LOG_IO', `${message}${detail}`, undefined, { cause });
+}
+
+/** The places of the last `capacity` frames seen by a scan, then their payloads in one read. */
+class TailFrames {
+  private readonly offsets: Float64Array;
+  private readonly sizes: Float64Array;
+  /** Frames seen (the last `capacity` of them are kept). */
+  count = 0;
+
+  constructor(private readonly capacity: number) {
+    this.offsets = new Float64Array(capacity);
+    this.sizes = new Float64Array(capacity);
+  }
+
+  add(offset: number, bytes: number): void {
+    const i = this.count++ % this.capacity;
+    this.offsets[i] = offset;
+    this.sizes[i] = bytes;
+  }
+
+  /** The payloads, oldest first (frames are in file order, so one read from the oldest covers them all). */
+  async read(file: LogFile): Promise<Buffer[]> {
+    const n = Math.min(this.count, this.capacity);
+    if (n === 0) return [];
+    const first = (this.count - n) % this.capacity;
+    const last = (this.count - 1) % this.capacity;
+    const from = this.offsets[first]!;
+    const buf = Buffer.allocUnsafe(this.offsets[last]! + this.sizes[last]! - from);
+    let got = 0;
+    while (got < buf.length) {
+      const read = await file.read(buf, got, buf.length - got, from + got);
+      if (read === 0) return [];
+      got += read;
+    }
+    const payloads: Buffer[] = [];
+    for (let k = 0; k < n; k++) {
+      const i = (first + k) % this.capacity;
+      const start = this.offsets[i]! - from;
+      payloads.push(buf.subarray(start, start + this.sizes[i]!));
+    }
+    return payloads;
+  }
 }

@@ -36,7 +36,8 @@ export class RecentRecords {
     const ring = this.rings.get(partition);
     if (ring === undefined) return undefined;
     const i = seq & ring.mask;
-    if (ring.seqs[i] !== seq || ring.offsets[i] !== offset || ring.bases[i] !== segmentBase || ring.sizes[i] !== size) return undefined;
+    if (ring.seqs[i] !== seq || ring.offsets[i] !== offset || ring.bases[i] !== segmentBase || ring.sizes[i] !== size)
+      return undefined;
     return ring.events[i];
   }
 

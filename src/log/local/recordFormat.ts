@@ -60,7 +60,8 @@ export function encodeBatch(events: readonly TrackedEvent[]): EncodedBatch {
   for (let i = 0; i < n; i++) {
     const at = offsets[i]!;
     const len = offsets[i + 1]! - at - HEADER_BYTES;
-    if (len > MAX_RECORD_BYTES) throw new RangeError(`an event of ${len} bytes exceeds the log's record limit of ${MAX_RECORD_BYTES}`);
+    if (len > MAX_RECORD_BYTES)
+      throw new RangeError(`an event of ${len} bytes exceeds the log's record limit of ${MAX_RECORD_BYTES}`);
     buf.writeUInt32LE(len, at);
     buf.write(json[i]!, at + HEADER_BYTES, len, 'utf8');
     payloadCrcs[i] = crc32c(buf, at + HEADER_BYTES, at + HEADER_BYTES + len);
@@ -178,7 +179,12 @@ export class FrameReader {
  * Slow path after a bad frame: the offset of the next valid frame at or after `from` whose
  * sequence number is in [minSeq, maxSeq), or -1. Reads the rest of the file into memory.
  */
-export async function findNextFrame(file: LogFile, from: number, minSeq: number, maxSeq = Number.MAX_SAFE_INTEGER): Promise<number> {
+export async function findNextFrame(
+  file: LogFile,
+  from: number,
+  minSeq: number,
+  maxSeq = Number.MAX_SAFE_INTEGER,
+): Promise<number> {
   const size = await file.size();
   if (size <= from) return -1;
   const buf = Buffer.allocUnsafe(size - from);
@@ -210,8 +216,15 @@ export interface SegmentScan {
   fileSize: number;
 }
 
-/** Walks every frame of a segment, skipping corrupt stretches, and reports where valid data ends. */
-export async function scanSegment(file: LogFile, chunkBytes = 1 << 20): Promise<SegmentScan> {
+/**
+ * Walks every frame of a segment, skipping corrupt stretches, and reports where valid data ends.
+ * `onFrame` is told each valid frame's payload as its file offset and length.
+ */
+export async function scanSegment(
+  file: LogFile,
+  chunkBytes = 1 << 20,
+  onFrame?: (payloadOffset: number, payloadBytes: number) => void,
+): Promise<SegmentScan> {
   const fileSize = await file.size();
   const reader = new FrameReader(file, 0, chunkBytes);
   const view = newFrameView();
@@ -222,6 +235,7 @@ export async function scanSegment(file: LogFile, chunkBytes = 1 << 20): Promise<
     if (code === FRAME_OK && view.seq > result.lastSeq) {
       result.lastSeq = view.seq;
       result.records++;
+      onFrame?.(reader.offset + HEADER_BYTES, view.payloadEnd - view.payloadStart);
       reader.pos = view.payloadEnd;
       result.validEnd = reader.offset;
       continue;

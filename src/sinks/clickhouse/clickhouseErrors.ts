@@ -1,3 +1,4 @@
+import { connectionLostCode, connectionLostCodes } from '../networkErrors.js';
 import { SinkError, type SinkFailureKind } from '../sink.js';
 
 /**
@@ -19,7 +20,8 @@ export interface ClickHouseWhere {
   table: string;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+/** Without ETIMEDOUT: this sink retries a timed-out request on the same client (`ch_unknown` below). */
+const NETWORK_CODES = connectionLostCodes(['UND_ERR_SOCKET'], ['ETIMEDOUT']);
 
 /** Codes of errors one row causes: the value cannot be parsed or converted to its column's type. */
 const DATA_CODES = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 349, 395, 469]);
@@ -47,7 +49,10 @@ export function badRow(err: unknown): number | undefined {
 export function serverText(err: unknown): string {
   const message = String((err as { message?: unknown } | undefined)?.message ?? err).trim();
   const text = /DB::Exception: ([\s\S]*?)(?:, e\.what\(\) = [\w:]+)?\s*$/.exec(message)?.[1] ?? message;
-  return text.replace(/:?\s*\(at row \d+\)\s*$/, '').replace(/\s+/g, ' ').trim();
+  return text
+    .replace(/:?\s*\(at row \d+\)\s*$/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** The dead-letter reason for a refused row: the server's message and code. */
@@ -59,14 +64,16 @@ export function classifyClickHouseError(err: unknown, where: ClickHouseWhere): S
   if (err instanceof SinkError) return err;
   const e = (err ?? {}) as { code?: unknown; message?: string };
   const at = `clickhouse ${where.url}`;
-  const make = (kind: SinkFailureKind, message: string, errorType: string) => new SinkError(kind, message, { errorType, cause: err });
+  const make = (kind: SinkFailureKind, message: string, errorType: string) =>
+    new SinkError(kind, message, { errorType, cause: err });
   const code = clickhouseCode(err);
 
   if (code === undefined) {
     const detail = e.message ?? String(err);
-    const sys = typeof e.code === 'string' ? e.code : undefined;
-    if (sys && NETWORK_CODES.has(sys)) return make('reconnect', `${at}: ${detail}`, sys.toLowerCase());
-    if (/socket hang up|ECONNRESET|ECONNREFUSED|other side closed/i.test(detail)) return make('reconnect', `${at}: ${detail}`, 'connection_lost');
+    const sys = connectionLostCode(err, NETWORK_CODES);
+    if (sys) return make('reconnect', `${at}: ${detail}`, sys.toLowerCase());
+    if (/socket hang up|ECONNRESET|ECONNREFUSED|other side closed/i.test(detail))
+      return make('reconnect', `${at}: ${detail}`, 'connection_lost');
     if (/timeout/i.test(detail)) return make('retry', `${at}: ${detail}`, 'timeout');
     return make('retry', `${at}: ${detail}`, 'ch_unknown');
   }
@@ -76,18 +83,38 @@ export function classifyClickHouseError(err: unknown, where: ClickHouseWhere): S
   if (DATA_CODES.has(code)) return make('reject', rowReason(err), errorType);
   switch (code) {
     case 60:
-      return make('fatal', `${said}: create table ${where.table} (the DDL is in docs/sinks.md) or set createTable: true`, errorType);
+      return make(
+        'fatal',
+        `${said}: create table ${where.table} (the DDL is in docs/sinks.md) or set createTable: true`,
+        errorType,
+      );
     case 81:
-      return make('fatal', `${said}: check "database" (or the table's database prefix), or set createTable: true to create it`, errorType);
+      return make(
+        'fatal',
+        `${said}: check "database" (or the table's database prefix), or set createTable: true to create it`,
+        errorType,
+      );
     case 16:
-      return make('fatal', `${said}: add the column to ${where.table} or change the sink's "columns" mapping`, errorType);
+      return make(
+        'fatal',
+        `${said}: add the column to ${where.table} or change the sink's "columns" mapping`,
+        errorType,
+      );
     case 192:
     case 193:
     case 516:
-      return make('fatal', `${at} refused user "${where.user}": ${text} (Code ${code}): check "user" and "password" (users.xml or CREATE USER on the server)`, errorType);
+      return make(
+        'fatal',
+        `${at} refused user "${where.user}": ${text} (Code ${code}): check "user" and "password" (users.xml or CREATE USER on the server)`,
+        errorType,
+      );
     case 164:
     case 497:
-      return make('fatal', `${said}: user "${where.user}" may not write here: give it a profile without readonly and INSERT (and CREATE with createTable) on ${where.table}`, errorType);
+      return make(
+        'fatal',
+        `${said}: user "${where.user}" may not write here: give it a profile without readonly and INSERT (and CREATE with createTable) on ${where.table}`,
+        errorType,
+      );
     case 62:
     case 47:
       return make('fatal', `${said}`, errorType);

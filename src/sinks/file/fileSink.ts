@@ -6,6 +6,9 @@ import type { Codec } from '../../event/codecs/codec.js';
 import { SinkError, type Sink, type SinkContext } from '../sink.js';
 import type { FileSinkConfig } from './index.js';
 import { nodeFileSystem, type SinkFileSystem } from './fileSystem.js';
+import type { LogPosition } from '../../log/eventLog.js';
+import type { BatchOrigins } from '../sink.js';
+import { readWrittenPosition, writeWrittenPosition, type WrittenPosition } from './writtenPosition.js';
 
 /**
  * Appends encoded events, one per line, to `path`.
@@ -19,6 +22,11 @@ import { nodeFileSystem, type SinkFileSystem } from './fileSystem.js';
  *   that would pass it goes to a fresh file) and by time (`rotate.interval`, aligned to
  *   multiples of the interval since the epoch, so `1h` rotates on the hour). The closed file
  *   is renamed `<name>.<UTC timestamp><ext>` beside it.
+ * - Exactly once with a log that gives positions (`deliverAt`, the local log): after each
+ *   synced batch the log position it reached and the file length are recorded in
+ *   `.<name>.pos` beside it (writtenPosition.ts), before the cursor may commit. At the first open the
+ *   file is cut back to the recorded length (a batch written but not recorded), and events
+ *   below the recorded position are skipped when the log delivers them again after a crash.
  */
 export class FileSink implements Sink {
   private readonly codec: Codec;
@@ -27,6 +35,9 @@ export class FileSink implements Sink {
   private period = 0;
   /** Inode and size after the last synced write, to cut a torn tail on reopen. */
   private synced: { ino: number; size: number } | undefined;
+  /** The log position the file holds everything before (deliverAt); read from the position file at the first open. */
+  private written: WrittenPosition | undefined;
+  private recovered = false;
 
   constructor(
     private readonly config: FileSinkConfig,
@@ -40,9 +51,20 @@ export class FileSink implements Sink {
     if (this.handle) return;
     try {
       await this.fs.mkdir(dirname(this.config.path), { recursive: true });
+      if (!this.recovered) this.written = await readWrittenPosition(this.positionPath);
       const handle = await this.fs.open(this.config.path, 'a');
       try {
         let st = await handle.stat();
+        if (!this.recovered && this.written) {
+          // A batch written after the last record was never committed: the log delivers it again.
+          const keep = this.written.ino === st.ino ? this.written.size : 0;
+          if (st.size > keep) {
+            await handle.truncate(keep);
+            await handle.datasync();
+            st = await handle.stat();
+          }
+        }
+        this.recovered = true;
         if (this.synced && this.synced.ino === st.ino && st.size > this.synced.size) {
           await handle.truncate(this.synced.size);
           await handle.datasync();
@@ -82,6 +104,37 @@ export class FileSink implements Sink {
     }
     this.size += payload.length;
     if (this.synced) this.synced.size = this.size;
+  }
+
+  /** Writes the events the file does not hold yet, then records the position reached (see the class comment). */
+  async deliverAt(batch: readonly TrackedEvent[], at: BatchOrigins): Promise<LogPosition> {
+    // A replay asks for the events again: forget what was written, keep the file as it is.
+    if (at.replay && this.written) this.written = { ...this.written, position: {} };
+    const done = this.written?.position ?? {};
+    const fresh = batch.filter((_, i) => {
+      const o = at.origins[i]!;
+      return o.seq >= (done[o.partition] ?? 0);
+    });
+    if (fresh.length > 0) await this.deliver(fresh);
+    const position: Record<string, number> = { ...done };
+    for (const [p, seq] of Object.entries(at.end)) position[p] = Math.max(position[p] ?? 0, seq);
+    if (fresh.length > 0 && this.synced) {
+      const next = { ino: this.synced.ino, size: this.synced.size, position };
+      try {
+        await writeWrittenPosition(this.positionPath, next);
+      } catch (err) {
+        throw classify(err, `recording the position in ${this.positionPath}`);
+      }
+      this.written = next;
+    } else if (this.written) {
+      this.written = { ...this.written, position };
+    }
+    return at.end;
+  }
+
+  /** A hidden file beside the output (`.events.ndjson.pos`), so readers globbing the output's name do not pick it up. */
+  private get positionPath(): string {
+    return join(dirname(this.config.path), `.${basename(this.config.path)}.pos`);
   }
 
   async close(): Promise<void> {

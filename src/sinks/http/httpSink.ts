@@ -4,11 +4,14 @@ import { Pool } from 'undici';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { encodeLines, getCodec } from '../../event/codecs/registry.js';
 import type { Codec } from '../../event/codecs/codec.js';
-import { SinkError, type Sink, type SinkContext } from '../sink.js';
+import { SinkError, type Attempt, type Sink, type SinkContext, type SinkDeadlines, whenAborted } from '../sink.js';
 import type { HttpSinkConfig } from './index.js';
 import { classifyNetworkError, classifyStatus } from './responseClass.js';
 
 const gzip = promisify(gzipCallback);
+
+/** The attempt of a `deliver` called outside the loop: never aborted. */
+const UNBOUNDED: Attempt = { signal: new AbortController().signal };
 
 /** POSTs one batch per `deliver` over a keep-alive pool; see responseClass.ts for the answers. */
 export class HttpSink implements Sink {
@@ -24,6 +27,22 @@ export class HttpSink implements Sink {
     this.url = new URL(config.url);
   }
 
+  /**
+   * The loop bounds each request by `timeoutMs` (connect, send, answer): past it the attempt's
+   * signal aborts the request (undici drops its connection) and the attempt is retried, as a
+   * timeout always was; the pool stays, so no reconnect is needed.
+   */
+  get deadlines(): SinkDeadlines {
+    return {
+      attemptMs: this.config.timeoutMs,
+      timedOut: (ms) =>
+        new SinkError('retry', `request failed: no answer from ${this.url.origin} within ${ms} ms (timeoutMs)`, {
+          errorType: 'timeout',
+        }),
+      closeMs: this.config.timeoutMs,
+    };
+  }
+
   async open(): Promise<void> {
     // HTTP has no session to set up; the pool connects lazily and keeps connections alive.
     this.pool ??= new Pool(this.url.origin, {
@@ -33,7 +52,8 @@ export class HttpSink implements Sink {
     });
   }
 
-  async deliver(batch: readonly TrackedEvent[]): Promise<void> {
+  /** Called directly (tests, tools) without an attempt, nothing bounds the request but the connect timeout. */
+  async deliver(batch: readonly TrackedEvent[], attempt: Attempt = UNBOUNDED): Promise<void> {
     const pool = this.pool;
     if (!pool) throw new SinkError('reconnect', 'http sink is not open', { errorType: 'not_open' });
     let body = this.encode(batch);
@@ -54,7 +74,7 @@ export class HttpSink implements Sink {
         method: 'POST',
         headers,
         body,
-        signal: AbortSignal.timeout(this.config.timeoutMs),
+        signal: attempt.signal,
       });
       status = res.statusCode;
       const header = res.headers['retry-after'];
@@ -67,15 +87,12 @@ export class HttpSink implements Sink {
     if (failure) throw failure;
   }
 
-  async close(): Promise<void> {
+  async close(signal: AbortSignal = AbortSignal.timeout(this.config.timeoutMs)): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
     if (!pool) return;
-    // close() waits for requests in flight; destroy() if the endpoint never answers them.
-    const closed = await Promise.race([
-      pool.close().then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), this.config.timeoutMs).unref()),
-    ]);
+    // close() waits for requests in flight; the loop's close deadline (timeoutMs) destroys the pool.
+    const closed = await Promise.race([pool.close().then(() => true), whenAborted(signal).then(() => false)]);
     if (!closed) await pool.destroy().catch(() => {});
   }
 

@@ -13,7 +13,12 @@ import { SinkError, type RejectedEvent } from '../sink.js';
  * | connection refused / reset / closed      | reconnect                                   |
  * | timeout, DNS and other network errors    | retry                                       |
  */
-export function classifyStatus(status: number, body: string, retryAfter: string | undefined, now: number): SinkError | undefined {
+export function classifyStatus(
+  status: number,
+  body: string,
+  retryAfter: string | undefined,
+  now: number,
+): SinkError | undefined {
   if (status >= 200 && status < 300) return rejectedInBody(body);
   const detail = body.trim().slice(0, 300);
   const message = `HTTP ${status}${detail ? `: ${detail}` : ''}`;
@@ -43,11 +48,15 @@ function rejectedInBody(body: string): SinkError | undefined {
   for (const item of list) {
     const r = item as { index?: unknown; message?: unknown; reason?: unknown; code?: unknown };
     if (typeof r.index !== 'number') continue;
-    const reason = [r.code, r.message ?? r.reason].filter((x) => typeof x === 'string').join(': ') || 'rejected by the endpoint';
+    const reason =
+      [r.code, r.message ?? r.reason].filter((x) => typeof x === 'string').join(': ') || 'rejected by the endpoint';
     rejected.push({ index: r.index, reason });
   }
   if (rejected.length === 0) return undefined;
-  return new SinkError('reject', `endpoint rejected ${rejected.length} event(s)`, { errorType: 'http_partial', rejected });
+  return new SinkError('reject', `endpoint rejected ${rejected.length} event(s)`, {
+    errorType: 'http_partial',
+    rejected,
+  });
 }
 
 /** Retry-After is either delay-seconds or an HTTP date. */
@@ -59,13 +68,26 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-const RECONNECT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+const RECONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+]);
 
 export function classifyNetworkError(err: unknown): SinkError {
   const e = err as { code?: unknown; name?: string; message?: string; cause?: { code?: unknown } } | undefined;
   // A timeout arrives as a DOMException, whose `code` is a number: name it instead.
   const timedOut = e?.name === 'TimeoutError' || e?.name === 'AbortError';
-  const code = timedOut ? 'timeout' : typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : 'network';
+  const code = timedOut
+    ? 'timeout'
+    : typeof e?.code === 'string'
+      ? e.code
+      : typeof e?.cause?.code === 'string'
+        ? e.cause.code
+        : 'network';
   const message = `request failed: ${e?.message ?? String(err)}${e?.cause?.code ? ` (${e.cause.code})` : ''}`;
   const kind = RECONNECT_CODES.has(code) ? 'reconnect' : 'retry';
   return new SinkError(kind, message, { errorType: code.toLowerCase(), cause: err });

@@ -3,7 +3,7 @@ import avro from 'avsc';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { SinkError } from '../sink.js';
-import type { KafkaAvroConfig } from './index.js';
+import type { KafkaAvroConfig } from './kafkaConfig.js';
 
 /**
  * Avro in the Confluent wire format for the Kafka sink, key and value alike:
@@ -98,7 +98,10 @@ export class AvroRecords {
     else if (valueSchema) value = valueSchema;
     this.valueType = parseSchema(value, 'the value schema');
     this.valueSchemaText = JSON.stringify(value);
-    this.keyType = parseSchema(keySchemaId !== undefined ? await this.schemaById(keySchemaId, 'avro.keySchemaId') : DEFAULT_KEY_SCHEMA, 'the key schema');
+    this.keyType = parseSchema(
+      keySchemaId !== undefined ? await this.schemaById(keySchemaId, 'avro.keySchemaId') : DEFAULT_KEY_SCHEMA,
+      'the key schema',
+    );
   }
 
   /** Makes sure every topic has schema ids (registering `<topic>-value` / `<topic>-key` once per topic). */
@@ -106,7 +109,8 @@ export class AvroRecords {
     for (const topic of topics) {
       if (this.subjects.has(topic)) continue;
       const valueId = this.config.valueSchemaId ?? (await this.register(`${topic}-value`, this.valueSchemaText));
-      const keyId = this.config.keySchemaId ?? (await this.register(`${topic}-key`, JSON.stringify(DEFAULT_KEY_SCHEMA)));
+      const keyId =
+        this.config.keySchemaId ?? (await this.register(`${topic}-key`, JSON.stringify(DEFAULT_KEY_SCHEMA)));
       this.subjects.set(topic, { valueId, keyId });
     }
   }
@@ -120,7 +124,10 @@ export class AvroRecords {
   /** The key record: `{version, timestamp: event.ts, id: key}`, Divolte's identifier fields. */
   encodeKey(topic: string, event: TrackedEvent, key: string): Buffer {
     const type = this.keyType!;
-    return wireFormat(this.ids(topic).keyId, encodeRecord(type, recordFor(type, event, { version: KEY_VERSION, timestamp: event.ts, id: key })));
+    return wireFormat(
+      this.ids(topic).keyId,
+      encodeRecord(type, recordFor(type, event, { version: KEY_VERSION, timestamp: event.ts, id: key })),
+    );
   }
 
   private ids(topic: string): Subjects {
@@ -141,7 +148,8 @@ export class AvroRecords {
   private async schemaById(id: number, field: string): Promise<unknown> {
     try {
       const schema = (await this.registry.getSchema(id)) as unknown as { schema?: (opts: object) => unknown };
-      if (typeof schema.schema !== 'function') throw new SinkError('fatal', `${field} ${id} is not an Avro schema`, { errorType: 'schema_registry' });
+      if (typeof schema.schema !== 'function')
+        throw new SinkError('fatal', `${field} ${id} is not an Avro schema`, { errorType: 'schema_registry' });
       // exportAttrs keeps field defaults, which fill fields an event lacks.
       return schema.schema({ exportAttrs: true });
     } catch (err) {
@@ -157,7 +165,10 @@ function parseSchema(schema: unknown, what: string): avro.Type {
     if (type.typeName !== 'record') throw new Error('it must be a record');
     return type;
   } catch (err) {
-    throw new SinkError('fatal', `${what} is no usable Avro schema: ${(err as Error).message}`, { errorType: 'avro_schema', cause: err });
+    throw new SinkError('fatal', `${what} is no usable Avro schema: ${(err as Error).message}`, {
+      errorType: 'avro_schema',
+      cause: err,
+    });
   }
 }
 
@@ -165,7 +176,10 @@ async function readSchemaFile(path: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as unknown;
   } catch (err) {
-    throw new SinkError('fatal', `cannot read avro.valueSchema file ${path}: ${(err as Error).message}`, { errorType: 'avro_schema', cause: err });
+    throw new SinkError('fatal', `cannot read avro.valueSchema file ${path}: ${(err as Error).message}`, {
+      errorType: 'avro_schema',
+      cause: err,
+    });
   }
 }
 
@@ -200,7 +214,8 @@ function encodeRecord(type: avro.Type, record: Record<string, unknown>): Buffer 
  * the rest is retried. The client (mappersmith) reports a network failure as status 400 with
  * the socket error as text, so those are told apart by the error code in the message.
  */
-const NETWORK = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EPIPE)\b|socket hang up|[Tt]imeout/;
+const NETWORK =
+  /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EPIPE)\b|socket hang up|[Tt]imeout/;
 
 function registryFailure(err: unknown, doing: string): SinkError {
   const text = (err as Error).message ?? String(err);
@@ -209,5 +224,8 @@ function registryFailure(err: unknown, doing: string): SinkError {
   if (typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429) {
     return new SinkError('fatal', message, { errorType: `registry_${status}`, cause: err });
   }
-  return new SinkError('retry', message, { errorType: typeof status === 'number' ? `registry_${status}` : 'registry_unreachable', cause: err });
+  return new SinkError('retry', message, {
+    errorType: typeof status === 'number' ? `registry_${status}` : 'registry_unreachable',
+    cause: err,
+  });
 }

@@ -32,8 +32,18 @@ const FATAL = new Set([
   'UNSUPPORTED_COMPRESSION_TYPE',
   'INVALID_REQUIRED_ACKS',
 ]);
-const NEW_SESSION = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_ID_MAPPING']);
-const CONNECTION = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSNoBrokerAvailableError', 'KafkaJSBrokerNotFound']);
+const NEW_SESSION = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'INVALID_PRODUCER_EPOCH',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
+const CONNECTION = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSBrokerNotFound',
+]);
 const TLS_CODES = /^(CERT_|ERR_TLS_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_SSL_)/;
 
 interface KafkaLikeError {
@@ -60,7 +70,13 @@ function causes(err: unknown): KafkaLikeError[] {
 export function classifyKafkaError(err: unknown): SinkError {
   const chain = causes(err);
   const top = chain[0];
-  const message = `kafka: ${chain.map((e) => e.message).filter(Boolean).filter((m, i, all) => all.indexOf(m) === i).join(': ') || String(err)}`;
+  const message = `kafka: ${
+    chain
+      .map((e) => e.message)
+      .filter(Boolean)
+      .filter((m, i, all) => all.indexOf(m) === i)
+      .join(': ') || String(err)
+  }`;
   const protocol = chain.find((e) => typeof e.type === 'string');
   if (protocol?.type) {
     const type = protocol.type;
@@ -70,10 +86,16 @@ export function classifyKafkaError(err: unknown): SinkError {
     if (NEW_SESSION.has(type)) return new SinkError('reconnect', message, { errorType, cause: err });
     return new SinkError('retry', message, { errorType, cause: err });
   }
-  if (chain.some((e) => e.name === 'KafkaJSSASLAuthenticationError')) return new SinkError('fatal', message, { errorType: 'sasl_authentication', cause: err });
+  if (chain.some((e) => e.name === 'KafkaJSSASLAuthenticationError'))
+    return new SinkError('fatal', message, { errorType: 'sasl_authentication', cause: err });
   const tls = chain.find((e) => typeof e.code === 'string' && TLS_CODES.test(e.code));
   if (tls) return new SinkError('fatal', message, { errorType: 'tls', cause: err });
-  if (chain.some((e) => CONNECTION.has(e.name ?? ''))) return new SinkError('reconnect', message, { errorType: 'connection', cause: err });
-  if (chain.some((e) => e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSTimeout')) return new SinkError('retry', message, { errorType: 'timeout', cause: err });
-  return new SinkError('retry', message, { errorType: top?.name === 'KafkaJSNumberOfRetriesExceeded' ? 'retries_exceeded' : 'kafka', cause: err });
+  if (chain.some((e) => CONNECTION.has(e.name ?? '')))
+    return new SinkError('reconnect', message, { errorType: 'connection', cause: err });
+  if (chain.some((e) => e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSTimeout'))
+    return new SinkError('retry', message, { errorType: 'timeout', cause: err });
+  return new SinkError('retry', message, {
+    errorType: top?.name === 'KafkaJSNumberOfRetriesExceeded' ? 'retries_exceeded' : 'kafka',
+    cause: err,
+  });
 }

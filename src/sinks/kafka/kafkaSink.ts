@@ -1,13 +1,28 @@
 import { readFileSync } from 'node:fs';
-import kafkajs, { type ISocketFactory, type KafkaConfig, type LogEntry, type Message, type Producer, type SASLOptions } from 'kafkajs';
+import kafkajs, {
+  type ISocketFactory,
+  type KafkaConfig,
+  type LogEntry,
+  type Message,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Codec } from '../../event/codecs/codec.js';
 import { getCodec } from '../../event/codecs/registry.js';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
-import { SinkError, type RejectedEvent, type Sink, type SinkContext } from '../sink.js';
+import {
+  CONNECTION_CLOSE_MS,
+  SinkError,
+  type RejectedEvent,
+  type Sink,
+  type SinkContext,
+  type SinkDeadlines,
+  whenAborted,
+} from '../sink.js';
 import { AvroRecords } from './avro.js';
 import { classifyKafkaError } from './errorClass.js';
-import { kafkaCodec, type KafkaSinkConfig } from './index.js';
+import { kafkaCodec, kafkaRetries, type KafkaSinkConfig } from './kafkaConfig.js';
 import { compileTopic, fieldText, type TopicResult } from './recordFields.js';
 
 const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
@@ -29,6 +44,12 @@ export class KafkaSink implements Sink {
   private readonly topicOf: (event: TrackedEvent) => TopicResult;
   private readonly logger: Logger;
   private producer: Producer | undefined;
+  /**
+   * The loop bounds an attempt by requestTimeoutMs, kafkajs's resends (`retries`) included:
+   * a broker that stops answering shows in the sink's status then, not after the client's
+   * retry ladder. sendBatch takes no signal, so a timed-out attempt replaces the producer.
+   */
+  readonly deadlines: SinkDeadlines;
 
   constructor(
     private readonly config: KafkaSinkConfig,
@@ -40,6 +61,14 @@ export class KafkaSink implements Sink {
     this.avro = codec === 'avro' ? new AvroRecords(config.avro!) : undefined;
     this.topicOf = compileTopic(config.topic);
     this.logger = context.logger.child({ sink: context.name, component: 'kafkajs' });
+    this.deadlines = {
+      attemptMs: config.requestTimeoutMs,
+      timedOut: (ms) =>
+        new SinkError('reconnect', `kafka: no answer from the brokers within ${ms} ms (requestTimeoutMs)`, {
+          errorType: 'timeout',
+        }),
+      closeMs: CONNECTION_CLOSE_MS,
+    };
   }
 
   async open(): Promise<void> {
@@ -51,8 +80,9 @@ export class KafkaSink implements Sink {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: true,
       createPartitioner: Partitioners.DefaultPartitioner,
-      // kafkajs resends inside one attempt; past that the dispatcher retries with back-off.
-      retry: { retries: this.config.retries, initialRetryTime: 100, maxRetryTime: 2_000 },
+      // `retries` is the one place kafkajs may resend inside an attempt (0 by default); past
+      // that the attempt fails, shows in the sink's status, and the dispatcher backs off.
+      retry: { retries: kafkaRetries(this.config), initialRetryTime: 100, maxRetryTime: 2_000 },
     });
     try {
       await producer.connect();
@@ -86,7 +116,10 @@ export class KafkaSink implements Sink {
       }
       const size = (message.key as Buffer).length + (message.value as Buffer).length;
       if (size > this.config.maxMessageBytes) {
-        rejected.push({ index, reason: `record too large: ${size} bytes, more than maxMessageBytes ${this.config.maxMessageBytes}` });
+        rejected.push({
+          index,
+          reason: `record too large: ${size} bytes, more than maxMessageBytes ${this.config.maxMessageBytes}`,
+        });
         continue;
       }
       let list = byTopic.get(topic);
@@ -108,15 +141,24 @@ export class KafkaSink implements Sink {
     }
     if (rejected.length > 0) {
       rejected.sort((a, b) => a.index - b.index);
-      throw new SinkError('reject', `kafka sink refused ${rejected.length} event(s): ${rejected[0]!.reason}`, { errorType: 'kafka_invalid_event', rejected });
+      throw new SinkError('reject', `kafka sink refused ${rejected.length} event(s): ${rejected[0]!.reason}`, {
+        errorType: 'kafka_invalid_event',
+        rejected,
+      });
     }
   }
 
-  async close(): Promise<void> {
+  /** Called without a signal (directly), the usual connection deadline applies. */
+  async close(signal: AbortSignal = AbortSignal.timeout(CONNECTION_CLOSE_MS)): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;
-    // sendBatch resolves only on the broker's answer, so nothing is buffered: disconnect just closes sockets.
-    await producer?.disconnect().catch((err: unknown) => this.logger.warn({ err }, 'kafka producer disconnect failed'));
+    if (!producer) return;
+    // sendBatch resolves only on the broker's answer, so nothing is buffered: disconnect just
+    // closes sockets, and one still waiting on a silent broker is left behind at the deadline.
+    await Promise.race([
+      producer.disconnect().catch((err: unknown) => this.logger.warn({ err }, 'kafka producer disconnect failed')),
+      whenAborted(signal),
+    ]);
   }
 
   private message(topic: string, event: TrackedEvent): Message {
@@ -132,8 +174,9 @@ export class KafkaSink implements Sink {
       brokers: c.brokers,
       connectionTimeout: c.connectionTimeoutMs,
       requestTimeout: c.requestTimeoutMs,
-      // Client-level retries (metadata, connect) stay short too: one attempt is the dispatcher's unit.
-      retry: { retries: c.retries, initialRetryTime: 100, maxRetryTime: 2_000 },
+      // No client-level retries (connect, metadata): under the producer's they would multiply
+      // its waits (each resend retrying its own connect) and hide an outage from the status.
+      retry: { retries: 0 },
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => this.log(entry),
     };
@@ -145,7 +188,10 @@ export class KafkaSink implements Sink {
         try {
           return readFileSync(path);
         } catch (err) {
-          throw new SinkError('fatal', `cannot read TLS file ${path}: ${(err as Error).message}`, { errorType: 'tls', cause: err });
+          throw new SinkError('fatal', `cannot read TLS file ${path}: ${(err as Error).message}`, {
+            errorType: 'tls',
+            cause: err,
+          });
         }
       };
       config.ssl = {
@@ -157,7 +203,12 @@ export class KafkaSink implements Sink {
         servername: c.ssl.servername,
       };
     }
-    if (c.sasl) config.sasl = { mechanism: c.sasl.mechanism, username: c.sasl.username, password: c.sasl.password } as SASLOptions;
+    if (c.sasl)
+      config.sasl = {
+        mechanism: c.sasl.mechanism,
+        username: c.sasl.username,
+        password: c.sasl.password,
+      } as SASLOptions;
     return config;
   }
 

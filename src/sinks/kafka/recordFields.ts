@@ -29,7 +29,8 @@ export function checkFieldPath(path: string, ctx: z.RefinementCtx): void {
 
 export function checkTemplate(template: string, ctx: z.RefinementCtx): void {
   const stripped = template.replace(PLACEHOLDER, '');
-  if (/[{}]/.test(stripped)) ctx.addIssue({ code: 'custom', message: `unbalanced braces in topic template "${template}"` });
+  if (/[{}]/.test(stripped))
+    ctx.addIssue({ code: 'custom', message: `unbalanced braces in topic template "${template}"` });
   for (const match of template.matchAll(PLACEHOLDER)) {
     const problem = pathProblem(match[1]!.trim());
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -40,7 +41,9 @@ export function checkTemplate(template: string, ctx: z.RefinementCtx): void {
 export function fieldText(event: TrackedEvent, path: string): string | undefined {
   const dot = path.indexOf('.');
   const value: unknown =
-    dot < 0 ? (event as unknown as Record<string, unknown>)[path] : (event[path.slice(0, dot) as 'props' | 'meta'] ?? {})[path.slice(dot + 1)];
+    dot < 0
+      ? (event as unknown as Record<string, unknown>)[path]
+      : (event[path.slice(0, dot) as 'props' | 'meta'] ?? {})[path.slice(dot + 1)];
   if (value === undefined || value === null) return undefined;
   return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
@@ -63,7 +66,9 @@ export function compileTopic(template: string): (event: TrackedEvent) => TopicRe
     });
     if (missing) return { problem: `topic template "${template}": the event has no ${missing}` };
     if (!LEGAL_TOPIC.test(topic) || topic === '.' || topic === '..') {
-      return { problem: `topic template "${template}" gave "${topic.slice(0, 300)}", no legal Kafka topic name (letters, digits, . _ -, at most 249)` };
+      return {
+        problem: `topic template "${template}" gave "${topic.slice(0, 300)}", no legal Kafka topic name (letters, digits, . _ -, at most 249)`,
+      };
     }
     return { topic };
   };

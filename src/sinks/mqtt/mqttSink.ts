@@ -3,8 +3,8 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { getCodec } from '../../event/codecs/registry.js';
 import type { Codec } from '../../event/codecs/codec.js';
-import { compileTemplate, type EventTemplate } from '../eventTemplate.js';
-import { SinkError, type RejectedEvent, type Sink, type SinkContext } from '../sink.js';
+import { compileTemplate, routeBatch, unroutableError, type EventTemplate } from '../eventTemplate.js';
+import { SinkError, type Sink, type SinkContext, type SinkDeadlines, closeOrDestroy } from '../sink.js';
 import type { MqttSinkConfig } from './index.js';
 
 /** Characters a substituted value may not carry into a topic: levels, wildcards, NUL. */
@@ -26,6 +26,7 @@ export class MqttSink implements Sink {
   private client: MqttClient | undefined;
   /** Rejects when the connection closes, so an attempt in flight fails at once. */
   private lost: Promise<never> | undefined;
+  readonly deadlines: SinkDeadlines;
 
   constructor(
     private readonly config: MqttSinkConfig,
@@ -33,20 +34,31 @@ export class MqttSink implements Sink {
   ) {
     this.codec = getCodec(config.codec);
     this.topic = compileTemplate(config.topic, cleanLevel);
+    this.deadlines = {
+      // A batch's acks past timeoutMs: the connection is replaced and the batch resent whole.
+      attemptMs: config.timeoutMs,
+      timedOut: (ms) =>
+        new SinkError('reconnect', `no ack from the MQTT broker within ${ms} ms`, { errorType: 'timeout' }),
+      closeMs: config.timeoutMs,
+    };
   }
 
   async open(): Promise<void> {
     let client: MqttClient;
     try {
-      client = await connectAsync(this.config.url, {
-        clientId: this.config.clientId ?? `beacon-sink-${this.context.name}-${randomBytes(4).toString('hex')}`,
-        username: this.config.username,
-        password: this.config.password,
-        clean: true,
-        reconnectPeriod: 0,
-        connectTimeout: this.config.timeoutMs,
-        // false: a connection closed before CONNACK rejects, instead of waiting for a retry that never comes.
-      }, false);
+      client = await connectAsync(
+        this.config.url,
+        {
+          clientId: this.config.clientId ?? `beacon-sink-${this.context.name}-${randomBytes(4).toString('hex')}`,
+          username: this.config.username,
+          password: this.config.password,
+          clean: true,
+          reconnectPeriod: 0,
+          connectTimeout: this.config.timeoutMs,
+          // false: a connection closed before CONNACK rejects, instead of waiting for a retry that never comes.
+        },
+        false,
+      );
     } catch (err) {
       const e = classifyMqttError(err, 'connecting');
       // Whatever stops a connection other than refused credentials is worth a new connection later.
@@ -54,38 +66,41 @@ export class MqttSink implements Sink {
     }
     if (!client.connected) {
       await client.endAsync(true).catch(() => {});
-      throw new SinkError('reconnect', 'the MQTT broker closed the connection before accepting it', { errorType: 'connection' });
+      throw new SinkError('reconnect', 'the MQTT broker closed the connection before accepting it', {
+        errorType: 'connection',
+      });
     }
-    client.on('error', (err) => this.context.logger.debug({ sink: this.context.name, err: err.message }, 'mqtt connection error'));
-    this.lost = new Promise<never>((_, reject) => client.once('close', () => reject(new SinkError('reconnect', 'the connection to the MQTT broker closed', { errorType: 'connection' }))));
+    client.on('error', (err) =>
+      this.context.logger.debug({ sink: this.context.name, err: err.message }, 'mqtt connection error'),
+    );
+    this.lost = new Promise<never>((_, reject) =>
+      client.once('close', () =>
+        reject(new SinkError('reconnect', 'the connection to the MQTT broker closed', { errorType: 'connection' })),
+      ),
+    );
     this.lost.catch(() => {});
     this.client = client;
   }
 
   async deliver(batch: readonly TrackedEvent[]): Promise<void> {
     const client = this.client;
-    if (!client?.connected) throw new SinkError('reconnect', 'mqtt sink is not connected', { errorType: 'not_connected' });
-    const rejected: RejectedEvent[] = [];
-    const acks: Promise<unknown>[] = [];
-    batch.forEach((event, index) => {
-      const topic = this.topic.render(event);
-      if ('missing' in topic) {
-        rejected.push({ index, reason: `topic template "${this.topic.source}" needs ${topic.missing}, which the event does not have` });
-        return;
-      }
-      acks.push(client.publishAsync(topic.value, this.codec.encode(event), { qos: this.config.qos, retain: this.config.retain }));
-    });
+    if (!client?.connected)
+      throw new SinkError('reconnect', 'mqtt sink is not connected', { errorType: 'not_connected' });
+    const { routed, unroutable } = routeBatch(this.topic, 'topic', batch);
+    const acks = routed.map(({ event, destination }) =>
+      client.publishAsync(destination, this.codec.encode(event), { qos: this.config.qos, retain: this.config.retain }),
+    );
     try {
-      await withTimeout(Promise.race([Promise.all(acks), this.lost!]), this.config.timeoutMs);
+      await Promise.race([Promise.all(acks), this.lost!]);
     } catch (err) {
       // Publishes left in flight are abandoned with this client; the batch is resent whole.
       for (const ack of acks) ack.catch(() => {});
       throw classifyMqttError(err, 'publishing');
     }
-    if (rejected.length > 0) throw new SinkError('reject', `${rejected.length} event(s) have no topic`, { errorType: 'topic_template', rejected });
+    if (unroutable.length > 0) throw unroutableError('topic', unroutable);
   }
 
-  async close(): Promise<void> {
+  async close(signal: AbortSignal = AbortSignal.timeout(this.config.timeoutMs)): Promise<void> {
     const client = this.client;
     this.client = undefined;
     this.lost = undefined;
@@ -94,12 +109,8 @@ export class MqttSink implements Sink {
       await client.endAsync(true).catch(() => {});
       return;
     }
-    // A graceful end waits for in-flight acks; force it when the broker does not answer.
-    const ended = await Promise.race([
-      client.endAsync().then(() => true, () => false),
-      new Promise<boolean>((r) => setTimeout(() => r(false), this.config.timeoutMs).unref()),
-    ]);
-    if (!ended) await client.endAsync(true).catch(() => {});
+    // A graceful end waits for in-flight acks; the loop's close deadline (timeoutMs) forces it.
+    await closeOrDestroy(signal, client.endAsync(), () => client.endAsync(true).catch(() => {}));
   }
 }
 
@@ -115,19 +126,16 @@ function classifyMqttError(err: unknown, stage: string): SinkError {
   const e = err as { message?: string; code?: unknown } | undefined;
   const message = `${stage} failed: ${e?.message ?? String(err)}`;
   if (e?.code === 4 || e?.code === 5 || e?.code === 134 || e?.code === 135) {
-    return new SinkError('fatal', `the MQTT broker refused the credentials (${message}); check username and password`, { errorType: 'auth', cause: err });
+    return new SinkError('fatal', `the MQTT broker refused the credentials (${message}); check username and password`, {
+      errorType: 'auth',
+      cause: err,
+    });
   }
   if (typeof e?.code === 'string' || /closed|timeout|disconnect/i.test(e?.message ?? '')) {
-    return new SinkError('reconnect', message, { errorType: typeof e?.code === 'string' ? e.code.toLowerCase() : 'connection', cause: err });
+    return new SinkError('reconnect', message, {
+      errorType: typeof e?.code === 'string' ? e.code.toLowerCase() : 'connection',
+      cause: err,
+    });
   }
   return new SinkError('retry', message, { errorType: 'mqtt', cause: err });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SinkError('reconnect', `no ack from the MQTT broker within ${ms} ms`, { errorType: 'timeout' })), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,6 @@
+import { connectionLostCodes } from '../networkErrors.js';
 import { SinkError, type SinkFailureKind } from '../sink.js';
+import type { SqlWhere } from '../sqlSinkFields.js';
 
 /**
  * How a MySQL / MariaDB failure maps to a failure kind (server error numbers and SQLSTATE),
@@ -12,15 +14,11 @@ import { SinkError, type SinkFailureKind } from '../sink.js';
  * | 1045/1044/1698 access denied, 1049 unknown database, 1146 no table, 1054 unknown column, 1142/1143 command denied | fatal |
  * | anything else                                                    | retry     |
  */
-export interface MysqlWhere {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  table: string;
-}
-
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN']);
+const NETWORK_CODES = connectionLostCodes([
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+]);
 const RECONNECT_ERRNOS = new Set([1053, 1927, 2006, 2013]);
 const RETRY_ERRNOS = new Set([1213, 1205, 1040, 1021, 1114, 1203]);
 const DATA_ERRNOS = new Set([1366, 1292, 1265, 1264, 1406, 1048, 1452, 1451, 4025, 3819, 1062, 3140]);
@@ -44,10 +42,13 @@ export function isDataError(err: unknown): boolean {
 
 export function rowReason(err: unknown): string {
   const e = err as MysqlErrorLike;
-  return `mysql refused the row: ${e.sqlMessage ?? e.message ?? String(err)} (${e.code ?? 'error'} ${e.errno ?? ''}, SQLSTATE ${e.sqlState ?? 'unknown'})`.replace(' ,', ',');
+  return `mysql refused the row: ${e.sqlMessage ?? e.message ?? String(err)} (${e.code ?? 'error'} ${e.errno ?? ''}, SQLSTATE ${e.sqlState ?? 'unknown'})`.replace(
+    ' ,',
+    ',',
+  );
 }
 
-export function classifyMysqlError(err: unknown, where: MysqlWhere): SinkError {
+export function classifyMysqlError(err: unknown, where: SqlWhere): SinkError {
   if (err instanceof SinkError) return err;
   const e = (err ?? {}) as MysqlErrorLike;
   const detail = e.sqlMessage ?? e.message ?? String(err);
@@ -57,7 +58,8 @@ export function classifyMysqlError(err: unknown, where: MysqlWhere): SinkError {
   const errorType = errno !== undefined && errno >= 1000 ? `mysql_${errno}` : (code ?? 'mysql_unknown').toLowerCase();
   const make = (kind: SinkFailureKind, message: string) => new SinkError(kind, message, { errorType, cause: err });
 
-  if ((code && NETWORK_CODES.has(code)) || (errno !== undefined && RECONNECT_ERRNOS.has(errno))) return make('reconnect', `${at}: ${detail}`);
+  if ((code && NETWORK_CODES.has(code)) || (errno !== undefined && RECONNECT_ERRNOS.has(errno)))
+    return make('reconnect', `${at}: ${detail}`);
   if (errno !== undefined && RETRY_ERRNOS.has(errno)) return make('retry', `${at}: ${detail}`);
   if (isDataError(err)) return make('reject', rowReason(err));
   switch (errno) {
@@ -67,18 +69,26 @@ export function classifyMysqlError(err: unknown, where: MysqlWhere): SinkError {
     case 1044:
     case 1142:
     case 1143:
-      return make('fatal', `${at}: ${detail}: grant user "${where.user}" INSERT and SELECT on ${where.table} (and CREATE with createTable)`);
+      return make(
+        'fatal',
+        `${at}: ${detail}: grant user "${where.user}" INSERT and SELECT on ${where.table} (and CREATE with createTable)`,
+      );
     case 1049:
       return make('fatal', `${at}: ${detail}: check "database" (or the url's path), or create the database`);
     case 1046:
       return make('fatal', `${at}: ${detail}: set "database", or qualify the table as database.table`);
     case 1146:
-      return make('fatal', `${at}: ${detail}: create table ${where.table} (the DDL is in docs/sinks.md) or set createTable: true`);
+      return make(
+        'fatal',
+        `${at}: ${detail}: create table ${where.table} (the DDL is in docs/sinks.md) or set createTable: true`,
+      );
     case 1054:
       return make('fatal', `${at}: ${detail}: add the column to ${where.table} or change the sink's "columns" mapping`);
   }
   // A fatal protocol error, or a closed connection the client will not reuse.
-  if (e.fatal || /closed state|connection is closed|Connection lost/i.test(detail)) return make('reconnect', `${at}: ${detail}`);
-  if (errno !== undefined && errno >= 1000 && typeof e.sqlState === 'string' && e.sqlState.startsWith('42')) return make('fatal', `${at}: ${detail}`);
+  if (e.fatal || /closed state|connection is closed|Connection lost/i.test(detail))
+    return make('reconnect', `${at}: ${detail}`);
+  if (errno !== undefined && errno >= 1000 && typeof e.sqlState === 'string' && e.sqlState.startsWith('42'))
+    return make('fatal', `${at}: ${detail}`);
   return make('retry', `${at}: ${detail}`);
 }

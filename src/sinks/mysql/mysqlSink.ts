@@ -1,57 +1,67 @@
+import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
-import { SinkError, type RejectedEvent, type Sink, type SinkContext } from '../sink.js';
-import { alwaysPresent, columnMapping, sourceKind, valueAt, type ColumnMapping, type SourceKind } from '../sqlColumns.js';
+import {
+  CONNECTION_CLOSE_MS,
+  SinkError,
+  type Attempt,
+  type Sink,
+  type SinkContext,
+  type SinkDeadlines,
+  closeOrDestroy,
+} from '../sink.js';
+import { insertBatch, type InsertTarget } from '../../sql/batchInsert.js';
+import { createTableSql, encode, mysql as dialect, SERVER_DEFAULTS } from '../../sql/mysql.js';
+import { loadDataBatch, loadDataSql } from '../../sql/mysqlLoadData.js';
+import { columnMapping, valueAt, type ColumnMapping } from '../sqlColumns.js';
 import type { MysqlSinkConfig } from './index.js';
-import { classifyMysqlError, isDataError, rowReason, type MysqlWhere } from './mysqlErrors.js';
-
-/** Rows per INSERT statement: keeps a statement well under max_allowed_packet (16 MiB on MariaDB). */
-const ROWS_PER_STATEMENT = 1000;
-
-/** Column types `createTable` uses for each kind of source (utf8mb4: 255 characters fit an InnoDB key). */
-const CREATE_TYPES: Record<SourceKind, string> = {
-  id: 'VARCHAR(255) NOT NULL PRIMARY KEY',
-  text: 'VARCHAR(255)',
-  longText: 'TEXT',
-  time: 'DATETIME(3)',
-  json: 'JSON',
-};
-
-export function quoteIdent(name: string): string {
-  return `\`${name.replaceAll('`', '``')}\``;
-}
-
-export function quoteTable(table: string): string {
-  return table.split('.').map(quoteIdent).join('.');
-}
-
-/** The CREATE TABLE statement `createTable` runs (and docs/sinks.md shows for the default mapping). */
-export function createTableSql(table: string, mapping: ColumnMapping): string {
-  const lines = mapping.columns.map((column, i) => {
-    const source = mapping.sources[i]!;
-    const notNull = alwaysPresent(source) && source !== 'id' ? ' NOT NULL' : '';
-    return `${quoteIdent(column)} ${CREATE_TYPES[sourceKind(source)]}${notNull}`;
-  });
-  if (!mapping.columns.includes('received_at')) lines.push('`received_at` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)');
-  return `CREATE TABLE IF NOT EXISTS ${quoteTable(table)} (\n  ${lines.join(',\n  ')}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
-}
-
-/** Turns an event value into what a column of this type takes (`json` also covers MariaDB's JSON alias). */
-export function encode(value: unknown, columnType: string): unknown {
-  if (value === undefined || value === null) return null;
-  if (columnType === 'json') return JSON.stringify(value);
-  if (typeof value === 'number' && (columnType === 'datetime' || columnType === 'timestamp' || columnType === 'date')) return new Date(value);
-  if (typeof value === 'object') return JSON.stringify(value);
-  return value;
-}
+import { BrokenConnection } from '../connection.js';
+import { classifyMysqlError, isDataError, rowReason } from './mysqlErrors.js';
+import { sqlWhere, type SqlWhere } from '../sqlSinkFields.js';
+import { noTable, noUniqueId, requireMappedColumns } from '../sqlTableChecks.js';
 
 /**
- * Writes each batch with one multi-row `INSERT ... ON DUPLICATE KEY UPDATE <id> = <id>`, so a
- * batch delivered again writes nothing twice, under a strict sql_mode so that a bad value
- * fails its statement instead of being truncated. `INSERT IGNORE` is not used: it also turns
- * data errors (a value too long, a NOT NULL or CHECK violation) into warnings and writes a
- * truncated or defaulted row.
+ * LOAD DATA LOCAL refused as an operation, not for its data: 1148 ER_NOT_ALLOWED_COMMAND
+ * (MariaDB, and MySQL before 8.0.21, with local_infile off), 3948
+ * ER_CLIENT_LOCAL_FILES_DISABLED (MySQL 8.0.21+), 4166 ER_LOAD_INFILE_CAPABILITY_DISABLED
+ * (MariaDB 10.6+, server or client without the capability), 2068 CR_LOAD_DATA_LOCAL_INFILE_REJECTED.
+ */
+const LOAD_DATA_REFUSED = new Set([1148, 2068, 3948, 4166]);
+
+/**
+ * Destroys the connection's socket, failing its statement in flight with `reason`. mysql2's
+ * own `destroy()` only half-closes the socket (`end()`) and leaves the statement waiting for
+ * an answer that a server blocked on a lock, or a silent network, never sends.
+ */
+function destroySocket(connection: mysql.Connection, reason: unknown): void {
+  const core = (connection as unknown as { connection: { stream?: { destroy(err?: Error): void } } }).connection;
+  const message = reason instanceof Error ? reason.message : String(reason);
+  core.stream?.destroy(Object.assign(new Error(`attempt aborted: ${message}`), { code: 'BEACON_ATTEMPT_ABORTED' }));
+  connection.destroy();
+}
+
+/** The attempt of a `deliver` called outside the loop: never aborted. */
+const UNBOUNDED: Attempt = { signal: new AbortController().signal };
+
+/**
+ * Writes each fresh batch with one `LOAD DATA LOCAL INFILE` inside a transaction, the rows
+ * streamed from memory, and falls back to a multi-row `INSERT ... ON DUPLICATE KEY UPDATE
+ * <id> = <id>` (src/sql/batchInsert.ts) when the load does not go in clean, so a batch
+ * delivered again writes nothing twice and a bad value is never truncated. Everything runs
+ * under a strict sql_mode, so that a bad value fails its INSERT instead of being truncated.
  *
+ * - LOAD DATA is the fast path (the server parses one text stream; docs/performance.md), but
+ *   with LOCAL the server cannot stop the transfer, so it behaves as with IGNORE: an id
+ *   already in the table is skipped, and a bad value is truncated or defaulted, each with a
+ *   warning. So the load runs in a transaction and is committed only when it loaded every row
+ *   without a warning; otherwise it is rolled back and the same attempt writes the batch
+ *   with the INSERT, which skips the ids already there and refuses bad values. A redelivery
+ *   (or a bad row) costs one rolled-back load, as a refused COPY does in the postgres sink.
+ *   An error the load raises itself is handled the same way when it is a data error.
+ * - A server (or client) that refuses LOAD DATA LOCAL (`local_infile` off) is remembered,
+ *   logged once with the setting to change, and gets the INSERT from then on.
+ * - `INSERT IGNORE` is not used: it also turns data errors (a value too long, a NOT NULL or
+ *   CHECK violation) into warnings and writes a truncated or defaulted row.
  * - The session adds `STRICT_ALL_TABLES` to the server's sql_mode and uses UTC (`time_zone
  *   '+00:00'`), so DATETIME columns hold UTC.
  * - A batch over 1000 rows is split into several INSERTs inside one transaction.
@@ -61,30 +71,44 @@ export function encode(value: unknown, columnType: string): unknown {
  */
 export class MysqlSink implements Sink {
   private readonly mapping: ColumnMapping;
-  private readonly where: MysqlWhere;
+  /** Each mapped column's value of an event. */
+  private readonly sources: ((event: TrackedEvent) => unknown)[];
+  private readonly where: SqlWhere;
   private connection: mysql.Connection | undefined;
-  private broken: unknown;
+  /** Whether the connection went away since the last attempt. */
+  private readonly link = new BrokenConnection((err) => classifyMysqlError(err, this.where), 'mysql');
+  readonly deadlines: SinkDeadlines;
   private columnTypes: string[] = [];
+  /** False once the server refused LOAD DATA LOCAL as an operation (not for its data). */
+  private loadDataWorks = true;
 
   constructor(
     private readonly config: MysqlSinkConfig,
     private readonly context: Pick<SinkContext, 'name' | 'logger'>,
+    /** Tests: mysql2 capability flags, e.g. `-LOCAL_FILES` for a client that refuses LOAD DATA LOCAL. */
+    private readonly options: { clientFlags?: string[] } = {},
   ) {
     this.mapping = columnMapping(config.columns);
-    const url = config.url ? new URL(config.url) : undefined;
-    this.where = {
-      host: url?.hostname || config.host || 'localhost',
-      port: Number(url?.port || config.port || 3306),
-      database: (url ? decodeURIComponent(url.pathname.slice(1)) : config.database) || '',
-      user: (url ? decodeURIComponent(url.username) : config.user) || 'root',
-      table: config.table,
+    this.sources = this.mapping.sources.map((source) => (event: TrackedEvent) => valueAt(event, source));
+    this.where = sqlWhere(config, SERVER_DEFAULTS);
+    this.deadlines = {
+      // The loop bounds the attempt (every statement of the batch); on its abort `deliver`
+      // destroys the connection, so the statement ends and the next attempt gets a new one.
+      attemptMs: config.queryTimeoutMs,
+      timedOut: (ms) =>
+        new SinkError(
+          'reconnect',
+          `mysql ${this.where.host}:${this.where.port}: no answer to the batch's statements within ${ms} ms (queryTimeoutMs)`,
+          { errorType: 'timeout' },
+        ),
+      closeMs: CONNECTION_CLOSE_MS,
     };
   }
 
   async open(): Promise<void> {
-    if (this.connection && !this.broken) return;
+    if (this.connection && !this.link.broken) return;
     await this.close();
-    this.broken = undefined;
+    this.link.reset();
     const url = this.config.url ? new URL(this.config.url) : undefined;
     let connection: mysql.Connection | undefined;
     try {
@@ -99,12 +123,15 @@ export class MysqlSink implements Sink {
         charset: 'utf8mb4',
         enableKeepAlive: true,
         supportBigNumbers: true,
+        ...(this.options.clientFlags ? { flags: this.options.clientFlags } : {}),
         connectAttributes: { program_name: `beacon sink ${this.context.name}` },
       });
       connection.on('error', (err: unknown) => {
-        this.broken ??= err;
+        this.link.markBroken(err);
       });
-      await connection.query("SET SESSION sql_mode = CONCAT_WS(',', 'STRICT_ALL_TABLES', @@SESSION.sql_mode), time_zone = '+00:00'");
+      await connection.query(
+        "SET SESSION sql_mode = CONCAT_WS(',', 'STRICT_ALL_TABLES', @@SESSION.sql_mode), time_zone = '+00:00'",
+      );
       if (this.config.createTable) await connection.query(createTableSql(this.config.table, this.mapping));
       this.columnTypes = await this.describeTable(connection);
       this.connection = connection;
@@ -114,111 +141,117 @@ export class MysqlSink implements Sink {
     }
   }
 
-  async deliver(batch: readonly TrackedEvent[]): Promise<void> {
+  /** Called directly (tests, tools) without an attempt, nothing bounds it. */
+  async deliver(batch: readonly TrackedEvent[], attempt: Attempt = UNBOUNDED): Promise<void> {
     const connection = this.connection;
-    if (!connection || this.broken) throw this.lostConnection();
-    const rows = batch.map((event) => this.row(event));
+    if (!connection || this.link.broken) throw this.link.lost();
+    // mysql2 takes no signal, and a statement waiting on a lock never ends by itself: an
+    // aborted attempt destroys its socket, which fails the statement at once (the server drops
+    // the session and rolls its transaction back) and leaves the link broken for a reconnect.
+    const abandon = () => {
+      this.link.markBroken(attempt.signal.reason);
+      destroySocket(connection, attempt.signal.reason);
+    };
+    if (attempt.signal.aborted) abandon();
+    attempt.signal.addEventListener('abort', abandon, { once: true });
     try {
-      await this.insertAll(connection, rows);
-    } catch (err) {
-      if (!isDataError(err)) throw this.failed(err);
-      await this.insertRowByRow(connection, rows);
+      if (this.loadDataWorks && (await this.loadData(connection, batch))) return;
+      await insertBatch(
+        this.insertTarget(connection),
+        batch.map((event) => this.row(event)),
+      );
+    } finally {
+      attempt.signal.removeEventListener('abort', abandon);
     }
   }
 
-  async close(): Promise<void> {
+  /** Called without a signal (by `open`, or directly), the usual connection deadline applies. */
+  async close(signal: AbortSignal = AbortSignal.timeout(CONNECTION_CLOSE_MS)): Promise<void> {
     const connection = this.connection;
     this.connection = undefined;
     if (!connection) return;
-    const ended = await Promise.race([connection.end().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
-    if (!ended) connection.destroy();
+    await closeOrDestroy(signal, connection.end(), () => connection.destroy());
   }
 
   private row(event: TrackedEvent): unknown[] {
     return this.mapping.sources.map((source, i) => encode(valueAt(event, source), this.columnTypes[i]!));
   }
 
-  private get insertSql(): string {
-    const id = quoteIdent(this.mapping.idColumn);
-    return `INSERT INTO ${quoteTable(this.config.table)} (${this.mapping.columns.map(quoteIdent).join(',')}) VALUES ? ON DUPLICATE KEY UPDATE ${id} = ${id}`;
-  }
-
   /**
-   * One statement, bounded by queryTimeoutMs. The timer is ours rather than the client's
-   * (whose timer outlives a connection cut under it): past it the connection is destroyed,
-   * which fails the statement, and the dispatcher reconnects.
+   * The fast path: true when LOAD DATA wrote every row of the batch without a warning and was
+   * committed; false when the batch must go by INSERT (rolled back: an id already there or a
+   * bad value; or LOAD DATA LOCAL refused). Other failures are thrown, classified.
    */
-  private async query(connection: mysql.Connection, sql: string, values?: unknown[]): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        connection.destroy();
-        reject(new SinkError('reconnect', `mysql ${this.where.host}:${this.where.port}: no answer to a statement within ${this.config.queryTimeoutMs} ms`, { errorType: 'timeout' }));
-      }, this.config.queryTimeoutMs);
-    });
-    try {
-      await Promise.race([connection.query({ sql, values }), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private async insertAll(connection: mysql.Connection, rows: unknown[][]): Promise<void> {
-    if (rows.length <= ROWS_PER_STATEMENT) {
-      await this.query(connection, this.insertSql, [rows]);
-      return;
-    }
-    await this.query(connection, 'START TRANSACTION');
-    try {
-      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await this.query(connection, this.insertSql, [rows.slice(i, i + ROWS_PER_STATEMENT)]);
-      await this.query(connection, 'COMMIT');
-    } catch (err) {
-      await this.query(connection, 'ROLLBACK').catch(() => {});
-      throw err;
-    }
-  }
-
-  /** The fallback after a data error: row by row in one transaction, the refused rows named. */
-  private async insertRowByRow(connection: mysql.Connection, rows: unknown[][]): Promise<void> {
-    const rejected: RejectedEvent[] = [];
-    let errorType = 'mysql_data';
+  private async loadData(connection: mysql.Connection, batch: readonly TrackedEvent[]): Promise<boolean> {
     try {
       await this.query(connection, 'START TRANSACTION');
-      for (let index = 0; index < rows.length; index++) {
-        try {
-          await this.query(connection, this.insertSql, [[rows[index]]]);
-        } catch (err) {
-          if (!isDataError(err)) throw err;
-          rejected.push({ index, reason: rowReason(err) });
-          errorType = classifyMysqlError(err, this.where).errorType;
-        }
+      const result = (await this.query(connection, loadDataSql(this.config.table, this.mapping), undefined, () =>
+        Readable.from(loadDataBatch(batch, this.sources, this.columnTypes, encode)),
+      )) as mysql.ResultSetHeader;
+      if (result.affectedRows === batch.length && result.warningStatus === 0) {
+        await this.query(connection, 'COMMIT');
+        return true;
       }
-      await this.query(connection, 'COMMIT');
+      await this.query(connection, 'ROLLBACK');
+      return false;
     } catch (err) {
-      await this.query(connection, 'ROLLBACK').catch(() => {});
-      throw this.failed(err);
+      if (!this.link.broken) await this.query(connection, 'ROLLBACK').catch(() => {});
+      const errno = (err as { errno?: unknown }).errno;
+      if (typeof errno === 'number' && LOAD_DATA_REFUSED.has(errno)) {
+        this.loadDataWorks = false;
+        this.context.logger.warn(
+          { sink: this.context.name, errno },
+          `mysql ${this.where.host}:${this.where.port} refuses LOAD DATA LOCAL INFILE: writing with INSERT, several times slower; set local_infile=ON on the server to load batches in bulk`,
+        );
+        return false;
+      }
+      if (!isDataError(err)) throw this.link.failed(err);
+      return false;
     }
-    if (rejected.length > 0) {
-      throw new SinkError('reject', `mysql refused ${rejected.length} of ${rows.length} row(s) of the batch: ${rejected[0]!.reason}`, { errorType, rejected });
-    }
+  }
+
+  /** The INSERT path (batchInsert.ts) on this connection. */
+  private insertTarget(connection: mysql.Connection): InsertTarget {
+    return {
+      dialect,
+      table: this.config.table,
+      mapping: this.mapping,
+      run: async (sql, values) => {
+        await this.query(connection, sql, values);
+      },
+      isDataError,
+      rowReason,
+      errorType: (err) => classifyMysqlError(err, this.where).errorType,
+      failed: (err) => this.link.failed(err),
+    };
+  }
+
+  /** One statement; the attempt's deadline bounds it (see `deliver`). */
+  private async query(
+    connection: mysql.Connection,
+    sql: string,
+    values?: unknown[],
+    infileStreamFactory?: () => Readable,
+  ): Promise<unknown> {
+    const [result] = await connection.query({ sql, values, infileStreamFactory });
+    return result;
   }
 
   /** The type of every mapped column (MariaDB's JSON, a LONGTEXT with a json_valid check, counts as json). */
   private async describeTable(connection: mysql.Connection): Promise<string[]> {
-    const [schema, table] = this.config.table.includes('.') ? this.config.table.split('.') : [undefined, this.config.table];
+    const [schema, table] = this.config.table.includes('.')
+      ? this.config.table.split('.')
+      : [undefined, this.config.table];
     const [rows] = await connection.query<mysql.RowDataPacket[]>(
       'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, TABLE_SCHEMA AS db FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?',
       [schema ?? null, table],
     );
     const at = `mysql ${this.where.host}:${this.where.port}/${this.where.database}`;
     if (rows.length === 0) {
-      throw new SinkError('fatal', `${at}: table ${this.config.table} does not exist: create it (the DDL is in docs/sinks.md) or set createTable: true`, { errorType: 'no_table' });
+      throw noTable(at, this.config.table);
     }
     const types = new Map(rows.map((r) => [String(r.name), String(r.type).toLowerCase()]));
-    const missing = this.mapping.columns.filter((c) => !types.has(c));
-    if (missing.length > 0) {
-      throw new SinkError('fatal', `${at}: table ${this.config.table} has no column ${missing.join(', ')}: add it, or change the sink's "columns" mapping`, { errorType: 'no_column' });
-    }
+    requireMappedColumns(at, this.config.table, this.mapping, types);
     // Without a unique key on the id column ON DUPLICATE KEY never fires and redeliveries write twice.
     const [keys] = await connection.query<mysql.RowDataPacket[]>(
       `SELECT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0
@@ -226,9 +259,10 @@ export class MysqlSink implements Sink {
       [String(rows[0]!.db), table, this.mapping.idColumn],
     );
     if (keys.length === 0) {
-      throw new SinkError('fatal', `${at}: column ${this.mapping.idColumn} of ${this.config.table} must be the primary key (or have a unique index): it takes the event id that keeps redeliveries from writing twice`, { errorType: 'no_unique_id' });
+      throw noUniqueId(at, this.config.table, this.mapping);
     }
-    for (const column of await this.mariadbJsonColumns(connection, String(rows[0]!.db), table!)) types.set(column, 'json');
+    for (const column of await this.mariadbJsonColumns(connection, String(rows[0]!.db), table!))
+      types.set(column, 'json');
     return this.mapping.columns.map((c) => types.get(c)!);
   }
 
@@ -246,20 +280,5 @@ export class MysqlSink implements Sink {
     } catch {
       return [];
     }
-  }
-
-  private failed(err: unknown): SinkError {
-    const e = this.broken && !(err instanceof SinkError) ? this.lostConnection() : classifyMysqlError(err, this.where);
-    if (e.kind === 'reconnect') this.broken ??= err;
-    return e;
-  }
-
-  private lostConnection(): SinkError {
-    const cause = this.broken;
-    if (cause) {
-      const e = classifyMysqlError(cause, this.where);
-      return e.kind === 'fatal' ? e : new SinkError('reconnect', e.message, { errorType: e.errorType, cause });
-    }
-    return new SinkError('reconnect', 'mysql sink is not connected', { errorType: 'not_open' });
   }
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { duration } from '../../config/units.js';
 import { templateString } from '../eventTemplate.js';
 import type { SinkDefinition } from '../sink.js';
-import { sinkConfigSchema } from '../sinkConfig.js';
+import { batchWithDefaults, DEFAULT_BATCH, MAX_IN_FLIGHT, sinkConfigSchema } from '../sinkConfig.js';
 import { NatsSink } from './natsSink.js';
 
 const streamSchema = z.strictObject({
@@ -32,8 +32,16 @@ export const natsConfigSchema = sinkConfigSchema('nats', {
   token: z.string().optional(),
   /** Connect timeout, and the longest wait for a flush or a batch's JetStream acks. */
   timeoutMs: duration().default(10_000),
+  /**
+   * The client takes publishes and flushes from several callers at once, and JetStream drops a
+   * re-sent event by its id, so several batches may be in flight. One by default: a batch's
+   * publishes are already all in flight together, so only its last round trip overlaps (not
+   * measured yet); above 1, subjects no longer get events in log order.
+   */
+  batch: batchWithDefaults(DEFAULT_BATCH, { default: 1, max: MAX_IN_FLIGHT }).prefault({}),
 }).superRefine((config, ctx) => {
-  if (config.stream && !config.jetstream) ctx.addIssue({ code: 'custom', path: ['stream'], message: '`stream` needs `jetstream: true`' });
+  if (config.stream && !config.jetstream)
+    ctx.addIssue({ code: 'custom', path: ['stream'], message: '`stream` needs `jetstream: true`' });
 });
 
 export type NatsSinkConfig = z.output<typeof natsConfigSchema>;

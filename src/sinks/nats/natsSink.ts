@@ -1,10 +1,17 @@
 import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, JetStreamApiError, StorageType, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  JetStreamApiError,
+  StorageType,
+  type JetStreamClient,
+  type PubAck,
+} from '@nats-io/jetstream';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { getCodec } from '../../event/codecs/registry.js';
 import type { Codec } from '../../event/codecs/codec.js';
-import { compileTemplate, type EventTemplate } from '../eventTemplate.js';
-import { SinkError, type RejectedEvent, type Sink, type SinkContext } from '../sink.js';
+import { compileTemplate, routeBatch, unroutableError, type EventTemplate } from '../eventTemplate.js';
+import { SinkError, type Sink, type SinkContext, type SinkDeadlines, closeOrDestroy } from '../sink.js';
 import type { NatsSinkConfig } from './index.js';
 import { classifyNatsError, worstFailure } from './natsErrors.js';
 
@@ -30,6 +37,7 @@ export class NatsSink implements Sink {
   /** Rejects when the connection closes, so an attempt in flight fails at once, not at its timeout. */
   private lost: Promise<never> | undefined;
   private js: JetStreamClient | undefined;
+  readonly deadlines: SinkDeadlines;
   /** An asynchronous server error (permissions violation) seen since the last delivery. */
   private serverError: Error | undefined;
 
@@ -39,6 +47,13 @@ export class NatsSink implements Sink {
   ) {
     this.codec = getCodec(config.codec);
     this.subject = compileTemplate(config.subject, cleanToken);
+    this.deadlines = {
+      // Core NATS: a flush past timeoutMs replaces the connection. JetStream publishes carry
+      // their own timeout (the client's), so their failures are classified one by one.
+      attemptMs: config.jetstream ? undefined : config.timeoutMs,
+      timedOut: () => classifyNatsError(new errors.TimeoutError(), 'publishing'),
+      closeMs: config.timeoutMs,
+    };
   }
 
   async open(): Promise<void> {
@@ -76,51 +91,51 @@ export class NatsSink implements Sink {
 
   async deliver(batch: readonly TrackedEvent[]): Promise<void> {
     const nc = this.nc;
-    if (!nc || nc.isClosed()) throw new SinkError('reconnect', 'nats sink is not connected', { errorType: 'not_connected' });
-    const rejected: RejectedEvent[] = [];
-    const messages: { subject: string; event: TrackedEvent }[] = [];
-    batch.forEach((event, index) => {
-      const subject = this.subject.render(event);
-      if ('missing' in subject) rejected.push({ index, reason: `subject template "${this.subject.source}" needs ${subject.missing}, which the event does not have` });
-      else messages.push({ subject: subject.value, event });
-    });
+    if (!nc || nc.isClosed())
+      throw new SinkError('reconnect', 'nats sink is not connected', { errorType: 'not_connected' });
+    const { routed, unroutable } = routeBatch(this.subject, 'subject', batch);
+    const messages = routed.map(({ destination, event }) => ({ subject: destination, event }));
     if (this.js) await this.publishJetStream(this.js, messages);
     else await this.publishCore(nc, messages);
-    if (rejected.length > 0) {
-      throw new SinkError('reject', `${rejected.length} event(s) have no subject`, { errorType: 'subject_template', rejected });
-    }
+    if (unroutable.length > 0) throw unroutableError('subject', unroutable);
   }
 
-  async close(): Promise<void> {
+  async close(signal: AbortSignal = AbortSignal.timeout(this.config.timeoutMs)): Promise<void> {
     const nc = this.nc;
     this.nc = undefined;
     this.lost = undefined;
     this.js = undefined;
     if (!nc || nc.isClosed()) return;
-    // drain() flushes what the client still buffers; close() if the server never answers.
-    const drained = await Promise.race([
-      nc.drain().then(() => true, () => false),
-      new Promise<boolean>((r) => setTimeout(() => r(false), this.config.timeoutMs).unref()),
-    ]);
-    if (!drained) await nc.close().catch(() => {});
+    // drain() flushes what the client still buffers; the loop's close deadline (timeoutMs) closes it.
+    await closeOrDestroy(signal, nc.drain(), () => nc.close().catch(() => {}));
   }
 
-  private async publishCore(nc: NatsConnection, messages: readonly { subject: string; event: TrackedEvent }[]): Promise<void> {
+  private async publishCore(
+    nc: NatsConnection,
+    messages: readonly { subject: string; event: TrackedEvent }[],
+  ): Promise<void> {
     try {
       for (const { subject, event } of messages) nc.publish(subject, this.codec.encode(event));
-      await withTimeout(Promise.race([nc.flush(), this.lost!]), this.config.timeoutMs);
+      await Promise.race([nc.flush(), this.lost!]);
     } catch (err) {
       throw classifyNatsError(err, 'publishing');
     }
     this.throwServerError();
   }
 
-  private async publishJetStream(js: JetStreamClient, messages: readonly { subject: string; event: TrackedEvent }[]): Promise<void> {
+  private async publishJetStream(
+    js: JetStreamClient,
+    messages: readonly { subject: string; event: TrackedEvent }[],
+  ): Promise<void> {
     const timeout = this.config.timeoutMs;
     const results = await Promise.allSettled<PubAck>(
-      messages.map(({ subject, event }) => Promise.race([js.publish(subject, this.codec.encode(event), { msgID: event.id, timeout }), this.lost!])),
+      messages.map(({ subject, event }) =>
+        Promise.race([js.publish(subject, this.codec.encode(event), { msgID: event.id, timeout }), this.lost!]),
+      ),
     );
-    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [classifyNatsError(r.reason, 'publishing', messages[i]!.subject)] : []));
+    const failures = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [classifyNatsError(r.reason, 'publishing', messages[i]!.subject)] : [],
+    );
     this.throwServerError();
     if (failures.length > 0) throw worstFailure(failures, results.length);
   }
@@ -138,7 +153,11 @@ export class NatsSink implements Sink {
         },
       );
       if (!exists && !stream.create) {
-        throw new SinkError('fatal', `JetStream stream "${stream.name}" does not exist: create it, or set stream.create: true`, { errorType: 'no_stream' });
+        throw new SinkError(
+          'fatal',
+          `JetStream stream "${stream.name}" does not exist: create it, or set stream.create: true`,
+          { errorType: 'no_stream' },
+        );
       }
       if (!exists) {
         await jsm.streams.add({
@@ -148,7 +167,10 @@ export class NatsSink implements Sink {
           max_age: stream.maxAge * 1_000_000,
           duplicate_window: stream.duplicateWindow * 1_000_000,
         });
-        this.context.logger.info({ sink: this.context.name, stream: stream.name, subjects: stream.subjects }, 'created JetStream stream');
+        this.context.logger.info(
+          { sink: this.context.name, stream: stream.name, subjects: stream.subjects },
+          'created JetStream stream',
+        );
       }
     }
     this.js = jetstream(nc, { timeout: this.config.timeoutMs });
@@ -157,7 +179,10 @@ export class NatsSink implements Sink {
   /** Remembers permission errors the server sends asynchronously (core publishes get no answer). */
   private async watch(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status()) {
-      if (status.type === 'error' && (status.error instanceof errors.PermissionViolationError || status.error instanceof errors.AuthorizationError)) {
+      if (
+        status.type === 'error' &&
+        (status.error instanceof errors.PermissionViolationError || status.error instanceof errors.AuthorizationError)
+      ) {
         this.serverError = status.error;
       }
     }
@@ -167,15 +192,9 @@ export class NatsSink implements Sink {
     const err = this.serverError;
     if (!err) return;
     this.serverError = undefined;
-    throw new SinkError('fatal', `NATS refused the sink: ${err.message}; check the user's publish permissions`, { errorType: 'permissions', cause: err });
+    throw new SinkError('fatal', `NATS refused the sink: ${err.message}; check the user's publish permissions`, {
+      errorType: 'permissions',
+      cause: err,
+    });
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new errors.TimeoutError()), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -4,7 +4,10 @@ import { sinkConfigSchema } from '../sinkConfig.js';
 import { refineSqlConnection, sqlSinkFields, SQL_SECRET_KEYS } from '../sqlSinkFields.js';
 import { PostgresSink } from './postgresSink.js';
 
-export const postgresConfigSchema = sinkConfigSchema('postgres', sqlSinkFields({ pattern: /^postgres(ql)?:\/\//, expected: 'a postgres:// or postgresql:// URL' })).superRefine(refineSqlConnection);
+export const postgresConfigSchema = sinkConfigSchema(
+  'postgres',
+  sqlSinkFields({ pattern: /^postgres(ql)?:\/\//, expected: 'a postgres:// or postgresql:// URL' }),
+).superRefine(refineSqlConnection);
 
 export type PostgresSinkConfig = z.output<typeof postgresConfigSchema>;
 

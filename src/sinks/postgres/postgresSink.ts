@@ -1,53 +1,18 @@
 import pg from 'pg';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
-import { SinkError, type RejectedEvent, type Sink, type SinkContext } from '../sink.js';
-import { alwaysPresent, columnMapping, sourceKind, valueAt, type ColumnMapping, type SourceKind } from '../sqlColumns.js';
+import { CONNECTION_CLOSE_MS, type Sink, type SinkContext, type SinkDeadlines, whenAborted } from '../sink.js';
+import { insertBatch, type InsertTarget } from '../../sql/batchInsert.js';
+import { copySql, createTableSql, encode, postgres, quoteTable, SERVER_DEFAULTS } from '../../sql/postgres.js';
+import { columnMapping, valueAt, type ColumnMapping } from '../sqlColumns.js';
 import { copyChunks, copyFrom } from './copyFrom.js';
 import type { PostgresSinkConfig } from './index.js';
-import { classifyPgError, isDataError, rowReason, sqlState, type PgWhere } from './pgErrors.js';
-
-/** PostgreSQL takes at most 65535 parameters in one statement. */
-const MAX_PARAMS = 65_535;
+import { BrokenConnection } from '../connection.js';
+import { classifyPgError, isDataError, rowReason, sqlState } from './pgErrors.js';
+import { sqlWhere, type SqlWhere } from '../sqlSinkFields.js';
+import { noTable, noUniqueId, requireMappedColumns } from '../sqlTableChecks.js';
 
 /** COPY refused as an operation on this table, not for its data: 0A000, e.g. "COPY FROM not supported with row-level security". */
 const COPY_UNSUPPORTED = new Set(['0A000']);
-
-/** Column types `createTable` uses for each kind of source. */
-const CREATE_TYPES: Record<SourceKind, string> = {
-  id: 'text PRIMARY KEY',
-  text: 'text',
-  longText: 'text',
-  time: 'timestamptz',
-  json: 'jsonb',
-};
-
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-export function quoteTable(table: string): string {
-  return table.split('.').map(quoteIdent).join('.');
-}
-
-/** The CREATE TABLE statement `createTable` runs (and docs/sinks.md shows for the default mapping). */
-export function createTableSql(table: string, mapping: ColumnMapping): string {
-  const lines = mapping.columns.map((column, i) => {
-    const source = mapping.sources[i]!;
-    const notNull = alwaysPresent(source) && source !== 'id' ? ' NOT NULL' : '';
-    return `${quoteIdent(column)} ${CREATE_TYPES[sourceKind(source)]}${notNull}`;
-  });
-  if (!mapping.columns.includes('received_at')) lines.push(`"received_at" timestamptz NOT NULL DEFAULT now()`);
-  return `CREATE TABLE IF NOT EXISTS ${quoteTable(table)} (\n  ${lines.join(',\n  ')}\n)`;
-}
-
-/** Turns an event value into the parameter a column of this type takes. */
-export function encode(value: unknown, columnType: string): unknown {
-  if (value === undefined || value === null) return null;
-  if (columnType === 'json' || columnType === 'jsonb') return JSON.stringify(value);
-  if (typeof value === 'number' && (columnType.startsWith('timestamp') || columnType === 'date')) return new Date(value).toISOString();
-  if (typeof value === 'object') return JSON.stringify(value);
-  return value;
-}
 
 /**
  * Writes each batch with one `COPY ... FROM STDIN`, and falls back to a multi-row
@@ -71,10 +36,11 @@ export function encode(value: unknown, columnType: string): unknown {
  */
 export class PostgresSink implements Sink {
   private readonly mapping: ColumnMapping;
-  private readonly where: PgWhere;
+  private readonly where: SqlWhere;
   private client: pg.Client | undefined;
-  /** Why the connection went away since the last deliver, if it did. */
-  private broken: unknown;
+  /** Whether the connection went away since the last attempt. */
+  private readonly link = new BrokenConnection((err) => classifyPgError(err, this.where), 'postgres');
+  readonly deadlines: SinkDeadlines = { closeMs: CONNECTION_CLOSE_MS };
   /** The type of each mapped column, read from the table at open. */
   private columnTypes: string[] = [];
   /** False once the table refused COPY as an operation (not for its data). */
@@ -85,31 +51,30 @@ export class PostgresSink implements Sink {
     private readonly context: Pick<SinkContext, 'name' | 'logger'>,
   ) {
     this.mapping = columnMapping(config.columns);
-    const url = config.url ? new URL(config.url) : undefined;
-    this.where = {
-      host: url?.hostname || config.host || 'localhost',
-      port: Number(url?.port || config.port || 5432),
-      database: (url ? decodeURIComponent(url.pathname.slice(1)) : config.database) || 'postgres',
-      user: (url ? decodeURIComponent(url.username) : config.user) || 'postgres',
-      table: config.table,
-    };
+    this.where = sqlWhere(config, SERVER_DEFAULTS);
   }
 
   async open(): Promise<void> {
-    if (this.client && !this.broken) return;
+    if (this.client && !this.link.broken) return;
     await this.close();
-    this.broken = undefined;
+    this.link.reset();
     const client = new pg.Client({
       ...(this.config.url
         ? { connectionString: this.config.url }
-        : { host: this.where.host, port: this.where.port, user: this.where.user, password: this.config.password, database: this.where.database }),
+        : {
+            host: this.where.host,
+            port: this.where.port,
+            user: this.where.user,
+            password: this.config.password,
+            database: this.where.database,
+          }),
       connectionTimeoutMillis: this.config.connectTimeoutMs,
       query_timeout: this.config.queryTimeoutMs,
       keepAlive: true,
       application_name: `beacon sink ${this.context.name}`.slice(0, 63),
     });
     client.on('error', (err) => {
-      this.broken ??= err;
+      this.link.markBroken(err);
     });
     try {
       await client.connect();
@@ -124,93 +89,54 @@ export class PostgresSink implements Sink {
 
   async deliver(batch: readonly TrackedEvent[]): Promise<void> {
     const client = this.client;
-    if (!client || this.broken) throw this.lostConnection();
+    if (!client || this.link.broken) throw this.link.lost();
     if (this.copyWorks) {
       try {
-        await copyFrom(client, this.copySql, copyChunks(batch, (event) => this.row(event)));
+        await copyFrom(
+          client,
+          copySql(this.config.table, this.mapping),
+          copyChunks(batch, (event) => this.row(event)),
+        );
         return;
       } catch (err) {
         if (COPY_UNSUPPORTED.has(sqlState(err) ?? '')) this.copyWorks = false;
-        else if (!isDataError(err)) throw this.failed(err);
+        else if (!isDataError(err)) throw this.link.failed(err);
       }
     }
-    const rows = batch.map((event) => this.row(event));
-    try {
-      await this.insertAll(client, rows);
-    } catch (err) {
-      if (!isDataError(err)) throw this.failed(err);
-      await this.insertRowByRow(client, rows);
-    }
+    await insertBatch(
+      this.insertTarget(client),
+      batch.map((event) => this.row(event)),
+    );
   }
 
-  async close(): Promise<void> {
+  /** Called without a signal (by `open`, or directly), the usual connection deadline applies. */
+  async close(signal: AbortSignal = AbortSignal.timeout(CONNECTION_CLOSE_MS)): Promise<void> {
     const client = this.client;
     this.client = undefined;
     if (!client) return;
-    // Every deliver waits for its statement, so nothing is buffered here.
-    await Promise.race([client.end().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+    // Every deliver waits for its statement, so nothing is buffered here; a connection that
+    // does not end by the deadline is left to the server's timeout.
+    await Promise.race([client.end().catch(() => {}), whenAborted(signal)]);
   }
 
   private row(event: TrackedEvent): unknown[] {
     return this.mapping.sources.map((source, i) => encode(valueAt(event, source), this.columnTypes[i]!));
   }
 
-  private get copySql(): string {
-    return `COPY ${quoteTable(this.config.table)} (${this.mapping.columns.map(quoteIdent).join(',')}) FROM STDIN`;
-  }
-
-  private insertSql(rowCount: number): string {
-    const n = this.mapping.columns.length;
-    const values = Array.from({ length: rowCount }, (_, r) => `(${Array.from({ length: n }, (_, c) => `$${r * n + c + 1}`).join(',')})`);
-    return `INSERT INTO ${quoteTable(this.config.table)} (${this.mapping.columns.map(quoteIdent).join(',')}) VALUES ${values.join(',')} ON CONFLICT (${quoteIdent(this.mapping.idColumn)}) DO NOTHING`;
-  }
-
-  private async insertAll(client: pg.Client, rows: unknown[][]): Promise<void> {
-    const perStatement = Math.floor(MAX_PARAMS / this.mapping.columns.length);
-    if (rows.length <= perStatement) {
-      await client.query(this.insertSql(rows.length), rows.flat());
-      return;
-    }
-    await client.query('BEGIN');
-    try {
-      for (let i = 0; i < rows.length; i += perStatement) {
-        const chunk = rows.slice(i, i + perStatement);
-        await client.query(this.insertSql(chunk.length), chunk.flat());
-      }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
-  }
-
-  /** The fallback after a data error: every row under its own savepoint, in one transaction. */
-  private async insertRowByRow(client: pg.Client, rows: unknown[][]): Promise<void> {
-    const rejected: RejectedEvent[] = [];
-    let errorType = 'pg_data';
-    const one = this.insertSql(1);
-    try {
-      await client.query('BEGIN');
-      for (let index = 0; index < rows.length; index++) {
-        await client.query('SAVEPOINT beacon_row');
-        try {
-          await client.query(one, rows[index]);
-          await client.query('RELEASE SAVEPOINT beacon_row');
-        } catch (err) {
-          if (!isDataError(err)) throw err;
-          await client.query('ROLLBACK TO SAVEPOINT beacon_row');
-          rejected.push({ index, reason: rowReason(err) });
-          errorType = classifyPgError(err, this.where).errorType;
-        }
-      }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw this.failed(err);
-    }
-    if (rejected.length > 0) {
-      throw new SinkError('reject', `postgres refused ${rejected.length} of ${rows.length} row(s) of the batch: ${rejected[0]!.reason}`, { errorType, rejected });
-    }
+  /** The INSERT path (batchInsert.ts) on this connection: after a refused COPY, or for a table COPY cannot write. */
+  private insertTarget(client: pg.Client): InsertTarget {
+    return {
+      dialect: postgres,
+      table: this.config.table,
+      mapping: this.mapping,
+      run: async (sql, values) => {
+        await client.query(sql, values);
+      },
+      isDataError,
+      rowReason,
+      errorType: (err) => classifyPgError(err, this.where).errorType,
+      failed: (err) => this.link.failed(err),
+    };
   }
 
   private async createTable(client: pg.Client): Promise<void> {
@@ -233,13 +159,10 @@ export class PostgresSink implements Sink {
     );
     const at = `postgres ${this.where.host}:${this.where.port}/${this.where.database}`;
     if (!result.rows[0]?.exists) {
-      throw new SinkError('fatal', `${at}: table ${this.config.table} does not exist: create it (the DDL is in docs/sinks.md) or set createTable: true`, { errorType: 'no_table' });
+      throw noTable(at, this.config.table);
     }
     const types = new Map(result.rows.map((r) => [r.name, r.type ?? '']));
-    const missing = this.mapping.columns.filter((c) => !types.has(c));
-    if (missing.length > 0) {
-      throw new SinkError('fatal', `${at}: table ${this.config.table} has no column ${missing.join(', ')}: add it, or change the sink's "columns" mapping`, { errorType: 'no_column' });
-    }
+    requireMappedColumns(at, this.config.table, this.mapping, types);
     // COPY has no ON CONFLICT: without a unique key on the id a redelivery would write twice,
     // where the INSERT would have failed (42P10). The key ON CONFLICT (id) can use: unique,
     // immediate, on exactly that column, not partial, not an expression.
@@ -250,24 +173,8 @@ export class PostgresSink implements Sink {
       [quoteTable(this.config.table), this.mapping.idColumn],
     );
     if (!key.rows[0]?.unique_id) {
-      throw new SinkError('fatal', `${at}: column ${this.mapping.idColumn} of ${this.config.table} must be the primary key (or have a unique index): it takes the event id that keeps redeliveries from writing twice`, { errorType: 'no_unique_id' });
+      throw noUniqueId(at, this.config.table, this.mapping);
     }
     return this.mapping.columns.map((c) => types.get(c)!.replace(/\(.*$/, ''));
-  }
-
-  /** Classifies a failure; one that leaves the connection unusable marks it broken. */
-  private failed(err: unknown): SinkError {
-    const e = this.broken && !(err instanceof SinkError) ? this.lostConnection() : classifyPgError(err, this.where);
-    if (e.kind === 'reconnect') this.broken ??= err;
-    return e;
-  }
-
-  private lostConnection(): SinkError {
-    const cause = this.broken;
-    if (cause) {
-      const e = classifyPgError(cause, this.where);
-      return e.kind === 'fatal' ? e : new SinkError('reconnect', e.message, { errorType: e.errorType, cause });
-    }
-    return new SinkError('reconnect', 'postgres sink is not connected', { errorType: 'not_open' });
   }
 }

@@ -11,7 +11,10 @@ import { SinkError, type SinkFailureKind } from '../sink.js';
  * | NOT_FOUND (exchange or queue missing)               | retry (it may be created later; probed at maxFailoverDuration) |
  * | refused, reset, closed, timed out, heartbeat lost   | reconnect |
  */
-export function classifyAmqpError(err: unknown, where: { host: string; port: number; vhost: string; user: string }): SinkError {
+export function classifyAmqpError(
+  err: unknown,
+  where: { host: string; port: number; vhost: string; user: string },
+): SinkError {
   const e = err as { code?: unknown; message?: string; cause?: { code?: unknown; message?: string } } | undefined;
   const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : 'network';
   const detail = e?.message ?? String(err);

@@ -58,7 +58,11 @@ export const rabbitmqConfigSchema = sinkConfigSchema('rabbitmq', {
   heartbeatSeconds: z.number().int().min(0).max(600).default(30),
 }).superRefine((config, ctx) => {
   if ((config.exchange === undefined) === (config.queue === undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['exchange'], message: 'set exactly one of "exchange" (with "routingKey") or "queue"' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['exchange'],
+      message: 'set exactly one of "exchange" (with "routingKey") or "queue"',
+    });
   }
 });
 

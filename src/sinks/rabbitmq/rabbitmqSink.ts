@@ -4,8 +4,17 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { getCodec } from '../../event/codecs/registry.js';
 import type { Codec } from '../../event/codecs/codec.js';
-import { SinkError, type RejectedEvent, type Sink, type SinkContext } from '../sink.js';
+import {
+  CONNECTION_CLOSE_MS,
+  SinkError,
+  type RejectedEvent,
+  type Sink,
+  type SinkContext,
+  type SinkDeadlines,
+  closeOrDestroy,
+} from '../sink.js';
 import type { RabbitmqSinkConfig } from './index.js';
+import { BrokenConnection } from '../connection.js';
 import { classifyAmqpError } from './amqpErrors.js';
 import { compileTemplate, type EventTemplate } from '../eventTemplate.js';
 
@@ -28,8 +37,9 @@ export class RabbitmqSink implements Sink {
   private readonly where: { host: string; port: number; vhost: string; user: string };
   private connection: Connection | undefined;
   private channel: Channel | undefined;
-  /** Why the connection or channel went away since the last deliver, if it did. */
-  private broken: unknown;
+  /** Whether the connection went away since the last attempt. */
+  private readonly link = new BrokenConnection((err) => classifyAmqpError(err, this.where), 'rabbitmq');
+  readonly deadlines: SinkDeadlines;
 
   constructor(
     private readonly config: RabbitmqSinkConfig,
@@ -38,12 +48,20 @@ export class RabbitmqSink implements Sink {
     this.codec = getCodec(config.codec);
     this.routingKey = config.queue !== undefined ? undefined : compileTemplate(config.routingKey);
     this.where = { host: config.host, port: config.port, vhost: config.vhost, user: config.user };
+    this.deadlines = {
+      attemptMs: config.confirmTimeoutMs,
+      timedOut: (ms) =>
+        new SinkError('reconnect', `rabbitmq ${config.host}:${config.port} did not confirm the batch within ${ms} ms`, {
+          errorType: 'confirm_timeout',
+        }),
+      closeMs: CONNECTION_CLOSE_MS,
+    };
   }
 
   async open(): Promise<void> {
     if (this.channel?.active) return;
     await this.close();
-    this.broken = undefined;
+    this.link.reset();
     const tls = this.tlsOptions();
     const connection = new Connection({
       hostname: this.config.host,
@@ -62,16 +80,16 @@ export class RabbitmqSink implements Sink {
     });
     this.connection = connection;
     connection.on('error', (err) => {
-      this.broken ??= err;
+      this.link.markBroken(err);
     });
     try {
       await this.firstConnect(connection);
       const channel = await connection.acquire();
       channel.on('close', () => {
-        this.broken ??= new SinkError('reconnect', 'the channel was closed', { errorType: 'channel_closed' });
+        this.link.markBroken(new SinkError('reconnect', 'the channel was closed', { errorType: 'channel_closed' }));
       });
       channel.on('error', (err) => {
-        this.broken ??= err;
+        this.link.markBroken(err);
       });
       await channel.confirmSelect();
       await this.declare(channel);
@@ -85,18 +103,24 @@ export class RabbitmqSink implements Sink {
 
   async deliver(batch: readonly TrackedEvent[]): Promise<void> {
     const channel = this.channel;
-    if (!channel?.active || this.broken) throw this.lostConnection();
+    if (!channel?.active || this.link.broken) throw this.link.lost();
     const rejected: RejectedEvent[] = [];
     const messages: { index: number; routingKey: string; body: Buffer }[] = [];
     batch.forEach((event, index) => {
       const rendered = this.routingKey ? this.routingKey.render(event) : { value: this.config.queue! };
       if ('missing' in rendered) {
-        rejected.push({ index, reason: `routing key template "${this.config.routingKey}": the event has no ${rendered.missing} (add a fallback, e.g. {${rendered.missing}|unknown})` });
+        rejected.push({
+          index,
+          reason: `routing key template "${this.config.routingKey}": the event has no ${rendered.missing} (add a fallback, e.g. {${rendered.missing}|unknown})`,
+        });
         return;
       }
       const routingKey = rendered.value;
       if (Buffer.byteLength(routingKey) > MAX_ROUTING_KEY_BYTES) {
-        rejected.push({ index, reason: `routing key is longer than ${MAX_ROUTING_KEY_BYTES} bytes: ${routingKey.slice(0, 80)}...` });
+        rejected.push({
+          index,
+          reason: `routing key is longer than ${MAX_ROUTING_KEY_BYTES} bytes: ${routingKey.slice(0, 80)}...`,
+        });
       } else {
         messages.push({ index, routingKey, body: this.body(event) });
       }
@@ -111,7 +135,6 @@ export class RabbitmqSink implements Sink {
       if (match) returned.set(match.index, msg);
     };
     channel.on('basic.return', onReturn);
-    let timer: NodeJS.Timeout | undefined;
     let results: PromiseSettledResult<void>[];
     try {
       const publishing = Promise.allSettled(
@@ -124,23 +147,19 @@ export class RabbitmqSink implements Sink {
               mandatory: this.config.mandatory,
               messageId: batch[m.index]!.id,
               type: batch[m.index]!.type,
-              contentType: this.config.payload === 'props' || this.codec.name === 'json' ? 'application/json' : 'text/plain',
+              contentType:
+                this.config.payload === 'props' || this.codec.name === 'json' ? 'application/json' : 'text/plain',
             },
             m.body,
           ),
         ),
       );
-      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.config.confirmTimeoutMs)));
-      const outcome = await Promise.race([publishing, timeout]);
-      if (outcome === 'timeout') {
-        throw new SinkError('reconnect', `rabbitmq ${this.config.host}:${this.config.port} did not confirm ${messages.length} message(s) within ${this.config.confirmTimeoutMs} ms`, { errorType: 'confirm_timeout' });
-      }
-      results = outcome;
+      // Confirms that do not come within confirmTimeoutMs: the loop's attempt deadline.
+      results = await publishing;
       // The client emits returns on a later turn (setImmediate) than it settles confirms;
       // one more turn lets every return queued before the last confirm arrive.
       await new Promise((resolve) => setImmediate(resolve));
     } finally {
-      clearTimeout(timer);
       channel.off('basic.return', onReturn);
     }
 
@@ -148,43 +167,53 @@ export class RabbitmqSink implements Sink {
     for (const result of results) {
       if (result.status === 'fulfilled') continue;
       const err = result.reason as { code?: string };
-      if (err?.code !== 'NACK') throw this.broken ? this.lostConnection() : classifyAmqpError(err, this.where);
+      if (err?.code !== 'NACK') throw this.link.broken ? this.link.lost() : classifyAmqpError(err, this.where);
       nacked++;
     }
     if (nacked > 0) {
-      throw new SinkError('retry', `rabbitmq ${this.config.host}:${this.config.port} nacked ${nacked} of ${messages.length} message(s) (the broker could not take them, e.g. a full queue with overflow reject-publish)`, { errorType: 'nack' });
+      throw new SinkError(
+        'retry',
+        `rabbitmq ${this.config.host}:${this.config.port} nacked ${nacked} of ${messages.length} message(s) (the broker could not take them, e.g. a full queue with overflow reject-publish)`,
+        { errorType: 'nack' },
+      );
     }
     if (returned.size > 0) {
       const [first] = returned.values();
       const why = `returned unroutable by rabbitmq (${first!.replyCode} ${first!.replyText}): no queue bound to exchange "${first!.exchange}" for routing key "${first!.routingKey}"`;
       if (this.config.onUnroutable === 'retry') {
-        throw new SinkError('retry', `${returned.size} message(s) ${why}; bind a queue or set onUnroutable: reject`, { errorType: 'unroutable' });
+        throw new SinkError('retry', `${returned.size} message(s) ${why}; bind a queue or set onUnroutable: reject`, {
+          errorType: 'unroutable',
+        });
       }
       for (const [index, msg] of returned) {
-        rejected.push({ index, reason: `returned unroutable by rabbitmq (${msg.replyCode} ${msg.replyText}): no queue bound to exchange "${msg.exchange}" for routing key "${msg.routingKey}"` });
+        rejected.push({
+          index,
+          reason: `returned unroutable by rabbitmq (${msg.replyCode} ${msg.replyText}): no queue bound to exchange "${msg.exchange}" for routing key "${msg.routingKey}"`,
+        });
       }
     }
     if (rejected.length > 0) {
-      throw new SinkError('reject', `${rejected.length} event(s) of the batch cannot be published`, { errorType: returned.size > 0 ? 'unroutable' : 'routing_key', rejected });
+      throw new SinkError('reject', `${rejected.length} event(s) of the batch cannot be published`, {
+        errorType: returned.size > 0 ? 'unroutable' : 'routing_key',
+        rejected,
+      });
     }
   }
 
-  async close(): Promise<void> {
+  /** Called without a signal (by `open`, or directly), the usual connection deadline applies. */
+  async close(signal: AbortSignal = AbortSignal.timeout(CONNECTION_CLOSE_MS)): Promise<void> {
     const connection = this.connection;
     const channel = this.channel;
     this.connection = undefined;
     this.channel = undefined;
     if (!connection) return;
-    // Every deliver waits for its confirms, so nothing is buffered here; a dead link is destroyed.
-    const closed = await Promise.race([
-      (async () => {
-        if (channel?.active) await channel.close();
-        await connection.close();
-        return true;
-      })().catch(() => false),
-      new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref()),
-    ]);
-    if (!closed) connection.unsafeDestroy();
+    // Every deliver waits for its confirms, so nothing is buffered here; a dead link is
+    // destroyed (a failed close, or the loop's close deadline).
+    const politeClose = (async () => {
+      if (channel?.active) await channel.close();
+      await connection.close();
+    })();
+    await closeOrDestroy(signal, politeClose, () => connection.unsafeDestroy());
   }
 
   /** Resolves on the first successful connection; rejects with the first error (the client would retry). */
@@ -204,7 +233,10 @@ export class RabbitmqSink implements Sink {
   }
 
   private async declare(channel: Channel): Promise<void> {
-    const declare = this.config.declare === true ? { exchangeType: 'topic' as const, durable: true } : this.config.declare || undefined;
+    const declare =
+      this.config.declare === true
+        ? { exchangeType: 'topic' as const, durable: true }
+        : this.config.declare || undefined;
     if (this.config.queue !== undefined) {
       await channel.queueDeclare({ queue: this.config.queue, durable: declare?.durable ?? true, passive: !declare });
       return;
@@ -212,22 +244,17 @@ export class RabbitmqSink implements Sink {
     const exchange = this.config.exchange!;
     // The default exchange ("") and amq.* always exist and may not be declared.
     if (exchange === '' || exchange.startsWith('amq.')) return;
-    await channel.exchangeDeclare({ exchange, type: declare?.exchangeType ?? 'topic', durable: declare?.durable ?? true, passive: !declare });
+    await channel.exchangeDeclare({
+      exchange,
+      type: declare?.exchangeType ?? 'topic',
+      durable: declare?.durable ?? true,
+      passive: !declare,
+    });
   }
 
   private body(event: TrackedEvent): Buffer {
     if (this.config.payload === 'props') return Buffer.from(JSON.stringify(event.props), 'utf8');
     return this.codec.encode(event);
-  }
-
-  private lostConnection(): SinkError {
-    const cause = this.broken;
-    if (cause instanceof SinkError) return cause;
-    if (cause) {
-      const e = classifyAmqpError(cause, this.where);
-      return e.kind === 'fatal' ? e : new SinkError('reconnect', e.message, { errorType: e.errorType, cause });
-    }
-    return new SinkError('reconnect', 'rabbitmq sink is not connected', { errorType: 'not_open' });
   }
 
   private tlsOptions(): boolean | TlsOptions {
@@ -239,9 +266,19 @@ export class RabbitmqSink implements Sink {
       try {
         return readFileSync(path);
       } catch (err) {
-        throw new SinkError('fatal', `cannot read tls.${field} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { errorType: 'tls_file', cause: err });
+        throw new SinkError(
+          'fatal',
+          `cannot read tls.${field} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          { errorType: 'tls_file', cause: err },
+        );
       }
     };
-    return { ca: read('ca'), cert: read('cert'), key: read('key'), servername: tls.servername ?? this.config.host, rejectUnauthorized: tls.rejectUnauthorized };
+    return {
+      ca: read('ca'),
+      cert: read('cert'),
+      key: read('key'),
+      servername: tls.servername ?? this.config.host,
+      rejectUnauthorized: tls.rejectUnauthorized,
+    };
   }
 }

@@ -1,4 +1,11 @@
-import { ClientClosedError, ConnectionTimeoutError, ErrorReply, MultiErrorReply, SocketClosedUnexpectedlyError, SocketTimeoutError } from 'redis';
+import {
+  ClientClosedError,
+  ConnectionTimeoutError,
+  ErrorReply,
+  MultiErrorReply,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+} from 'redis';
 import { SinkError } from '../sink.js';
 
 /**
@@ -19,11 +26,15 @@ export function classifyRedisError(err: unknown, stage: string): SinkError {
     const word = reply.message.split(/\s/)[0] ?? 'ERR';
     const kind = FATAL_REPLIES.test(reply.message) ? 'fatal' : 'retry';
     const hint = word === 'WRONGTYPE' ? ' (the key exists with another type: pick another key or mode)' : '';
-    return new SinkError(kind, `${stage} failed: ${reply.message}${hint}`, { errorType: `redis_${word.toLowerCase()}`, cause: err });
+    return new SinkError(kind, `${stage} failed: ${reply.message}${hint}`, {
+      errorType: `redis_${word.toLowerCase()}`,
+      cause: err,
+    });
   }
   const e = err as { message?: string; code?: unknown } | undefined;
   const timeout = err instanceof ConnectionTimeoutError || err instanceof SocketTimeoutError;
-  const lost = err instanceof SocketClosedUnexpectedlyError || err instanceof ClientClosedError || typeof e?.code === 'string';
+  const lost =
+    err instanceof SocketClosedUnexpectedlyError || err instanceof ClientClosedError || typeof e?.code === 'string';
   if (timeout || lost) {
     const errorType = timeout ? 'timeout' : typeof e?.code === 'string' ? e.code.toLowerCase() : 'connection';
     return new SinkError('reconnect', `${stage} failed: ${e?.message ?? String(err)}`, { errorType, cause: err });

@@ -2,8 +2,8 @@ import { createClient, MultiErrorReply } from 'redis';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { getCodec } from '../../event/codecs/registry.js';
 import type { Codec } from '../../event/codecs/codec.js';
-import { compileTemplate, type EventTemplate } from '../eventTemplate.js';
-import { SinkError, type RejectedEvent, type Sink, type SinkContext } from '../sink.js';
+import { compileTemplate, routeBatch, type EventTemplate } from '../eventTemplate.js';
+import { SinkError, type Sink, type SinkContext, type SinkDeadlines, closeOrDestroy } from '../sink.js';
 import type { RedisSinkConfig } from './index.js';
 import { classifyRedisError } from './redisErrors.js';
 
@@ -33,6 +33,7 @@ export class RedisSink implements Sink {
   private readonly codec: Codec;
   private readonly key: EventTemplate;
   private client: RedisClient | undefined;
+  readonly deadlines: SinkDeadlines;
 
   constructor(
     private readonly config: RedisSinkConfig,
@@ -40,12 +41,20 @@ export class RedisSink implements Sink {
   ) {
     this.codec = getCodec(config.codec);
     this.key = compileTemplate(config.key);
+    this.deadlines = {
+      // A batch's replies past timeoutMs: the connection is replaced.
+      attemptMs: config.timeoutMs,
+      timedOut: (ms) => new SinkError('reconnect', `no answer from redis within ${ms} ms`, { errorType: 'timeout' }),
+      closeMs: config.timeoutMs,
+    };
   }
 
   async open(): Promise<void> {
     const client = newClient(this.config, this.context.name);
     // Errors reach `deliver` through the commands they fail; the event only needs a listener.
-    client.on('error', (err: Error) => this.context.logger.debug({ sink: this.context.name, err: err.message }, 'redis connection error'));
+    client.on('error', (err: Error) =>
+      this.context.logger.debug({ sink: this.context.name, err: err.message }, 'redis connection error'),
+    );
     try {
       await client.connect();
     } catch (err) {
@@ -57,43 +66,44 @@ export class RedisSink implements Sink {
 
   async deliver(batch: readonly TrackedEvent[]): Promise<void> {
     const client = this.client;
-    if (!client?.isReady) throw new SinkError('reconnect', 'redis sink is not connected', { errorType: 'not_connected' });
-    const rejected: RejectedEvent[] = [];
-    const sent: number[] = [];
+    if (!client?.isReady)
+      throw new SinkError('reconnect', 'redis sink is not connected', { errorType: 'not_connected' });
+    const { routed, unroutable: rejected } = routeBatch(this.key, 'key', batch);
+    const sent = routed.map(({ index }) => index);
     const multi = client.multi();
-    batch.forEach((event, index) => {
-      const key = this.key.render(event);
-      if ('missing' in key) {
-        rejected.push({ index, reason: `key template "${this.key.source}" needs ${key.missing}, which the event does not have` });
-        return;
-      }
-      multi.addCommand(this.command(key.value, this.codec.encode(event)));
-      sent.push(index);
-    });
+    for (const { event, destination } of routed) multi.addCommand(this.command(destination, this.codec.encode(event)));
     if (sent.length > 0) {
       try {
-        await withTimeout(this.config.transaction ? multi.exec() : multi.execAsPipeline(), this.config.timeoutMs);
+        await (this.config.transaction ? multi.exec() : multi.execAsPipeline());
       } catch (err) {
         const refused = this.refusedByKey(err);
-        if (!refused) throw classifyRedisError(err, this.config.mode === 'stream' ? 'XADD' : this.config.mode === 'list' ? this.config.push.toUpperCase() : 'PUBLISH');
+        if (!refused)
+          throw classifyRedisError(
+            err,
+            this.config.mode === 'stream'
+              ? 'XADD'
+              : this.config.mode === 'list'
+                ? this.config.push.toUpperCase()
+                : 'PUBLISH',
+          );
         for (const { at, reason } of refused) rejected.push({ index: sent[at]!, reason });
       }
     }
     if (rejected.length > 0) {
       rejected.sort((a, b) => a.index - b.index);
-      throw new SinkError('reject', `redis refused ${rejected.length} event(s): ${rejected[0]!.reason}`, { errorType: 'redis_key', rejected });
+      throw new SinkError('reject', `redis refused ${rejected.length} event(s): ${rejected[0]!.reason}`, {
+        errorType: 'redis_key',
+        rejected,
+      });
     }
   }
 
-  async close(): Promise<void> {
+  /** Waits for the replies in flight; the loop's close deadline (timeoutMs) destroys the socket. */
+  async close(signal: AbortSignal = AbortSignal.timeout(this.config.timeoutMs)): Promise<void> {
     const client = this.client;
     this.client = undefined;
     if (!client?.isOpen) return;
-    const closed = await Promise.race([
-      client.close().then(() => true, () => false),
-      new Promise<boolean>((r) => setTimeout(() => r(false), this.config.timeoutMs).unref()),
-    ]);
-    if (!closed) client.destroy();
+    await closeOrDestroy(signal, client.close(), () => client.destroy());
   }
 
   private command(key: string, payload: Buffer): (string | Buffer)[] {
@@ -110,13 +120,4 @@ export class RedisSink implements Sink {
     const refused = err.errorIndexes.map((at) => ({ at, reason: err.replies[at]?.message ?? 'refused' }));
     return refused.every((r) => r.reason.startsWith('WRONGTYPE')) ? refused : undefined;
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SinkError('reconnect', `no answer from redis within ${ms} ms`, { errorType: 'timeout' })), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

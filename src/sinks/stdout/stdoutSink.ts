@@ -23,7 +23,10 @@ export class StdoutSink implements Sink {
     // which is as far as a pipe can acknowledge.
     return new Promise((resolve, reject) => {
       this.out.write(payload, (err) => {
-        if (err) reject(new SinkError('retry', `writing to stdout failed: ${err.message}`, { errorType: 'write', cause: err }));
+        if (err)
+          reject(
+            new SinkError('retry', `writing to stdout failed: ${err.message}`, { errorType: 'write', cause: err }),
+          );
         else resolve();
       });
     });

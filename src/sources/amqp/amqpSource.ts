@@ -5,7 +5,10 @@ import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { systemClock } from '../../ops/clock.js';
 import { PayloadDecoder } from '../decodePayload.js';
 import { splitParts } from '../queueIntake.js';
+import { jsonBoundsOf, parseBoundedJson } from '../boundedJson.js';
+import { isRejection } from '../../event/rejection.js';
 import type { Emit, Source, SourceContext } from '../source.js';
+import { SOURCE_EVENTS } from '../internalEvents.js';
 import type { AmqpSourceConfig } from './index.js';
 
 /**
@@ -36,7 +39,7 @@ export class AmqpSource implements Source {
     private readonly context: SourceContext,
   ) {
     this.name = config.name;
-    this.decoder = new PayloadDecoder(config.name, config.format, context.limits);
+    this.decoder = new PayloadDecoder(config.name, config.format, context.limits, Date.now, context.marks);
   }
 
   async start(emit: Emit): Promise<void> {
@@ -45,7 +48,13 @@ export class AmqpSource implements Source {
     const connection = new Connection({
       ...(config.url !== undefined
         ? { url: config.url }
-        : { hostname: config.host, port: config.port, username: config.user, password: config.password, vhost: config.vhost }),
+        : {
+            hostname: config.host,
+            port: config.port,
+            username: config.user,
+            password: config.password,
+            vhost: config.vhost,
+          }),
       tls: this.tlsOptions(),
       connectionName: `beacon source ${config.name}`,
       retryLow: 250,
@@ -54,18 +63,28 @@ export class AmqpSource implements Source {
       heartbeat: 30,
     });
     this.connection = connection;
-    const where = config.url !== undefined ? config.url.replace(/:[^/@:]*@/, ':***@') : `${config.host}:${config.port} vhost "${config.vhost}"`;
+    const where =
+      config.url !== undefined
+        ? config.url.replace(/:[^/@:]*@/, ':***@')
+        : `${config.host}:${config.port} vhost "${config.vhost}"`;
     connection.on('error', (err: { code?: string; message?: string }) => {
-      context.logger.error({ event: 'source_connection_error', err: err.message, code: err.code }, `amqp source: ${describe(err, where, config.user)}`);
+      SOURCE_EVENTS.sourceConnectionError.emit(
+        context,
+        { err: err.message, code: err.code },
+        describe(err, where, config.user),
+      );
     });
-    connection.on('connection', () => context.logger.info({ event: 'source_connected' }, `amqp source connected to ${where}`));
+    connection.on('connection', () => SOURCE_EVENTS.sourceConnected.emit(context, {}, where));
 
-    const declare = config.declare === true ? { durable: true, exchange: undefined, routingKey: '#' } : config.declare || undefined;
+    const declare =
+      config.declare === true ? { durable: true, exchange: undefined, routingKey: '#' } : config.declare || undefined;
     const consumer = connection.createConsumer(
       {
         queue: config.queue,
         queueOptions: declare ? { durable: declare.durable } : { passive: true },
-        queueBindings: declare?.exchange ? [{ queue: config.queue, exchange: declare.exchange, routingKey: declare.routingKey }] : undefined,
+        queueBindings: declare?.exchange
+          ? [{ queue: config.queue, exchange: declare.exchange, routingKey: declare.routingKey }]
+          : undefined,
         qos: { prefetchCount: config.prefetch },
         concurrency: config.prefetch,
         requeue: true,
@@ -73,7 +92,11 @@ export class AmqpSource implements Source {
       (msg) => this.handle(msg),
     );
     consumer.on('error', (err: { code?: string; message?: string }) => {
-      context.logger.error({ event: 'source_consumer_error', err: err.message, code: err.code }, `amqp source queue "${config.queue}": ${describe(err, where, config.user)}`);
+      SOURCE_EVENTS.sourceConsumerError.emit(
+        context,
+        { err: err.message, code: err.code },
+        `queue "${config.queue}": ${describe(err, where, config.user)}`,
+      );
     });
     this.consumer = consumer;
   }
@@ -111,29 +134,45 @@ export class AmqpSource implements Source {
       // message in the queue and slow down; it comes back, possibly to another consumer.
       this.refusals++;
       const pause = Math.min(this.config.maxBackoff, 100 * 2 ** Math.min(this.refusals, 16));
-      this.context.logger.warn({ event: 'source_refused', err: (err as Error).message, pauseMs: pause }, 'amqp source: the log refused a message; requeued');
+      SOURCE_EVENTS.sourceRefused.emit(this.context, { err: (err as Error).message, pauseMs: pause });
       await systemClock.sleep(pause, this.stopping.signal);
       return ConsumerStatus.REQUEUE;
     }
   }
 
-  private decode(payload: Buffer): { events: TrackedEvent[]; bad: { payload: Buffer | string; code: ErrorCode; reason: string }[] } {
+  private decode(payload: Buffer): {
+    events: TrackedEvent[];
+    bad: { payload: Buffer | string; code: ErrorCode; reason: string }[];
+  } {
     const limit = this.context.limits.bodyBytes;
     if (payload.length > limit) {
-      return { events: [], bad: [{ payload, code: 'BEACON_E_BODY_TOO_LARGE', reason: `message of ${payload.length} bytes is over server.limits.bodyBytes (${limit})` }] };
+      return {
+        events: [],
+        bad: [
+          {
+            payload,
+            code: 'BEACON_E_BODY_TOO_LARGE',
+            reason: `message of ${payload.length} bytes is over server.limits.bodyBytes (${limit})`,
+          },
+        ],
+      };
     }
     if (this.config.wrapAs !== undefined) {
-      let value: unknown;
-      try {
-        value = JSON.parse(payload.toString('utf8'));
-      } catch (err) {
-        return { events: [], bad: [{ payload, code: 'BEACON_E_BAD_JSON', reason: `not valid JSON: ${(err as Error).message}` }] };
-      }
+      // Bounded like every other JSON intake: depth and elements are checked before the parse.
+      const parsed = parseBoundedJson(payload.toString('utf8'), jsonBoundsOf(this.context.limits));
+      if (isRejection(parsed)) return { events: [], bad: [{ payload, code: parsed.code, reason: parsed.message }] };
+      const value = parsed.value;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        return { events: [], bad: [{ payload, code: 'BEACON_E_BAD_EVENT', reason: `wrapAs expects each message to be one JSON object` }] };
+        return {
+          events: [],
+          bad: [{ payload, code: 'BEACON_E_BAD_EVENT', reason: `wrapAs expects each message to be one JSON object` }],
+        };
       }
       const decoded = this.decoder.decode(JSON.stringify({ type: this.config.wrapAs, props: value }));
-      return { events: decoded.events, bad: decoded.rejected.map((r) => ({ payload, code: r.code, reason: r.message })) };
+      return {
+        events: decoded.events,
+        bad: decoded.rejected.map((r) => ({ payload, code: r.code, reason: r.message })),
+      };
     }
     const decoded = this.decoder.decode(payload);
     if (decoded.rejected.length === 0) return { events: decoded.events, bad: [] };
@@ -143,7 +182,10 @@ export class AmqpSource implements Source {
       bad: decoded.rejected.map((r) => ({
         payload: parts?.[r.index] ?? payload,
         code: r.code,
-        reason: decoded.events.length === 0 && decoded.rejected.length === 1 ? r.message : `part ${r.index} of the message: ${r.message}`,
+        reason:
+          decoded.events.length === 0 && decoded.rejected.length === 1
+            ? r.message
+            : `part ${r.index} of the message: ${r.message}`,
       })),
     };
   }
@@ -151,7 +193,11 @@ export class AmqpSource implements Source {
   private tlsOptions() {
     const tls = this.config.tls;
     if (!tls?.enabled) return this.config.url?.startsWith('amqps:') ?? false;
-    return { ca: tls.ca ? readFileSync(tls.ca) : undefined, servername: tls.servername ?? this.config.host, rejectUnauthorized: tls.rejectUnauthorized };
+    return {
+      ca: tls.ca ? readFileSync(tls.ca) : undefined,
+      servername: tls.servername ?? this.config.host,
+      rejectUnauthorized: tls.rejectUnauthorized,
+    };
   }
 }
 

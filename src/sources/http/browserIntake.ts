@@ -26,7 +26,11 @@ export function createBrowserIntake(config: BeaconConfig, deps: { metrics: Metri
     logger: deps.logger.child({ component: 'identity' }),
   });
   const trackerScript = loadTrackerScript({ credentials: cors.credentials && !cors.origins.includes('*') });
-  if (!trackerScript.built) deps.logger.warn({ code: 'BEACON_E_TRACKER_NOT_BUILT' }, 'the browser tracker is not built, so GET /beacon.js answers 404; run `npm run build`');
+  if (!trackerScript.built)
+    deps.logger.warn(
+      { code: 'BEACON_E_TRACKER_NOT_BUILT' },
+      'the browser tracker is not built, so GET /beacon.js answers 404; run `npm run build`',
+    );
   return {
     ...(identity ? { identity } : {}),
     ...(config.enrich.corruption.enabled ? { verifyChecksum } : {}),

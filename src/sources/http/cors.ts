@@ -15,6 +15,16 @@ export interface CorsPolicy {
   headersFor(origin: string | undefined): HeaderMap | undefined;
   /** Headers for an OPTIONS preflight. */
   preflight(origin: string | undefined, requestedHeaders: string | undefined): HeaderMap;
+  /**
+   * For clients that always send credentials (the Snowplow browser tracker's `fetch` uses
+   * `credentials: 'include'`, GET included): the request's exact origin with
+   * `Access-Control-Allow-Credentials: true` for every origin `origins` allows, `*` included,
+   * whatever `credentials` says, as Snowplow's collector answers. Otherwise the browser hides
+   * every answer from the tracker, which then resends forever. Undefined for an unlisted origin.
+   */
+  credentialedHeadersFor(origin: string | undefined): HeaderMap | undefined;
+  /** The preflight for such clients. */
+  credentialedPreflight(origin: string | undefined, requestedHeaders: string | undefined): HeaderMap;
 }
 
 const ALLOW_METHODS = 'GET, POST, OPTIONS';
@@ -46,8 +56,8 @@ export function createCorsPolicy(cors: ServerConfig['cors']): CorsPolicy {
     return headers;
   }
 
-  function preflight(origin: string | undefined, requestedHeaders: string | undefined): HeaderMap {
-    const base = headersFor(origin);
+  /** A preflight answer: the actual request's headers (none for an origin not allowed) plus what a preflight adds. */
+  function preflightFrom(base: HeaderMap | undefined, requestedHeaders: string | undefined, vary: string): HeaderMap {
     if (base === undefined) return {};
     return {
       ...base,
@@ -55,9 +65,31 @@ export function createCorsPolicy(cors: ServerConfig['cors']): CorsPolicy {
       // Echo what the browser asks for: the collector reads no header that could be abused.
       'Access-Control-Allow-Headers': requestedHeaders ?? DEFAULT_ALLOW_HEADERS,
       'Access-Control-Max-Age': maxAge,
-      Vary: anyOrigin ? 'Access-Control-Request-Headers' : 'Origin, Access-Control-Request-Headers',
+      Vary: vary,
     };
   }
 
-  return { headersFor, preflight };
+  function preflight(origin: string | undefined, requestedHeaders: string | undefined): HeaderMap {
+    return preflightFrom(
+      headersFor(origin),
+      requestedHeaders,
+      anyOrigin ? 'Access-Control-Request-Headers' : 'Origin, Access-Control-Request-Headers',
+    );
+  }
+
+  function credentialedHeadersFor(origin: string | undefined): HeaderMap | undefined {
+    if (origin === undefined || (!anyOrigin && !allowed.has(origin))) return undefined;
+    return {
+      'Access-Control-Allow-Origin': origin,
+      'Access-Control-Allow-Credentials': 'true',
+      'Access-Control-Expose-Headers': EXPOSE_HEADERS,
+      Vary: 'Origin',
+    };
+  }
+
+  function credentialedPreflight(origin: string | undefined, requestedHeaders: string | undefined): HeaderMap {
+    return preflightFrom(credentialedHeadersFor(origin), requestedHeaders, 'Origin, Access-Control-Request-Headers');
+  }
+
+  return { headersFor, preflight, credentialedHeadersFor, credentialedPreflight };
 }

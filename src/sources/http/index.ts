@@ -4,4 +4,3 @@
  * Every other path goes to `fallback`. See docs/http-api.md for the user-facing contract.
  */
 export { createHttpServer, type BeaconHttpServer, type HttpServerDeps } from './server.js';
-export { MAX_ID_CHARS, MAX_URL_CHARS } from './events.js';

@@ -5,10 +5,15 @@ import type { HeaderMap } from './cors.js';
 /** A 1x1 transparent GIF (43 bytes, the form every decoder reads), answered by `GET /t/<type>.gif`. */
 export const TRANSPARENT_GIF = Buffer.from(
   '474946383961' + // GIF89a
-    '01000100' + '800000' + // 1x1 screen, a 2-colour table
-    'ffffff' + '000000' + // the table
+    '01000100' +
+    '800000' + // 1x1 screen, a 2-colour table
+    'ffffff' +
+    '000000' + // the table
     '21f9040100000000' + // graphic control: colour 0 is transparent
-    '2c' + '00000000' + '01000100' + '00' + // one 1x1 image
+    '2c' +
+    '00000000' +
+    '01000100' +
+    '00' + // one 1x1 image
     '0202440100' + // its LZW data
     '3b', // trailer
   'hex',
@@ -20,7 +25,11 @@ const NO_CACHE: HeaderMap = {
   Pragma: 'no-cache',
   Expires: '0',
 };
-const GIF_HEADERS: HeaderMap = { ...NO_CACHE, 'Content-Type': 'image/gif', 'Content-Length': String(TRANSPARENT_GIF.length) };
+const GIF_HEADERS: HeaderMap = {
+  ...NO_CACHE,
+  'Content-Type': 'image/gif',
+  'Content-Length': String(TRANSPARENT_GIF.length),
+};
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 function applyHeaders(res: ServerResponse, headers: HeaderMap | undefined): void {
@@ -59,9 +68,15 @@ export function sendJson(res: ServerResponse, status: number, body: string, cors
  * the connection is cut: closing at once with unread bytes makes TCP send a reset that can
  * destroy the answer before the client reads it (the reason nginx has lingering_close).
  */
-export function sendError(req: IncomingMessage, res: ServerResponse, err: BeaconError, cors: HeaderMap | undefined): void {
+export function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: BeaconError,
+  cors: HeaderMap | undefined,
+): void {
   if (res.headersSent || res.destroyed) return;
-  if (err.code === 'BEACON_E_LOG_FULL') res.setHeader('Retry-After', String(retryAfterSeconds(err)));
+  if (err.code === 'BEACON_E_LOG_FULL' || err.code === 'BEACON_E_BUSY')
+    res.setHeader('Retry-After', String(retryAfterSeconds(err)));
   if (err.code === 'BEACON_E_LOG_CLOSED') res.setHeader('Connection', 'close');
   sendJson(res, err.status, JSON.stringify(err.toBody()), cors);
   if (hasUnreadBody(req)) discardRest(req);

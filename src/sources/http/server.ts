@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BeaconError } from '../../errors/beaconError.js';
 import { createRequestHandlers, type ConnectionPolicy, type HttpServerDeps } from './collector.js';
-import { readTlsFiles, watchTlsFiles } from './tls.js';
+import { sendError } from './responses.js';
+import { readTlsFiles, watchTlsFiles } from '../../net/tls.js';
 
 export type { HttpServerDeps };
 
@@ -56,7 +57,9 @@ export function createHttpServer(deps: HttpServerDeps): BeaconHttpServer {
   };
   // server.tls: the same handlers behind node:https; the plain path stays bare node:http.
   const tls = config.tls;
-  const httpsServer = tls ? createHttpsServer({ ...options, ...readTlsFiles(tls), handshakeTimeout: headersTimeout }, handlers.onRequest) : undefined;
+  const httpsServer = tls
+    ? createHttpsServer({ ...options, ...readTlsFiles(tls), handshakeTimeout: headersTimeout }, handlers.onRequest)
+    : undefined;
   const server: Server = httpsServer ?? createServer(options, handlers.onRequest);
   const tlsWatch = httpsServer && tls ? watchTlsFiles(httpsServer, tls, tls.checkEvery, logger) : undefined;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
@@ -67,8 +70,31 @@ export function createHttpServer(deps: HttpServerDeps): BeaconHttpServer {
     '408 Request Timeout',
     new BeaconError('BEACON_E_REQUEST_TIMEOUT', `the request was not received within ${requestTimeout} ms`),
   );
-  const badRequestAnswer = rawAnswer('400 Bad Request');
-  const headersTooLargeAnswer = rawAnswer('431 Request Header Fields Too Large');
+  // Node's parser refuses these before any handler runs; answer them with a coded body like every other refusal.
+  const badRequestAnswer = rawAnswer(
+    '400 Bad Request',
+    new BeaconError('BEACON_E_BAD_REQUEST', 'the request is not valid HTTP/1.1'),
+  );
+  const headersTooLargeAnswer = rawAnswer(
+    '431 Request Header Fields Too Large',
+    new BeaconError(
+      'BEACON_E_HEADERS_TOO_LARGE',
+      'the request line and headers are larger than this server reads (16 KiB by default)',
+    ),
+  );
+  // Without a listener node answers a foreign `Expect` with a bare 417.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('Connection', 'close');
+    sendError(
+      req,
+      res,
+      new BeaconError(
+        'BEACON_E_EXPECTATION_FAILED',
+        `Expect: ${String(req.headers.expect).slice(0, 64)} is not supported; only 100-continue is`,
+      ),
+      undefined,
+    );
+  });
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
     const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     if (timedOut) {
@@ -80,7 +106,9 @@ export function createHttpServer(deps: HttpServerDeps): BeaconHttpServer {
     // be followed by a second one on the same connection.
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (err.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
-      socket.write(timedOut ? timeoutAnswer : err.code === 'HPE_HEADER_OVERFLOW' ? headersTooLargeAnswer : badRequestAnswer);
+      socket.write(
+        timedOut ? timeoutAnswer : err.code === 'HPE_HEADER_OVERFLOW' ? headersTooLargeAnswer : badRequestAnswer,
+      );
     }
     socket.destroy();
   });
@@ -90,7 +118,10 @@ export function createHttpServer(deps: HttpServerDeps): BeaconHttpServer {
 
   const onUpgrade = deps.onUpgrade;
   if (onUpgrade) {
-    const notFound = rawAnswer('404 Not Found', new BeaconError('BEACON_E_NOT_FOUND', 'no WebSocket endpoint here; use /live'));
+    const notFound = rawAnswer(
+      '404 Not Found',
+      new BeaconError('BEACON_E_NOT_FOUND', 'no WebSocket endpoint here; use /live'),
+    );
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       let taken = false;
       try {

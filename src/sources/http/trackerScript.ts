@@ -49,10 +49,23 @@ export function loadTrackerScript(settings: TrackerSettings, path: string = TRAC
   function serve(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', ALLOW);
-      return sendError(req, res, new BeaconError('BEACON_E_METHOD_NOT_ALLOWED', `${req.method ?? '?'} is not allowed here; use ${ALLOW}`), undefined);
+      return sendError(
+        req,
+        res,
+        new BeaconError('BEACON_E_METHOD_NOT_ALLOWED', `${req.method ?? '?'} is not allowed here; use ${ALLOW}`),
+        undefined,
+      );
     }
     if (prepared === undefined) {
-      return sendError(req, res, new BeaconError('BEACON_E_TRACKER_NOT_BUILT', `the browser tracker was not built (${path} is missing); run \`npm run build\` and restart Beacon`), undefined);
+      return sendError(
+        req,
+        res,
+        new BeaconError(
+          'BEACON_E_TRACKER_NOT_BUILT',
+          `the browser tracker was not built (${path} is missing); run \`npm run build\` and restart Beacon`,
+        ),
+        undefined,
+      );
     }
     res.setHeader('ETag', prepared.etag);
     res.setHeader('Cache-Control', `public, max-age=${MAX_AGE_SECONDS}`);

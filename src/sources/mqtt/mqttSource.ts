@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { connect, type MqttClient } from 'mqtt';
-import { Backoff } from '../../dispatch/backoff.js';
-import { QueueIntake } from '../queueIntake.js';
-import type { Emit, Source, SourceContext } from '../source.js';
+import { Backoff } from '../../retry/backoff.js';
+import { QueueSource } from '../queueIntake.js';
+import type { Emit } from '../source.js';
 import type { MqttSourceConfig } from './index.js';
 
 /**
@@ -20,9 +20,7 @@ import type { MqttSourceConfig } from './index.js';
  * is not acknowledged: the connection is dropped and reopened after a growing back-off, and
  * the broker sends the message again.
  */
-export class MqttSource implements Source {
-  readonly name: string;
-  private readonly intake: QueueIntake;
+export class MqttSource extends QueueSource<MqttSourceConfig> {
   private readonly reconnects = new Backoff(200, 10_000);
   private client: MqttClient | undefined;
   private stopping = false;
@@ -31,14 +29,6 @@ export class MqttSource implements Source {
   private inFlight: Promise<unknown> | undefined;
   /** Set when the connection was dropped because the log refused: the next wait is the intake's. */
   private refused = false;
-
-  constructor(
-    private readonly config: MqttSourceConfig,
-    private readonly context: SourceContext,
-  ) {
-    this.name = context.name;
-    this.intake = new QueueIntake(context, config.format);
-  }
 
   async start(emit: Emit): Promise<void> {
     const client = connect(this.config.url, {
@@ -72,7 +62,9 @@ export class MqttSource implements Source {
         });
       }
     });
-    client.on('error', (err) => this.context.logger.warn({ source: this.name, err: err.message }, 'mqtt source connection error'));
+    client.on('error', (err) =>
+      this.context.logger.warn({ source: this.name, err: err.message }, 'mqtt source connection error'),
+    );
     client.on('close', () => this.scheduleReconnect(client));
     this.client = client;
   }

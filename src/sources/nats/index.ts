@@ -31,7 +31,12 @@ export const natsSourceConfigSchema = sourceConfigSchema('nats', {
   /** Messages handled at once; their emits share the log's group commit. */
   concurrency: z.number().int().min(1).max(10_000).default(64),
 }).superRefine((config, ctx) => {
-  if (config.queue && config.jetstream) ctx.addIssue({ code: 'custom', path: ['queue'], message: '`queue` is for core NATS; a JetStream durable is already shared by its consumers' });
+  if (config.queue && config.jetstream)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['queue'],
+      message: '`queue` is for core NATS; a JetStream durable is already shared by its consumers',
+    });
 });
 
 export type NatsSourceConfig = z.output<typeof natsSourceConfigSchema>;

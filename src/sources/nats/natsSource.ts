@@ -1,8 +1,15 @@
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, jetstream, jetstreamManager, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiError,
+  type ConsumerMessages,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { systemClock } from '../../ops/clock.js';
-import { QueueIntake } from '../queueIntake.js';
-import type { Emit, Source, SourceContext } from '../source.js';
+import { QueueSource } from '../queueIntake.js';
+import type { Emit } from '../source.js';
 import type { NatsSourceConfig } from './index.js';
 
 /**
@@ -20,9 +27,7 @@ import type { NatsSourceConfig } from './index.js';
  * - Up to `concurrency` messages are handled at once.
  * - The client reconnects by itself, forever, with jittered waits; the pull consumer resumes.
  */
-export class NatsSource implements Source {
-  readonly name: string;
-  private readonly intake: QueueIntake;
+export class NatsSource extends QueueSource<NatsSourceConfig> {
   private nc: NatsConnection | undefined;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
@@ -30,14 +35,6 @@ export class NatsSource implements Source {
   private readonly inFlight = new Set<Promise<void>>();
   /** Set while the log refuses: no new message is taken before it passes. */
   private pausedUntil = 0;
-
-  constructor(
-    private readonly config: NatsSourceConfig,
-    private readonly context: SourceContext,
-  ) {
-    this.name = context.name;
-    this.intake = new QueueIntake(context, config.format);
-  }
 
   async start(emit: Emit): Promise<void> {
     // Connecting happens in the loop, so a NATS server that is down does not hold up Beacon's start.
@@ -75,20 +72,29 @@ export class NatsSource implements Source {
     }
   }
 
-  private async consumeJetStream(nc: NatsConnection, options: NonNullable<NatsSourceConfig['jetstream']>, emit: Emit, signal: AbortSignal): Promise<void> {
+  private async consumeJetStream(
+    nc: NatsConnection,
+    options: NonNullable<NatsSourceConfig['jetstream']>,
+    emit: Emit,
+    signal: AbortSignal,
+  ): Promise<void> {
     const jsm = await jetstreamManager(nc);
     const exists = await jsm.consumers.info(options.stream, options.durable).then(
       () => true,
       (err: unknown) => {
         if (err instanceof JetStreamApiError && (err.code === 10014 || err.code === 10059)) {
-          if (err.code === 10059) throw new Error(`JetStream stream "${options.stream}" does not exist; create it first`);
+          if (err.code === 10059)
+            throw new Error(`JetStream stream "${options.stream}" does not exist; create it first`);
           return false;
         }
         throw err;
       },
     );
     if (!exists) {
-      if (!options.create) throw new Error(`JetStream consumer "${options.durable}" does not exist on stream "${options.stream}": create it, or set jetstream.create: true`);
+      if (!options.create)
+        throw new Error(
+          `JetStream consumer "${options.durable}" does not exist on stream "${options.stream}": create it, or set jetstream.create: true`,
+        );
       await jsm.consumers.add(options.stream, {
         durable_name: options.durable,
         ack_policy: AckPolicy.Explicit,
@@ -96,10 +102,15 @@ export class NatsSource implements Source {
         ack_wait: options.ackWait * 1_000_000,
         max_ack_pending: options.maxAckPending,
       });
-      this.context.logger.info({ source: this.name, stream: options.stream, durable: options.durable }, 'created JetStream consumer');
+      this.context.logger.info(
+        { source: this.name, stream: options.stream, durable: options.durable },
+        'created JetStream consumer',
+      );
     }
     const consumer = await jetstream(nc).consumers.get(options.stream, options.durable);
-    const messages = await consumer.consume({ max_messages: Math.min(this.config.concurrency * 2, options.maxAckPending) });
+    const messages = await consumer.consume({
+      max_messages: Math.min(this.config.concurrency * 2, options.maxAckPending),
+    });
     this.messages = messages;
     if (signal.aborted) messages.stop();
     for await (const msg of messages) {
@@ -136,7 +147,10 @@ export class NatsSource implements Source {
       this.pausedUntil = Date.now() + delay;
       await systemClock.sleep(delay, signal);
       if (signal.aborted) {
-        this.context.logger.warn({ source: this.name, subject: msg.subject }, 'stopping while the log refuses: a core NATS message is dropped (core NATS cannot redeliver)');
+        this.context.logger.warn(
+          { source: this.name, subject: msg.subject },
+          'stopping while the log refuses: a core NATS message is dropped (core NATS cannot redeliver)',
+        );
         return;
       }
     }
@@ -151,7 +165,11 @@ export class NatsSource implements Source {
   }
 
   private track(work: Promise<void>): void {
-    const tracked = work.catch((err: unknown) => this.context.logger.error({ source: this.name, err: (err as Error).message }, 'handling a nats message failed')).finally(() => this.inFlight.delete(tracked));
+    const tracked = work
+      .catch((err: unknown) =>
+        this.context.logger.error({ source: this.name, err: (err as Error).message }, 'handling a nats message failed'),
+      )
+      .finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
 }

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { createClient } from 'redis';
 import { systemClock } from '../../ops/clock.js';
-import { QueueIntake } from '../queueIntake.js';
-import type { Emit, Source, SourceContext } from '../source.js';
+import { QueueSource } from '../queueIntake.js';
+import type { Emit, SourceContext } from '../source.js';
 import type { RedisSourceConfig } from './index.js';
 
 function newClient(config: RedisSourceConfig, name: string) {
@@ -11,7 +11,10 @@ function newClient(config: RedisSourceConfig, name: string) {
     password: config.password,
     name: `beacon-source-${name}`,
     // Reconnect with exponential back-off (0.1 s doubling to 5 s, with jitter), forever.
-    socket: { reconnectStrategy: (retries: number) => Math.round(Math.min(5_000, 100 * 2 ** retries) * (0.5 + Math.random() / 2)) },
+    socket: {
+      reconnectStrategy: (retries: number) =>
+        Math.round(Math.min(5_000, 100 * 2 ** retries) * (0.5 + Math.random() / 2)),
+    },
   });
 }
 type RedisClient = ReturnType<typeof newClient>;
@@ -28,9 +31,7 @@ type RedisClient = ReturnType<typeof newClient>;
  * - `emit` refused (log full): the messages stay unacknowledged and the source waits, with
  *   growing back-off, before trying them again.
  */
-export class RedisSource implements Source {
-  readonly name: string;
-  private readonly intake: QueueIntake;
+export class RedisSource extends QueueSource<RedisSourceConfig> {
   private readonly processingKey: string;
   private readonly consumer: string;
   private client: RedisClient | undefined;
@@ -39,12 +40,8 @@ export class RedisSource implements Source {
   /** A batch being emitted and acknowledged; stop() waits for it. */
   private inFlight: Promise<unknown> | undefined;
 
-  constructor(
-    private readonly config: RedisSourceConfig,
-    private readonly context: SourceContext,
-  ) {
-    this.name = context.name;
-    this.intake = new QueueIntake(context, config.format);
+  constructor(config: RedisSourceConfig, context: SourceContext) {
+    super(config, context);
     this.processingKey = config.processingKey ?? `${config.key}:processing:${context.name}`;
     this.consumer = config.consumer ?? `${hostname()}-${context.name}`;
   }
@@ -54,7 +51,11 @@ export class RedisSource implements Source {
     let lastError = '';
     client.on('error', (err: Error) => {
       // One line per distinct error, not one per reconnect attempt.
-      if (err.message !== lastError) this.context.logger.warn({ source: this.name, err: err.message }, 'redis source connection error; reconnecting');
+      if (err.message !== lastError)
+        this.context.logger.warn(
+          { source: this.name, err: err.message },
+          'redis source connection error; reconnecting',
+        );
       lastError = err.message;
     });
     client.on('ready', () => (lastError = ''));
@@ -80,7 +81,10 @@ export class RedisSource implements Source {
         else await this.runStream(client, emit, signal);
       } catch (err) {
         if (signal.aborted) break;
-        this.context.logger.warn({ source: this.name, err: (err as Error).message }, 'redis source read failed; retrying');
+        this.context.logger.warn(
+          { source: this.name, err: (err as Error).message },
+          'redis source read failed; retrying',
+        );
         await systemClock.sleep(this.intake.retryDelay(), signal);
       }
     }
@@ -91,7 +95,8 @@ export class RedisSource implements Source {
     const from = pop === 'right' ? 'RIGHT' : 'LEFT';
     // Messages a previous run moved but did not finish: oldest first (the processing list grows at its head).
     const leftOver = (await client.lRange(this.processingKey, 0, -1)).reverse();
-    for (let i = 0; i < leftOver.length && !signal.aborted; i += batch) await this.settle(leftOver.slice(i, i + batch), emit, signal, (done) => this.removeProcessed(client, done));
+    for (let i = 0; i < leftOver.length && !signal.aborted; i += batch)
+      await this.settle(leftOver.slice(i, i + batch), emit, signal, (done) => this.removeProcessed(client, done));
     while (!signal.aborted) {
       const first = await client.blMove(key, this.processingKey, from, 'LEFT', blockMs / 1000);
       if (first === null) continue;
@@ -121,7 +126,12 @@ export class RedisSource implements Source {
     // Our pending entries first (delivered to us before, never acknowledged), from the start.
     let pendingFrom: string | undefined = '0';
     while (!signal.aborted) {
-      const reply = await client.xReadGroup(group, this.consumer, { key, id: pendingFrom ?? '>' }, pendingFrom ? { COUNT: batch } : { COUNT: batch, BLOCK: blockMs });
+      const reply = await client.xReadGroup(
+        group,
+        this.consumer,
+        { key, id: pendingFrom ?? '>' },
+        pendingFrom ? { COUNT: batch } : { COUNT: batch, BLOCK: blockMs },
+      );
       const entries = reply?.[0]?.messages ?? [];
       if (entries.length === 0) {
         pendingFrom = undefined;
@@ -132,7 +142,12 @@ export class RedisSource implements Source {
       for (const entry of entries) {
         const value = entry.message[field];
         ids.push(entry.id);
-        if (value === undefined) await this.context.deadLetter(JSON.stringify(entry.message), 'BEACON_E_BAD_EVENT', `stream entry ${entry.id} has no field "${field}"`);
+        if (value === undefined)
+          await this.context.deadLetter(
+            JSON.stringify(entry.message),
+            'BEACON_E_BAD_EVENT',
+            `stream entry ${entry.id} has no field "${field}"`,
+          );
         else payloads.push(String(value));
       }
       const acked = await this.settle(payloads, emit, signal, async () => {
@@ -148,7 +163,12 @@ export class RedisSource implements Source {
    * Emits the messages' events and then acknowledges them; while the log refuses, waits with
    * back-off and tries the same messages again. False when stopped before they were taken.
    */
-  private async settle(messages: readonly string[], emit: Emit, signal: AbortSignal, ack: (messages: readonly string[]) => Promise<void>): Promise<boolean> {
+  private async settle(
+    messages: readonly string[],
+    emit: Emit,
+    signal: AbortSignal,
+    ack: (messages: readonly string[]) => Promise<void>,
+  ): Promise<boolean> {
     for (;;) {
       const attempt = this.intake.take(messages, emit).then(async (taken) => {
         if (taken) await ack(messages);

@@ -21,7 +21,11 @@ export interface EmbeddedReaderLimits {
   retryAfterSeconds: number;
 }
 
-const NO_LIMITS: EmbeddedReaderLimits = { queryTimeoutMs: 0, maxQueuedQueries: Number.POSITIVE_INFINITY, retryAfterSeconds: 1 };
+const NO_LIMITS: EmbeddedReaderLimits = {
+  queryTimeoutMs: 0,
+  maxQueuedQueries: Number.POSITIVE_INFINITY,
+  retryAfterSeconds: 1,
+};
 
 /**
  * The reader's queries run one at a time on one connection (SerialConnection); the queue in
@@ -82,14 +86,22 @@ export class EmbeddedStoreReader implements StoreReader {
 
   async countBetween(from: number, to: number): Promise<number> {
     checkRange(from, to);
-    const rows = await this.query(`SELECT count(*) AS n FROM ${EVENTS_TABLE} WHERE ts >= $from AND ts < $to`, { from: ms(from), to: ms(to) });
+    const rows = await this.query(`SELECT count(*) AS n FROM ${EVENTS_TABLE} WHERE ts >= $from AND ts < $to`, {
+      from: ms(from),
+      to: ms(to),
+    });
     return Number(rows[0]?.n ?? 0);
   }
 
   async topValues(q: TopValuesQuery): Promise<ValueCount[]> {
     checkRange(q.from, q.to);
     positive('limit', q.limit);
-    const params: Record<string, DuckDBValue> = { from: ms(q.from), to: ms(q.to), path: propPointer(q.prop), limit: ms(q.limit) };
+    const params: Record<string, DuckDBValue> = {
+      from: ms(q.from),
+      to: ms(q.to),
+      path: propPointer(q.prop),
+      limit: ms(q.limit),
+    };
     if (q.type !== undefined) params.type = q.type;
     const rows = await this.query(
       `SELECT json_extract_string(props, $path) AS value, count(*) AS n FROM ${EVENTS_TABLE}
@@ -101,7 +113,9 @@ export class EmbeddedStoreReader implements StoreReader {
   }
 
   async byId(id: string): Promise<TrackedEvent | undefined> {
-    const rows = await this.query(`SELECT ${EVENT_COLUMNS} FROM ${EVENTS_TABLE} WHERE id = $id ORDER BY ts LIMIT 1`, { id });
+    const rows = await this.query(`SELECT ${EVENT_COLUMNS} FROM ${EVENTS_TABLE} WHERE id = $id ORDER BY ts LIMIT 1`, {
+      id,
+    });
     return rows[0] ? rowToEvent(rows[0]) : undefined;
   }
 
@@ -140,7 +154,12 @@ export class EmbeddedStoreReader implements StoreReader {
               { cause: err },
             );
           }
-          throw new BeaconError('BEACON_E_STORE_IO', `the embedded store could not answer: ${(err as Error).message}`, undefined, { cause: err });
+          throw new BeaconError(
+            'BEACON_E_STORE_IO',
+            `the embedded store could not answer: ${(err as Error).message}`,
+            undefined,
+            { cause: err },
+          );
         } finally {
           clearTimeout(timer);
         }

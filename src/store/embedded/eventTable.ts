@@ -33,7 +33,8 @@ export const CREATE_EVENTS_TABLE = `CREATE TABLE IF NOT EXISTS ${EVENTS_TABLE} (
 )`;
 
 /** Column list in table order, for SELECTs that rebuild events. */
-export const EVENT_COLUMNS = 'id, type, ts, client_ts, party_id, session_id, page_view_id, ip, ua, url, referrer, props, meta';
+export const EVENT_COLUMNS =
+  'id, type, ts, client_ts, party_id, session_id, page_view_id, ip, ua, url, referrer, props, meta';
 
 const TEXT_FIELDS = ['partyId', 'sessionId', 'pageViewId', 'ip', 'ua', 'url', 'referrer'] as const;
 
@@ -45,7 +46,8 @@ export function appendEvent(appender: DuckDBAppender, event: TrackedEvent): void
   appender.appendVarchar(wellFormed(event.id));
   appender.appendVarchar(wellFormed(event.type));
   appender.appendBigInt(BigInt(Math.trunc(event.ts)));
-  if (typeof event.clientTs === 'number' && Number.isFinite(event.clientTs)) appender.appendBigInt(BigInt(Math.trunc(event.clientTs)));
+  if (typeof event.clientTs === 'number' && Number.isFinite(event.clientTs))
+    appender.appendBigInt(BigInt(Math.trunc(event.clientTs)));
   else appender.appendNull();
   for (const field of TEXT_FIELDS) {
     const value = event[field];
@@ -60,7 +62,12 @@ export function appendEvent(appender: DuckDBAppender, event: TrackedEvent): void
 
 /** A row selected with EVENT_COLUMNS (as `getRowObjectsJS` gives it) back into the event; absent fields stay absent. */
 export function rowToEvent(row: Record<string, unknown>): TrackedEvent {
-  const event = { id: String(row.id), type: String(row.type), ts: Number(row.ts), props: parseJson(row.props) } as TrackedEvent;
+  const event = {
+    id: String(row.id),
+    type: String(row.type),
+    ts: Number(row.ts),
+    props: parseJson(row.props),
+  } as TrackedEvent;
   if (row.client_ts !== null && row.client_ts !== undefined) event.clientTs = Number(row.client_ts);
   const columns: Record<(typeof TEXT_FIELDS)[number], string> = {
     partyId: 'party_id',
@@ -90,5 +97,7 @@ export function wellFormed(value: string): string {
 function parseJson(value: unknown): Record<string, unknown> {
   if (typeof value !== 'string') return {};
   const parsed = JSON.parse(value) as unknown;
-  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : {};
 }

@@ -6,9 +6,9 @@ import { appendEvent, EVENTS_TABLE, wellFormed } from './eventTable.js';
 import type { SerialConnection } from './serialConnection.js';
 
 /**
- * Rows appended between yields to the event loop. The Appender's calls run on the main
- * thread, ~10 µs a row of a typical browser event here, so a slice holds the collector's
- * requests up for ~1.3 ms at most, not for a whole batch.
+ * Rows appended between yields to the event loop, by `appendRows`. The
+ * Appender's calls run on the main thread, ~10 µs a row of a typical browser event here, so a
+ * slice holds the collector's requests up for ~1.3 ms at most, not for a whole batch.
  */
 const ROWS_PER_SLICE = 128;
 
@@ -19,7 +19,14 @@ const ROWS_PER_SLICE = 128;
  * read again after a crash, a replay of the log or of a dead letter carries the same id and
  * the same server receive time. Before appending, one query asks which pairs of the batch
  * are already stored, limited to the batch's time span (so DuckDB reads only the row groups
- * of that span, whatever the table's size), and only the others are appended.
+ * of that span, whatever the table's size), and only the others are appended. Events newer
+ * than anything stored skip that query (`maxStoredTs`): measured with bench/storeCost.ts, the
+ * query cost ~8 µs of the ~31 µs of CPU per stored event when every event went through it.
+ *
+ * Tried and not kept (docs/performance.md, 2026-12-06): passing the batch as one string of
+ * json-codec lines and letting DuckDB parse it (`from_json` into the table, or `read_ndjson`
+ * over a batch file) cost 34-45 µs an event against 23 µs for the Appender with the shortcut:
+ * DuckDB's JSON parsing and casts cost more than the JavaScript calls they replace.
  *
  * Why not a PRIMARY KEY with INSERT OR IGNORE from a staging table: measured here on 200k
  * events, that path was 2.3x slower (46 µs against 20 µs an event) and the file 4.4x larger
@@ -46,6 +53,14 @@ export class EventWriter {
     private readonly skipped?: Counter<'reason'>,
   ) {}
 
+  /**
+   * Every stored row has `ts` at most this (read once from the table, raised after each
+   * commit; retention only deletes, so it never makes this wrong, only cautious). An event
+   * newer than it cannot be stored yet, so only the older ones need the lookup: with live
+   * traffic that is the few events of a batch that share the previous batch's last millisecond.
+   */
+  private maxStoredTs: number | undefined;
+
   /** Appends the events of `batch` not yet stored; resolves with how many were appended. */
   write(batch: readonly TrackedEvent[]): Promise<number> {
     if (batch.length === 0) return Promise.resolve(0);
@@ -58,41 +73,55 @@ export class EventWriter {
       // makes the batch all-or-nothing.
       await c.run('BEGIN TRANSACTION');
       try {
-        const appender = await c.createAppender(EVENTS_TABLE);
-        try {
-          for (let i = 0; i < fresh.length; i += ROWS_PER_SLICE) {
-            if (i > 0) await yieldToLoop();
-            for (const event of fresh.slice(i, i + ROWS_PER_SLICE)) appendEvent(appender, event);
-          }
-        } finally {
-          appender.closeSync();
-        }
+        await this.appendRows(c, fresh);
         await c.run('COMMIT');
       } catch (err) {
         await c.run('ROLLBACK').catch(() => undefined);
         throw err;
       }
+      let max = this.maxStoredTs ?? -Infinity;
+      for (const e of fresh) if (e.ts > max) max = e.ts;
+      this.maxStoredTs = Math.trunc(max);
       return fresh.length;
     });
   }
 
+  /** The Appender: value by value from JavaScript, in slices between which the event loop runs. */
+  private async appendRows(c: DuckDBConnection, events: readonly TrackedEvent[]): Promise<void> {
+    const appender = await c.createAppender(EVENTS_TABLE);
+    try {
+      for (let i = 0; i < events.length; i += ROWS_PER_SLICE) {
+        if (i > 0) await yieldToLoop();
+        for (const event of events.slice(i, i + ROWS_PER_SLICE)) appendEvent(appender, event);
+      }
+    } finally {
+      appender.closeSync();
+    }
+  }
+
   /** The events of `batch` whose (id, ts) is neither stored nor earlier in the batch. */
   private async notStored(c: DuckDBConnection, batch: readonly TrackedEvent[]): Promise<TrackedEvent[]> {
+    this.maxStoredTs ??= await readMaxTs(c);
+    const newest = this.maxStoredTs;
     let min = Infinity;
     let max = -Infinity;
     const ids = new Set<string>();
     for (const e of batch) {
-      if (e.ts < min) min = e.ts;
-      if (e.ts > max) max = e.ts;
-      ids.add(wellFormed(e.id));
+      if (!(Math.trunc(e.ts) > newest)) {
+        if (e.ts < min) min = e.ts;
+        if (e.ts > max) max = e.ts;
+        ids.add(wellFormed(e.id));
+      }
     }
-    const reader = await c.runAndReadAll(
-      `SELECT id, ts FROM ${EVENTS_TABLE} WHERE ts BETWEEN $min AND $max AND id IN (SELECT unnest($ids))`,
-      { min: BigInt(Math.trunc(min)), max: BigInt(Math.trunc(max)), ids: listValue([...ids]) },
-      { ids: LIST(VARCHAR) },
-    );
     const stored = new Set<string>();
-    for (const [id, ts] of reader.getRowsJS()) stored.add(key(String(id), Number(ts)));
+    if (ids.size > 0) {
+      const reader = await c.runAndReadAll(
+        `SELECT id, ts FROM ${EVENTS_TABLE} WHERE ts BETWEEN $min AND $max AND id IN (SELECT unnest($ids))`,
+        { min: BigInt(Math.trunc(min)), max: BigInt(Math.trunc(max)), ids: listValue([...ids]) },
+        { ids: LIST(VARCHAR) },
+      );
+      for (const [id, ts] of reader.getRowsJS()) stored.add(key(String(id), Number(ts)));
+    }
     const inBatch = new Set<string>();
     const fresh: TrackedEvent[] = [];
     let skippedStored = 0;
@@ -114,6 +143,12 @@ export class EventWriter {
     if (skippedInBatch > 0) this.skipped?.inc({ reason: 'batch' }, skippedInBatch);
     return fresh;
   }
+}
+
+/** The largest stored `ts` (-Infinity for an empty table): DuckDB answers from the column's row-group statistics and the last row groups. */
+async function readMaxTs(c: DuckDBConnection): Promise<number> {
+  const value = (await c.runAndReadAll(`SELECT max(ts) FROM ${EVENTS_TABLE}`)).getRowsJS()[0]?.[0];
+  return value === null || value === undefined ? -Infinity : Number(value);
 }
 
 function key(id: string, ts: number): string {

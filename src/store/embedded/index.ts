@@ -10,6 +10,7 @@ import { EventWriter } from './eventWriter.js';
 import { Retention } from './retention.js';
 import { StoreDatabase } from './storeDatabase.js';
 import { embeddedStoreMetrics } from './storeMetrics.js';
+import { STORE_EVENTS } from '../internalEvents.js';
 import { EmbeddedStoreSink, STORE_SINK_NAME, STORE_SINK_TYPE } from './storeSink.js';
 
 export { STORE_SINK_NAME, STORE_SINK_TYPE } from './storeSink.js';
@@ -51,13 +52,30 @@ export async function openEmbeddedStore(config: EmbeddedStoreConfig, deps: Embed
   });
   const logger = deps.logger.child({ store: 'embedded' });
   const metrics = embeddedStoreMetrics(deps.registry);
-  const retention = new Retention(db, { maxAgeMs: config.retention.maxAge, maxBytes: config.retention.maxBytes }, { clock: deps.clock, logger, metrics });
+  const retention = new Retention(
+    db,
+    { maxAgeMs: config.retention.maxAge, maxBytes: config.retention.maxBytes },
+    { clock: deps.clock, logger, metrics },
+  );
   retention.start(config.retention.checkEvery);
-  logger.info({ event: 'store_opened', path: db.path }, 'embedded store open');
+  STORE_EVENTS.storeOpened.emit({ logger }, { path: db.path });
   return {
-    reader: new EmbeddedStoreReader(db.reader, { queryTimeoutMs: config.queryTimeout, maxQueuedQueries: config.maxQueuedQueries, retryAfterSeconds: 1 }),
+    reader: new EmbeddedStoreReader(db.reader, {
+      queryTimeoutMs: config.queryTimeout,
+      maxQueuedQueries: config.maxQueuedQueries,
+      retryAfterSeconds: 1,
+    }),
     // Like any sink by default, the store keeps schema-invalid events (the bad stream) out of what it counts.
-    sink: { config: { name: STORE_SINK_NAME, type: STORE_SINK_TYPE, batch: { ...config.batch }, badStream: 'exclude' }, sink: new EmbeddedStoreSink(new EventWriter(db.writer, metrics.skipped)) },
+    sink: {
+      // One write transaction at a time: the store's writer is a single SQLite connection.
+      config: {
+        name: STORE_SINK_NAME,
+        type: STORE_SINK_TYPE,
+        batch: { ...config.batch, inFlight: 1 },
+        badStream: 'exclude',
+      },
+      sink: new EmbeddedStoreSink(new EventWriter(db.writer, metrics.skipped)),
+    },
     retention,
     async close() {
       await retention.stop();

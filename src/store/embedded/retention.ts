@@ -3,6 +3,7 @@ import type { Clock } from '../../ops/clock.js';
 import { EVENTS_TABLE } from './eventTable.js';
 import type { StoreDatabase, StoreSize } from './storeDatabase.js';
 import type { EmbeddedStoreMetrics } from './storeMetrics.js';
+import { STORE_EVENTS } from '../internalEvents.js';
 
 export interface RetentionRules {
   /** Delete events older than this (ms); 0: no age limit. */
@@ -54,7 +55,7 @@ export class Retention {
     const tick = () => {
       if (this.running) return;
       this.running = this.run()
-        .catch((err: unknown) => this.deps.logger.error({ event: 'store_retention_failed', err }, 'store retention failed; it runs again at the next interval'))
+        .catch((err: unknown) => STORE_EVENTS.storeRetentionFailed.emit(this.deps, { err }))
         .finally(() => (this.running = undefined));
     };
     tick();
@@ -88,18 +89,20 @@ export class Retention {
         size = await this.db.size();
       }
     }
-    const { metrics, logger } = this.deps;
-    if (deletedByAge > 0) metrics.retentionDeleted.inc({ reason: 'age' }, deletedByAge);
-    if (deletedBySize > 0) metrics.retentionDeleted.inc({ reason: 'size' }, deletedBySize);
+    // The deletes are counted (and logged) before the row count is read, so a failing count still counts them.
+    if (deletedByAge + deletedBySize > 0) {
+      STORE_EVENTS.storeRetention.emit(this.deps, {
+        deletedByAge,
+        deletedBySize,
+        fileBytes: size.fileBytes,
+        usedBytes: stored(size),
+        ms: this.deps.clock.now() - started,
+      });
+    }
+    const { metrics } = this.deps;
     metrics.fileBytes.set(size.fileBytes);
     metrics.usedBytes.set(stored(size));
     metrics.rows.set((await this.rowCounts()).live);
-    if (deletedByAge + deletedBySize > 0) {
-      logger.info(
-        { event: 'store_retention', deletedByAge, deletedBySize, fileBytes: size.fileBytes, usedBytes: stored(size), ms: this.deps.clock.now() - started },
-        `store retention deleted ${deletedByAge + deletedBySize} events`,
-      );
-    }
     return { deletedByAge, deletedBySize, size };
   }
 
@@ -119,16 +122,23 @@ export class Retention {
   }
 
   private deleteBefore(cutoff: number): Promise<number> {
-    return this.db.writer.use(async (c) => (await c.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts < $cutoff`, { cutoff: BigInt(Math.trunc(cutoff)) })).rowsChanged);
+    return this.db.writer.use(
+      async (c) =>
+        (await c.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts < $cutoff`, { cutoff: BigInt(Math.trunc(cutoff)) }))
+          .rowsChanged,
+    );
   }
 
   /** Deletes the `n` oldest events, or a few more: every event of the last millisecond cut goes, so a rerun cuts at the same place. */
   private deleteOldest(n: number): Promise<number> {
     return this.db.writer.use(async (c) => {
-      const edge = await c.runAndReadAll(`SELECT ts FROM ${EVENTS_TABLE} ORDER BY ts LIMIT 1 OFFSET $skip`, { skip: BigInt(n - 1) });
+      const edge = await c.runAndReadAll(`SELECT ts FROM ${EVENTS_TABLE} ORDER BY ts LIMIT 1 OFFSET $skip`, {
+        skip: BigInt(n - 1),
+      });
       const cutoff = edge.getRowsJS()[0]?.[0];
       if (cutoff === undefined) return 0;
-      return (await c.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts <= $cutoff`, { cutoff: BigInt(cutoff as bigint) })).rowsChanged;
+      return (await c.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts <= $cutoff`, { cutoff: BigInt(cutoff as bigint) }))
+        .rowsChanged;
     });
   }
 

@@ -22,7 +22,11 @@ export class SerialConnection {
   /** Runs `fn` with the connection once every earlier use has settled. */
   use<T>(fn: (connection: DuckDBConnection) => Promise<T> | T): Promise<T> {
     const run = this.tail.then(() => {
-      if (this.closed) throw new BeaconError('BEACON_E_STORE_UNAVAILABLE', 'the embedded store is closed (Beacon is shutting down); retry against a running instance');
+      if (this.closed)
+        throw new BeaconError(
+          'BEACON_E_STORE_UNAVAILABLE',
+          'the embedded store is closed (Beacon is shutting down); retry against a running instance',
+        );
       return fn(this.connection);
     });
     this.tail = run.catch(() => undefined);

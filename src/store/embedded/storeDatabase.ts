@@ -76,8 +76,14 @@ export class StoreDatabase {
   async size(): Promise<StoreSize> {
     const rows = await this.writer.use(async (c) => (await c.runAndReadAll('PRAGMA database_size')).getRowObjectsJS());
     const row = rows[0] ?? {};
-    const fileBytes = await stat(this.path).then((s) => s.size, () => 0);
-    const walBytes = await stat(`${this.path}.wal`).then((s) => s.size, () => 0);
+    const fileBytes = await stat(this.path).then(
+      (s) => s.size,
+      () => 0,
+    );
+    const walBytes = await stat(`${this.path}.wal`).then(
+      (s) => s.size,
+      () => 0,
+    );
     return { fileBytes, usedBytes: Number(row.used_blocks ?? 0) * Number(row.block_size ?? 0), walBytes };
   }
 

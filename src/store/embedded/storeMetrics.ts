@@ -23,12 +23,35 @@ export interface EmbeddedStoreMetrics {
 
 export function embeddedStoreMetrics(registry: Registry = new Registry()): EmbeddedStoreMetrics {
   return {
-    rows: existing(registry, 'beacon_store_embedded_rows') ?? new Gauge({ name: 'beacon_store_embedded_rows', help: 'Events in the embedded store after the last retention run', registers: [registry] }),
-    fileBytes: existing(registry, 'beacon_store_embedded_file_bytes') ?? new Gauge({ name: 'beacon_store_embedded_file_bytes', help: 'Size of the embedded store file (it never shrinks; freed blocks are reused)', registers: [registry] }),
-    usedBytes: existing(registry, 'beacon_store_embedded_used_bytes') ?? new Gauge({ name: 'beacon_store_embedded_used_bytes', help: 'Bytes of the embedded store file holding data; store.retention.maxBytes bounds this', registers: [registry] }),
+    rows:
+      existing(registry, 'beacon_store_embedded_rows') ??
+      new Gauge({
+        name: 'beacon_store_embedded_rows',
+        help: 'Events in the embedded store after the last retention run',
+        registers: [registry],
+      }),
+    fileBytes:
+      existing(registry, 'beacon_store_embedded_file_bytes') ??
+      new Gauge({
+        name: 'beacon_store_embedded_file_bytes',
+        help: 'Size of the embedded store file (it never shrinks; freed blocks are reused)',
+        registers: [registry],
+      }),
+    usedBytes:
+      existing(registry, 'beacon_store_embedded_used_bytes') ??
+      new Gauge({
+        name: 'beacon_store_embedded_used_bytes',
+        help: 'Bytes of the embedded store file holding data; store.retention.maxBytes bounds this',
+        registers: [registry],
+      }),
     retentionDeleted:
       existing(registry, 'beacon_store_embedded_deleted_total') ??
-      new Counter({ name: 'beacon_store_embedded_deleted_total', help: 'Events deleted from the embedded store by retention, per rule (age or size)', labelNames: ['reason'], registers: [registry] }),
+      new Counter({
+        name: 'beacon_store_embedded_deleted_total',
+        help: 'Events deleted from the embedded store by retention, per rule (age or size)',
+        labelNames: ['reason'],
+        registers: [registry],
+      }),
     skipped:
       existing(registry, 'beacon_store_embedded_skipped_total') ??
       new Counter({

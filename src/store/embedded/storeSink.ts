@@ -37,10 +37,22 @@ export class EmbeddedStoreSink implements Sink {
  */
 function classify(err: unknown): SinkError {
   const message = (err as Error | undefined)?.message ?? String(err);
-  if (isBeaconError(err) && err.code === 'BEACON_E_STORE_UNAVAILABLE') return new SinkError('retry', message, { errorType: 'store_closed', cause: err });
+  if (isBeaconError(err) && err.code === 'BEACON_E_STORE_UNAVAILABLE')
+    return new SinkError('retry', message, { errorType: 'store_closed', cause: err });
   if (/invalidated|FATAL Error/i.test(message)) {
-    return new SinkError('fatal', `the embedded store failed and must be reopened: restart Beacon (events wait in the log). DuckDB said: ${message}`, { errorType: 'store_invalidated', cause: err });
+    return new SinkError(
+      'fatal',
+      `the embedded store failed and must be reopened: restart Beacon (events wait in the log). DuckDB said: ${message}`,
+      { errorType: 'store_invalidated', cause: err },
+    );
   }
-  if (/out of memory/i.test(message)) return new SinkError('retry', `${message} (raise store.memoryLimit if this repeats)`, { errorType: 'store_memory', cause: err });
-  return new SinkError('retry', `the embedded store could not append: ${message}`, { errorType: 'store_io', cause: err });
+  if (/out of memory/i.test(message))
+    return new SinkError('retry', `${message} (raise store.memoryLimit if this repeats)`, {
+      errorType: 'store_memory',
+      cause: err,
+    });
+  return new SinkError('retry', `the embedded store could not append: ${message}`, {
+    errorType: 'store_io',
+    cause: err,
+  });
 }

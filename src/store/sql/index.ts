@@ -31,7 +31,11 @@ export interface SqlStoreContext {
   registry?: Registry;
 }
 
-const SINK_SCHEMAS = { postgres: postgresConfigSchema, mysql: mysqlConfigSchema, clickhouse: clickhouseConfigSchema } as const;
+const SINK_SCHEMAS = {
+  postgres: postgresConfigSchema,
+  mysql: mysqlConfigSchema,
+  clickhouse: clickhouseConfigSchema,
+} as const;
 
 /**
  * The StoreReader for `store.type: postgres | mysql | clickhouse`. Opening connects to
@@ -44,10 +48,16 @@ export function openSqlStoreReader(store: SqlStoreConfig, context: SqlStoreConte
   const problem = storeSinkProblem(store, sinks);
   if (problem) {
     const field = problem.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${p}`)).join('');
-    throw new BeaconError('BEACON_E_CONFIG_FIELD', `invalid config:\n  - ${field}: ${problem.message}`, { field, problems: [problem.message] });
+    throw new BeaconError('BEACON_E_CONFIG_FIELD', `invalid config:\n  - ${field}: ${problem.message}`, {
+      field,
+      problems: [problem.message],
+    });
   }
   const raw = sinks.find((s) => s.name === store.sink)!;
-  const deps = { logger: context.logger.child({ store: store.type, sink: store.sink }), metrics: storeMetrics(context.registry) };
+  const deps = {
+    logger: context.logger.child({ store: store.type, sink: store.sink }),
+    metrics: storeMetrics(context.registry),
+  };
   switch (store.type) {
     case 'postgres': {
       const sink = SINK_SCHEMAS.postgres.parse(raw);
@@ -71,6 +81,9 @@ export function openSqlStoreReader(store: SqlStoreConfig, context: SqlStoreConte
 export function refineSqlStore(config: { store?: unknown; sinks?: readonly unknown[] }, ctx: z.RefinementCtx): void {
   const store = config.store as { type?: unknown; sink?: unknown } | undefined;
   if (!store || !(SQL_STORE_TYPES as readonly unknown[]).includes(store.type) || typeof store.sink !== 'string') return;
-  const problem = storeSinkProblem({ type: String(store.type), sink: store.sink }, (config.sinks ?? []) as readonly { name?: unknown; type?: unknown; columns?: unknown }[]);
+  const problem = storeSinkProblem(
+    { type: String(store.type), sink: store.sink },
+    (config.sinks ?? []) as readonly { name?: unknown; type?: unknown; columns?: unknown }[],
+  );
   if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 }

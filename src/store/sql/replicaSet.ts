@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { BeaconError } from '../../errors/beaconError.js';
 import { ReadTimeoutError } from './readTimeout.js';
 import type { StoreMetrics } from './storeMetrics.js';
+import { STORE_EVENTS } from '../internalEvents.js';
 
 /**
  * One writer and any number of read replicas, read from as one.
@@ -79,7 +80,14 @@ export class ReplicaSet<T extends ReadTarget> {
     replicas: readonly T[],
     private readonly options: ReplicaSetOptions,
   ) {
-    this.replicas = replicas.map((target) => ({ target, up: true, backoffMs: options.backoffMs, timer: undefined, lastError: undefined, downSince: undefined }));
+    this.replicas = replicas.map((target) => ({
+      target,
+      up: true,
+      backoffMs: options.backoffMs,
+      timer: undefined,
+      lastError: undefined,
+      downSince: undefined,
+    }));
     for (const r of this.replicas) options.metrics.replicaUp.set({ target: r.target.label }, 1);
   }
 
@@ -169,8 +177,11 @@ export class ReplicaSet<T extends ReadTarget> {
     replica.lastError = message(err);
     replica.downSince = Date.now();
     replica.backoffMs = this.options.backoffMs;
-    this.options.metrics.replicaUp.set({ target: replica.target.label }, 0);
-    this.options.logger.warn({ replica: replica.target.label, err: replica.lastError, probeInMs: replica.backoffMs }, `${this.options.kind} store: replica ${replica.target.label} failed a read and is out of the rotation until a probe succeeds`);
+    STORE_EVENTS.storeReplicaDown.emit(
+      this.options,
+      { replica: replica.target.label, err: replica.lastError, probeInMs: replica.backoffMs },
+      this.options.kind,
+    );
     this.scheduleProbe(replica);
   }
 
@@ -194,8 +205,7 @@ export class ReplicaSet<T extends ReadTarget> {
     replica.lastError = undefined;
     replica.downSince = undefined;
     replica.backoffMs = this.options.backoffMs;
-    this.options.metrics.replicaUp.set({ target: replica.target.label }, 1);
-    this.options.logger.info({ replica: replica.target.label }, `${this.options.kind} store: replica ${replica.target.label} answers again and is back in the rotation`);
+    STORE_EVENTS.storeReplicaUp.emit(this.options, { replica: replica.target.label }, this.options.kind);
   }
 }
 
@@ -219,10 +229,18 @@ export interface ReplicaServers<S, T extends ReadTarget> {
  * The ReplicaSet of a replicated store: the sink's server as the writer, each of
  * `store.replicas` as a replica, backing off as `store.replicaBackoff`/`replicaBackoffMax` say.
  */
-export function replicaSetFor<S, T extends ReadTarget>(store: ReplicatedStoreFields, servers: ReplicaServers<S, T>, options: Omit<ReplicaSetOptions, 'backoffMs' | 'maxBackoffMs'>): ReplicaSet<T> {
+export function replicaSetFor<S, T extends ReadTarget>(
+  store: ReplicatedStoreFields,
+  servers: ReplicaServers<S, T>,
+  options: Omit<ReplicaSetOptions, 'backoffMs' | 'maxBackoffMs'>,
+): ReplicaSet<T> {
   const writer = servers.target(servers.writer, 'writer');
   const replicas = store.replicas.map((url) => servers.target(servers.replica(url, servers.writer), 'replica'));
-  return new ReplicaSet(writer, replicas, { ...options, backoffMs: store.replicaBackoff, maxBackoffMs: store.replicaBackoffMax });
+  return new ReplicaSet(writer, replicas, {
+    ...options,
+    backoffMs: store.replicaBackoff,
+    maxBackoffMs: store.replicaBackoffMax,
+  });
 }
 
 function message(err: unknown): string {

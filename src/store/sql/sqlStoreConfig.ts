@@ -37,12 +37,18 @@ function replicatedFields(url: { pattern: RegExp; expected: string }) {
 
 export const postgresStoreSchema = z.strictObject({
   type: z.literal('postgres'),
-  ...replicatedFields({ pattern: /^postgres(ql)?:\/\//, expected: 'a postgres:// or postgresql:// URL such as postgres://replica1.internal:5432' }),
+  ...replicatedFields({
+    pattern: /^postgres(ql)?:\/\//,
+    expected: 'a postgres:// or postgresql:// URL such as postgres://replica1.internal:5432',
+  }),
 });
 
 export const mysqlStoreSchema = z.strictObject({
   type: z.literal('mysql'),
-  ...replicatedFields({ pattern: /^(mysql|mariadb):\/\//, expected: 'a mysql:// or mariadb:// URL such as mysql://replica1.internal:3306' }),
+  ...replicatedFields({
+    pattern: /^(mysql|mariadb):\/\//,
+    expected: 'a mysql:// or mariadb:// URL such as mysql://replica1.internal:3306',
+  }),
 });
 
 export const clickhouseStoreSchema = z.strictObject({

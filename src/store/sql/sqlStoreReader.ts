@@ -3,7 +3,7 @@ import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { checkRange, positive, wholeMs } from '../queryChecks.js';
 import type { BucketCount, BucketQuery, RecentQuery, StoreReader, TopValuesQuery, ValueCount } from '../storeReader.js';
 import type { ReadTarget, ReplicaSet, TargetHealth } from './replicaSet.js';
-import type { SqlDialect } from './sqlDialect.js';
+import type { QueryDialect } from '../../sql/dialect.js';
 import { StoreQueries, type Statement } from './storeQueries.js';
 import type { StoreColumns } from './storeSink.js';
 
@@ -14,7 +14,7 @@ export interface SqlBackend<T extends ReadTarget> {
    * Reads the table's column types through `target` and returns the dialect for them. Throws
    * BEACON_E_STORE_QUERY, saying what to change, when the table cannot serve the queries.
    */
-  describe(target: T): Promise<SqlDialect>;
+  describe(target: T): Promise<QueryDialect>;
   run(target: T, statement: Statement): Promise<Record<string, unknown>[]>;
   /** The user-facing error for a failure that is not about availability (a missing table, a grant). */
   explain(err: unknown): BeaconError;
@@ -38,28 +38,43 @@ export class SqlStoreReader<T extends ReadTarget = ReadTarget> implements StoreR
   async countsByBucket(q: BucketQuery): Promise<BucketCount[]> {
     checkRange(q.from, q.to);
     positive('bucketMs', q.bucketMs);
-    return this.read((s) => s.countsByBucket(q), (s, rows) => s.bucketCounts(rows));
+    return this.read(
+      (s) => s.countsByBucket(q),
+      (s, rows) => s.bucketCounts(rows),
+    );
   }
 
   async recent(q: RecentQuery): Promise<TrackedEvent[]> {
     positive('limit', q.limit);
     if (q.before !== undefined) wholeMs('before', q.before);
-    return this.read((s) => s.recent(q), (s, rows) => rows.map((r) => s.event(r)));
+    return this.read(
+      (s) => s.recent(q),
+      (s, rows) => rows.map((r) => s.event(r)),
+    );
   }
 
   async countBetween(from: number, to: number): Promise<number> {
     checkRange(from, to);
-    return this.read((s) => s.countBetween(from, to), (s, rows) => s.count(rows));
+    return this.read(
+      (s) => s.countBetween(from, to),
+      (s, rows) => s.count(rows),
+    );
   }
 
   async topValues(q: TopValuesQuery): Promise<ValueCount[]> {
     checkRange(q.from, q.to);
     positive('limit', q.limit);
-    return this.read((s) => s.topValues(q), (s, rows) => s.valueCounts(rows));
+    return this.read(
+      (s) => s.topValues(q),
+      (s, rows) => s.valueCounts(rows),
+    );
   }
 
   async byId(id: string): Promise<TrackedEvent | undefined> {
-    return this.read((s) => s.byId(id), (s, rows) => (rows[0] ? s.event(rows[0]) : undefined));
+    return this.read(
+      (s) => s.byId(id),
+      (s, rows) => (rows[0] ? s.event(rows[0]) : undefined),
+    );
   }
 
   /** Each server the store reads from and whether it takes reads now (for status and readiness). */
@@ -71,7 +86,10 @@ export class SqlStoreReader<T extends ReadTarget = ReadTarget> implements StoreR
     await this.replicas.close();
   }
 
-  private async read<R>(build: (q: StoreQueries) => Statement, decode: (q: StoreQueries, rows: Record<string, unknown>[]) => R): Promise<R> {
+  private async read<R>(
+    build: (q: StoreQueries) => Statement,
+    decode: (q: StoreQueries, rows: Record<string, unknown>[]) => R,
+  ): Promise<R> {
     const queries = await this.prepared();
     let rows: Record<string, unknown>[];
     try {
@@ -86,13 +104,15 @@ export class SqlStoreReader<T extends ReadTarget = ReadTarget> implements StoreR
   }
 
   private prepared(): Promise<StoreQueries> {
-    this.queries ??= this.replicas.read((target) => this.backend.describe(target)).then(
-      (dialect) => new StoreQueries(dialect, this.columns),
-      (err: unknown) => {
-        this.queries = undefined;
-        throw this.failure(err);
-      },
-    );
+    this.queries ??= this.replicas
+      .read((target) => this.backend.describe(target))
+      .then(
+        (dialect) => new StoreQueries(dialect, this.columns),
+        (err: unknown) => {
+          this.queries = undefined;
+          throw this.failure(err);
+        },
+      );
     return this.queries;
   }
 

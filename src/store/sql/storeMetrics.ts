@@ -20,11 +20,31 @@ export interface StoreMetrics {
 
 export function storeMetrics(registry: Registry = new Registry()): StoreMetrics {
   return {
-    queries: existing(registry, 'beacon_store_queries_total') ?? new Counter({ name: 'beacon_store_queries_total', help: 'Store queries per server (writer or replica) and outcome', labelNames: ['role', 'target', 'outcome'], registers: [registry] }),
-    replicaUp: existing(registry, 'beacon_store_replica_up') ?? new Gauge({ name: 'beacon_store_replica_up', help: '1 while a read replica takes reads, 0 while it is out after a failure', labelNames: ['target'], registers: [registry] }),
+    queries:
+      existing(registry, 'beacon_store_queries_total') ??
+      new Counter({
+        name: 'beacon_store_queries_total',
+        help: 'Store queries per server (writer or replica) and outcome',
+        labelNames: ['role', 'target', 'outcome'],
+        registers: [registry],
+      }),
+    replicaUp:
+      existing(registry, 'beacon_store_replica_up') ??
+      new Gauge({
+        name: 'beacon_store_replica_up',
+        help: '1 while a read replica takes reads, 0 while it is out after a failure',
+        labelNames: ['target'],
+        registers: [registry],
+      }),
     querySeconds:
       existing(registry, 'beacon_store_query_seconds') ??
-      new Histogram({ name: 'beacon_store_query_seconds', help: 'Duration of one store query that succeeded', labelNames: ['role'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
+      new Histogram({
+        name: 'beacon_store_query_seconds',
+        help: 'Duration of one store query that succeeded',
+        labelNames: ['role'],
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [registry],
+      }),
   };
 }
 

@@ -1,7 +1,7 @@
-import type { TrackedEvent } from '../../event/trackedEvent.js';
 import type { BucketCount, BucketQuery, RecentQuery, TopValuesQuery, ValueCount } from '../storeReader.js';
-import type { SqlDialect, SqlParams, SqlValue } from './sqlDialect.js';
-import { EVENT_FIELDS, type EventField, type StoreColumns } from './storeSink.js';
+import type { QueryDialect, SqlParams, SqlValue } from '../../sql/dialect.js';
+import { EVENT_FIELDS, type EventField, type TrackedEvent } from '../../event/trackedEvent.js';
+import type { StoreColumns } from './storeSink.js';
 
 /**
  * The StoreReader queries written once for every SQL store; the dialect fills in what
@@ -25,7 +25,7 @@ export class StoreQueries {
   private readonly fields: { field: EventField; column: string; alias: string }[];
 
   constructor(
-    private readonly d: SqlDialect,
+    private readonly d: QueryDialect,
     private readonly columns: StoreColumns,
   ) {
     this.fields = EVENT_FIELDS.flatMap((field) => {
@@ -49,8 +49,10 @@ export class StoreQueries {
     const p = this.d.params();
     const where: string[] = [];
     if (q.type !== undefined) where.push(this.typeIs(p, q.type));
-    if (q.before !== undefined) where.push(`${this.col('ts')} < ${this.d.timeValue(p, this.columns.field.ts, q.before)}`);
-    for (const [key, value] of Object.entries(q.propEquals ?? {})) where.push(`${this.d.exact(this.d.propText(p, key))} = ${this.d.exact(p.ref(value))}`);
+    if (q.before !== undefined)
+      where.push(`${this.col('ts')} < ${this.d.timeValue(p, this.columns.field.ts, q.before)}`);
+    for (const [key, value] of Object.entries(q.propEquals ?? {}))
+      where.push(`${this.d.exact(this.d.propText(p, key))} = ${this.d.exact(p.ref(value))}`);
     const sql =
       `SELECT ${this.eventColumns()} FROM ${this.d.table}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}` +
       ` ORDER BY ${this.col('ts')} DESC, ${this.col('id')} DESC${this.d.onePerId} LIMIT ${p.ref(q.limit)}`;
@@ -59,7 +61,10 @@ export class StoreQueries {
 
   countBetween(from: number, to: number): Statement {
     const p = this.d.params();
-    return { sql: `SELECT ${this.d.countEvents} AS beacon_count FROM ${this.d.countFrom} WHERE ${this.range(p, from, to)}`, values: p.values };
+    return {
+      sql: `SELECT ${this.d.countEvents} AS beacon_count FROM ${this.d.countFrom} WHERE ${this.range(p, from, to)}`,
+      values: p.values,
+    };
   }
 
   topValues(q: TopValuesQuery): Statement {
@@ -74,11 +79,18 @@ export class StoreQueries {
 
   byId(id: string): Statement {
     const p = this.d.params();
-    return { sql: `SELECT ${this.eventColumns()} FROM ${this.d.table} WHERE ${this.equals(p, this.col('id'), id)} LIMIT 1`, values: p.values };
+    return {
+      sql: `SELECT ${this.eventColumns()} FROM ${this.d.table} WHERE ${this.equals(p, this.col('id'), id)} LIMIT 1`,
+      values: p.values,
+    };
   }
 
   bucketCounts(rows: readonly Record<string, unknown>[]): BucketCount[] {
-    return rows.map((r) => ({ bucket: Number(r.beacon_bucket), type: String(r.beacon_type), count: Number(r.beacon_count) }));
+    return rows.map((r) => ({
+      bucket: Number(r.beacon_bucket),
+      type: String(r.beacon_type),
+      count: Number(r.beacon_count),
+    }));
   }
 
   count(rows: readonly Record<string, unknown>[]): number {
@@ -96,7 +108,8 @@ export class StoreQueries {
       const value = row[alias];
       if (value === null || value === undefined) continue;
       if (TIME_FIELDS.includes(field)) event[field] = Number(value);
-      else if (JSON_FIELDS.includes(field)) event[field] = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+      else if (JSON_FIELDS.includes(field))
+        event[field] = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
       else event[field] = value instanceof Buffer ? value.toString('utf8') : String(value);
     }
     return event as unknown as TrackedEvent;
@@ -107,7 +120,12 @@ export class StoreQueries {
   }
 
   private eventColumns(): string {
-    return this.fields.map(({ field, column, alias }) => `${TIME_FIELDS.includes(field) ? this.d.timeMs(column) : this.d.quote(column)} AS ${alias}`).join(', ');
+    return this.fields
+      .map(
+        ({ field, column, alias }) =>
+          `${TIME_FIELDS.includes(field) ? this.d.timeMs(column) : this.d.quote(column)} AS ${alias}`,
+      )
+      .join(', ');
   }
 
   private range(p: SqlParams, from: number, to: number): string {
@@ -122,6 +140,8 @@ export class StoreQueries {
   /** Equality on a column that an index on it can serve, and that is exact where the collation folds case. */
   private equals(p: SqlParams, column: string, value: string): string {
     const exact = this.d.exact(column);
-    return exact === column ? `${column} = ${p.ref(value)}` : `${column} = ${p.ref(value)} AND ${exact} = ${this.d.exact(p.ref(value))}`;
+    return exact === column
+      ? `${column} = ${p.ref(value)}`
+      : `${column} = ${p.ref(value)} AND ${exact} = ${this.d.exact(p.ref(value))}`;
   }
 }

@@ -1,3 +1,4 @@
+import { EVENT_FIELDS, type EventField } from '../../event/trackedEvent.js';
 import { columnMapping, type ColumnMapping } from '../../sinks/sqlColumns.js';
 
 /**
@@ -6,17 +7,14 @@ import { columnMapping, type ColumnMapping } from '../../sinks/sqlColumns.js';
  * when a reader opens (for configs built in code).
  */
 
-/** Event fields a column can hold whole, and so can be read back into a TrackedEvent. */
-export const EVENT_FIELDS = ['id', 'type', 'ts', 'clientTs', 'partyId', 'sessionId', 'pageViewId', 'ip', 'ua', 'url', 'referrer', 'props', 'meta'] as const;
-export type EventField = (typeof EVENT_FIELDS)[number];
-
 /** The fields every query needs: the key, what to group by, the time, and the payload. */
 const REQUIRED: readonly EventField[] = ['id', 'type', 'ts', 'props'];
 
 export interface StoreColumns {
   readonly mapping: ColumnMapping;
   /** The column holding each whole event field the table has (at least id, type, ts, props). */
-  readonly field: Readonly<Partial<Record<EventField, string>>> & Readonly<Record<'id' | 'type' | 'ts' | 'props', string>>;
+  readonly field: Readonly<Partial<Record<EventField, string>>> &
+    Readonly<Record<'id' | 'type' | 'ts' | 'props', string>>;
 }
 
 export interface StoreSinkProblem {
@@ -32,16 +30,25 @@ interface SinkLike {
 }
 
 /** Why `store` cannot read from the sink it names, or undefined when it can. */
-export function storeSinkProblem(store: { type: string; sink: string }, sinks: readonly SinkLike[]): StoreSinkProblem | undefined {
+export function storeSinkProblem(
+  store: { type: string; sink: string },
+  sinks: readonly SinkLike[],
+): StoreSinkProblem | undefined {
   const index = sinks.findIndex((s) => s.name === store.sink);
   if (index < 0) {
     const same = sinks.filter((s) => s.type === store.type).map((s) => String(s.name));
-    const hint = same.length > 0 ? `; ${store.type} sinks here: ${same.join(', ')}` : `; add a ${store.type} sink named "${store.sink}" (the store reads the table it writes)`;
+    const hint =
+      same.length > 0
+        ? `; ${store.type} sinks here: ${same.join(', ')}`
+        : `; add a ${store.type} sink named "${store.sink}" (the store reads the table it writes)`;
     return { path: ['store', 'sink'], message: `store.sink "${store.sink}" names no sink${hint}` };
   }
   const sink = sinks[index]!;
   if (sink.type !== store.type) {
-    return { path: ['store', 'sink'], message: `store.sink "${store.sink}" is a ${String(sink.type)} sink but store.type is ${store.type}: name a ${store.type} sink, or set store.type to match` };
+    return {
+      path: ['store', 'sink'],
+      message: `store.sink "${store.sink}" is a ${String(sink.type)} sink but store.type is ${store.type}: name a ${store.type} sink, or set store.type to match`,
+    };
   }
   const fields = wholeFields(columnMapping(sink.columns as Record<string, string> | undefined));
   const missing = REQUIRED.filter((f) => fields[f] === undefined);
@@ -66,7 +73,8 @@ function wholeFields(mapping: ColumnMapping): Partial<Record<EventField, string>
   const field: Partial<Record<EventField, string>> = {};
   mapping.sources.forEach((source, i) => {
     // The first column wins when a field is mapped twice: reads only need one copy.
-    if ((EVENT_FIELDS as readonly string[]).includes(source) && field[source as EventField] === undefined) field[source as EventField] = mapping.columns[i]!;
+    if ((EVENT_FIELDS as readonly string[]).includes(source) && field[source as EventField] === undefined)
+      field[source as EventField] = mapping.columns[i]!;
   });
   return field;
 }

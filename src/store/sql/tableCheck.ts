@@ -29,28 +29,45 @@ export interface ColumnTypes {
 
 /** BEACON_E_STORE_QUERY for a table that is not there (yet). */
 export function tableMissing(t: DescribedTable): BeaconError {
-  return new BeaconError('BEACON_E_STORE_QUERY', `${t.at}: table ${t.table} does not exist (yet): the sink "${t.sink}" creates it when it has createTable: true, or create it (the DDL is in docs/sinks.md)`);
+  return new BeaconError(
+    'BEACON_E_STORE_QUERY',
+    `${t.at}: table ${t.table} does not exist (yet): the sink "${t.sink}" creates it when it has createTable: true, or create it (the DDL is in docs/sinks.md)`,
+  );
 }
 
 /**
  * Throws BEACON_E_STORE_QUERY, saying what to change, when the table (its column types by
  * name) lacks a column the sink maps or has one of a type the dialect cannot read.
  */
-export function checkColumns(t: DescribedTable, types: ReadonlyMap<string, string>, columns: StoreColumns, readable: ColumnTypes): void {
+export function checkColumns(
+  t: DescribedTable,
+  types: ReadonlyMap<string, string>,
+  columns: StoreColumns,
+  readable: ColumnTypes,
+): void {
   const missing = Object.values(columns.field).filter((c) => !types.has(c));
   if (missing.length > 0) {
-    throw new BeaconError('BEACON_E_STORE_QUERY', `${t.at}: table ${t.table} has no column ${missing.join(', ')}, which the sink "${t.sink}" maps: add it to the table, or change the sink's "columns"`);
+    throw new BeaconError(
+      'BEACON_E_STORE_QUERY',
+      `${t.at}: table ${t.table} has no column ${missing.join(', ')}, which the sink "${t.sink}" maps: add it to the table, or change the sink's "columns"`,
+    );
   }
   for (const field of ['ts', 'clientTs'] as const) {
     const column = columns.field[field];
     if (column !== undefined && !readable.time(types.get(column)!)) {
-      throw new BeaconError('BEACON_E_STORE_QUERY', `${t.at}: column ${column} of ${t.table} is ${types.get(column)}; the query API reads times from ${readable.timeTypes}: change the column type`);
+      throw new BeaconError(
+        'BEACON_E_STORE_QUERY',
+        `${t.at}: column ${column} of ${t.table} is ${types.get(column)}; the query API reads times from ${readable.timeTypes}: change the column type`,
+      );
     }
   }
   for (const field of ['props', 'meta'] as const) {
     const column = columns.field[field];
     if (column !== undefined && !readable.json(types.get(column)!)) {
-      throw new BeaconError('BEACON_E_STORE_QUERY', `${t.at}: column ${column} of ${t.table} is ${types.get(column)}; the query API reads ${field} from ${readable.jsonTypes}: change the column type`);
+      throw new BeaconError(
+        'BEACON_E_STORE_QUERY',
+        `${t.at}: column ${column} of ${t.table} is ${types.get(column)}; the query API reads ${field} from ${readable.jsonTypes}: change the column type`,
+      );
     }
   }
 }

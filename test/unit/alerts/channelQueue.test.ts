@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlertEvents } from '../../../src/alerts/alertEvents.js';
+import { AlertEvents } from '../../../src/alerts/internalEvents.js';
 import { ChannelError } from '../../../src/alerts/channels/channel.js';
 import { ChannelQueue } from '../../../src/alerts/channels/channelQueue.js';
 import type { AlertNotification } from '../../../src/alerts/notification.js';
@@ -10,7 +10,22 @@ import { RecordingChannel } from './harness.js';
 
 function notification(rule: string, status: AlertNotification['status'] = 'firing'): AlertNotification {
   const at = Date.UTC(2024, 4, 1, 10, 0, 0);
-  return { status, reminder: false, episode: `${rule}/-/${at}`, rule, type: 'log_usage', summary: 'log 90% full', since: at, firedAt: at, at, values: {}, hint: 'x', forMs: 0, renotifyAfterMs: 0, beacon: { version: 't', host: 'h', url: 'http://127.0.0.1:8290' } };
+  return {
+    status,
+    reminder: false,
+    episode: `${rule}/-/${at}`,
+    rule,
+    type: 'log_usage',
+    summary: 'log 90% full',
+    since: at,
+    firedAt: at,
+    at,
+    values: {},
+    hint: 'x',
+    forMs: 0,
+    renotifyAfterMs: 0,
+    beacon: { version: 't', host: 'h', url: 'http://127.0.0.1:8290' },
+  };
 }
 
 function setup(retryForMs = 600_000) {
@@ -19,7 +34,8 @@ function setup(retryForMs = 600_000) {
   const { logger, lines } = captureLogger();
   const channel = new RecordingChannel('ops');
   const queue = new ChannelQueue({ channel, retryForMs, clock, events: new AlertEvents(logger, metrics) });
-  const counts = async () => Object.fromEntries((await metrics.alertNotifications.get()).values.map((v) => [v.labels.result, v.value]));
+  const counts = async () =>
+    Object.fromEntries((await metrics.alertNotifications.get()).values.map((v) => [v.labels.result, v.value]));
   return { clock, channel, queue, lines, counts };
 }
 
@@ -45,7 +61,10 @@ describe('a channel queue', () => {
     await clock.nextSleep();
     clock.advance(1000);
     await queue.idle();
-    assert.deepEqual(channel.sent.map((n) => n.status), ['firing', 'resolved']);
+    assert.deepEqual(
+      channel.sent.map((n) => n.status),
+      ['firing', 'resolved'],
+    );
   });
 
   it('does not retry a permanent failure, and logs it with its code', async () => {
@@ -77,11 +96,21 @@ describe('a channel queue', () => {
     const { logger } = captureLogger();
     const channel = new RecordingChannel('ops');
     channel.fail = (attempt) => (attempt === 1 ? new ChannelError('down', false) : undefined);
-    const queue = new ChannelQueue({ channel, retryForMs: 60_000, clock, events: new AlertEvents(logger, metrics), maxQueued: 2 });
+    const queue = new ChannelQueue({
+      channel,
+      retryForMs: 60_000,
+      clock,
+      events: new AlertEvents(logger, metrics),
+      maxQueued: 2,
+    });
     for (const rule of ['a', 'b', 'c', 'd']) queue.enqueue(notification(rule));
     clock.advance(await clock.nextSleep());
     await queue.idle();
-    assert.deepEqual(channel.sent.map((n) => n.rule), ['a', 'c', 'd'], '"a" was in flight; "b" was the oldest waiting');
+    assert.deepEqual(
+      channel.sent.map((n) => n.rule),
+      ['a', 'c', 'd'],
+      '"a" was in flight; "b" was the oldest waiting',
+    );
   });
 
   it('on stop, makes one last attempt instead of waiting out the back-off, then closes the channel', async () => {

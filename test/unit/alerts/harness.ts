@@ -41,11 +41,27 @@ export class RecordingChannel implements AlertChannel {
 
 /** A sink's status line as the dispatcher reports it; `failing` adds a last error at `at`. */
 export function sink(name: string, state: SinkStatus['state'], extra: Partial<SinkStatus> = {}): SinkStatus {
-  return { name, type: 'http', state, since: new Date(0).toISOString(), lagEvents: 0, lagSeconds: 0, delivered: 0, deadLettered: 0, errors: 0, ...extra };
+  return {
+    name,
+    type: 'http',
+    state,
+    since: new Date(0).toISOString(),
+    lagEvents: 0,
+    lagSeconds: 0,
+    delivered: 0,
+    deadLettered: 0,
+    errors: 0,
+    ...extra,
+  };
 }
 
 export function failing(name: string, at: number, extra: Partial<SinkStatus> = {}): SinkStatus {
-  return sink(name, 'backing_off', { errors: 1, lagEvents: 42, lastError: { message: 'connect ECONNREFUSED 127.0.0.1:9', kind: 'retry', at: new Date(at).toISOString() }, ...extra });
+  return sink(name, 'backing_off', {
+    errors: 1,
+    lagEvents: 42,
+    lastError: { message: 'connect ECONNREFUSED 127.0.0.1:9', kind: 'retry', at: new Date(at).toISOString() },
+    ...extra,
+  });
 }
 
 export interface Harness {
@@ -70,7 +86,10 @@ export interface Harness {
  * An alert engine on a fake clock, its inputs set by the test, its one channel (`rec`)
  * recording. `rules` are `alerts.rules` entries; `channels: ['rec']` is filled in.
  */
-export async function alertHarness(rules: Record<string, unknown>[], options: { renotifyAfter?: string | number; sinks?: string[]; dataDir?: string; clock?: FakeClock } = {}): Promise<Harness> {
+export async function alertHarness(
+  rules: Record<string, unknown>[],
+  options: { renotifyAfter?: string | number; sinks?: string[]; dataDir?: string; clock?: FakeClock } = {},
+): Promise<Harness> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'beacon-alerts-')));
   const sinkNames = options.sinks ?? ['hook', 'archive'];
   const config = validateConfig({

@@ -18,14 +18,18 @@ describe('the dead_letters_rate rule', () => {
     assert.equal(h.channel.sent.length, 0, '10 in 5 minutes is 2/min: not above the threshold');
     at(15);
     await h.round(MINUTE);
-    assert.deepEqual(h.channel.subjects(), ['[beacon] FIRING rejects: hook (3/min dead letters over 5m, threshold 2/min)']);
+    assert.deepEqual(h.channel.subjects(), [
+      '[beacon] FIRING rejects: hook (3/min dead letters over 5m, threshold 2/min)',
+    ]);
     assert.match(h.channel.sent[0]!.hint, /beacon replay --sink hook/);
     assert.match(h.channel.sent[0]!.hint, /dlq\/hook\.ndjson/);
     await h.round(MINUTE);
     await h.round(MINUTE);
     assert.equal(h.channel.sent.length, 1);
     await h.round(MINUTE);
-    assert.deepEqual(h.channel.subjects().slice(1), ['[beacon] RESOLVED rejects: hook (2/min dead letters over 5m, threshold 2/min)']);
+    assert.deepEqual(h.channel.subjects().slice(1), [
+      '[beacon] RESOLVED rejects: hook (2/min dead letters over 5m, threshold 2/min)',
+    ]);
   });
 });
 
@@ -42,7 +46,10 @@ describe('the log_usage rule', () => {
     await h.round(MINUTE);
     h.log = { bytes: 700, maxBytes: 1000, ratio: 0.7 };
     await h.round(MINUTE);
-    assert.deepEqual(h.channel.subjects(), ['[beacon] FIRING log-filling: log 85.0% full (850 B of 1000 B, threshold 80%)', '[beacon] RESOLVED log-filling: log 70.0% full (700 B of 1000 B, threshold 80%)']);
+    assert.deepEqual(h.channel.subjects(), [
+      '[beacon] FIRING log-filling: log 85.0% full (850 B of 1000 B, threshold 80%)',
+      '[beacon] RESOLVED log-filling: log 70.0% full (700 B of 1000 B, threshold 80%)',
+    ]);
     assert.equal(h.channel.sent[0]!.values.slowestSink, 'hook');
     assert.match(h.channel.sent[0]!.hint, /Sink "hook" is furthest behind/);
   });
@@ -71,7 +78,9 @@ describe('the http_errors rule', () => {
     assert.equal(h.channel.sent.length, 0, '500 bad requests are 4xx, not 503');
     h.intake = { appended: 0, httpRejected: { BEACON_E_LOG_FULL: 40, BEACON_E_BAD_JSON: 500 } };
     await h.round(MINUTE);
-    assert.deepEqual(h.channel.subjects(), ['[beacon] FIRING log-full-503: 35/min HTTP 503 refusals over 1m (threshold 10/min)']);
+    assert.deepEqual(h.channel.subjects(), [
+      '[beacon] FIRING log-full-503: 35/min HTTP 503 refusals over 1m (threshold 10/min)',
+    ]);
     assert.match(h.channel.sent[0]!.hint, /BEACON_E_LOG_FULL: the log is full/);
     await h.round(MINUTE);
     assert.equal(h.channel.sent[1]?.status, 'resolved');
@@ -81,9 +90,14 @@ describe('the http_errors rule', () => {
     h = await alertHarness([{ name: 'bad-clients', type: 'http_errors', status: '4xx', perMinute: 100, window: '1m' }]);
     h.intake = { appended: 0, httpRejected: {} };
     await h.round();
-    h.intake = { appended: 0, httpRejected: { BEACON_E_BAD_JSON: 80, BEACON_E_BODY_TOO_LARGE: 40, BEACON_E_LOG_FULL: 1000 } };
+    h.intake = {
+      appended: 0,
+      httpRejected: { BEACON_E_BAD_JSON: 80, BEACON_E_BODY_TOO_LARGE: 40, BEACON_E_LOG_FULL: 1000 },
+    };
     await h.round(MINUTE);
-    assert.deepEqual(h.channel.subjects(), ['[beacon] FIRING bad-clients: 120/min HTTP 4xx refusals over 1m (threshold 100/min)']);
+    assert.deepEqual(h.channel.subjects(), [
+      '[beacon] FIRING bad-clients: 120/min HTTP 4xx refusals over 1m (threshold 100/min)',
+    ]);
     assert.equal(h.channel.sent[0]!.values.codesSinceStart, 'BEACON_E_BAD_JSON=80, BEACON_E_BODY_TOO_LARGE=40');
   });
 
@@ -107,8 +121,16 @@ describe('the http_errors rule', () => {
     h.intake = new Error('no reply over IPC within 5000 ms');
     await h.round(MINUTE);
     await h.round(MINUTE);
-    assert.deepEqual(h.channel.sent.map((n) => n.status), ['firing'], 'no resolution while blind');
-    assert.equal(h.logLines.filter((l) => l.event === 'alert_intake_counters_unreadable').length, 1, 'logged once, not every round');
+    assert.deepEqual(
+      h.channel.sent.map((n) => n.status),
+      ['firing'],
+      'no resolution while blind',
+    );
+    assert.equal(
+      h.logLines.filter((l) => l.event === 'alert_intake_counters_unreadable').length,
+      1,
+      'logged once, not every round',
+    );
   });
 });
 

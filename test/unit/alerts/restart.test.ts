@@ -13,8 +13,13 @@ describe('alerts across a restart', () => {
     await first.round();
     await first.round(MINUTE);
     assert.equal(first.channel.sent.length, 1);
-    const stored = JSON.parse(await readFile(join(first.dataDir, 'alerts', 'firing.json'), 'utf8')) as { firing: { rule: string; key: string }[] };
-    assert.deepEqual(stored.firing.map((a) => [a.rule, a.key]), [['hook-down', 'hook']]);
+    const stored = JSON.parse(await readFile(join(first.dataDir, 'alerts', 'firing.json'), 'utf8')) as {
+      firing: { rule: string; key: string }[];
+    };
+    assert.deepEqual(
+      stored.firing.map((a) => [a.rule, a.key]),
+      [['hook-down', 'hook']],
+    );
     await first.engine.stop(0);
 
     const second = await first.restart();
@@ -26,7 +31,9 @@ describe('alerts across a restart', () => {
       await second.round(MINUTE);
       assert.deepEqual(second.channel.subjects(), ['[beacon] RESOLVED hook-down: hook (caught up)']);
       assert.equal(second.channel.sent[0]!.episode, first.channel.sent[0]!.episode);
-      const after = JSON.parse(await readFile(join(first.dataDir, 'alerts', 'firing.json'), 'utf8')) as { firing: unknown[] };
+      const after = JSON.parse(await readFile(join(first.dataDir, 'alerts', 'firing.json'), 'utf8')) as {
+        firing: unknown[];
+      };
       assert.deepEqual(after.firing, []);
     } finally {
       await second.close();
@@ -39,7 +46,10 @@ describe('alerts across a restart', () => {
     try {
       await first.engine.stop(0);
       await mkdir(join(first.dataDir, 'alerts'), { recursive: true });
-      await writeFile(join(first.dataDir, 'alerts', 'firing.json'), JSON.stringify({ version: 1, firing: [{ rule: 'gone', key: '', since: 0, firedAt: 0, lastNotifiedAt: 0 }] }));
+      await writeFile(
+        join(first.dataDir, 'alerts', 'firing.json'),
+        JSON.stringify({ version: 1, firing: [{ rule: 'gone', key: '', since: 0, firedAt: 0, lastNotifiedAt: 0 }] }),
+      );
       const second = await first.restart();
       assert.deepEqual(second.engine.firing(), []);
       assert.ok(second.logLines.some((l) => l.event === 'alert_state_dropped' && l.rule === 'gone'));

@@ -63,7 +63,10 @@ describe('the sink_down rule', () => {
     h.sinks = [sink('hook', 'idle', { delivered: 105, errors: 3 })];
     await h.round(MINUTE);
     await h.round(MINUTE);
-    assert.deepEqual(h.channel.subjects(), ['[beacon] FIRING hook-down: hook (backing off 1m)', '[beacon] RESOLVED hook-down: hook (delivering again)']);
+    assert.deepEqual(h.channel.subjects(), [
+      '[beacon] FIRING hook-down: hook (backing off 1m)',
+      '[beacon] RESOLVED hook-down: hook (delivering again)',
+    ]);
     const [fired, resolved] = h.channel.sent;
     assert.equal(resolved!.episode, fired!.episode, 'the resolution names the same episode');
     assert.equal(resolved!.resolvedAt! - resolved!.firedAt, 2 * MINUTE);
@@ -108,7 +111,10 @@ describe('the sink_down rule', () => {
       '[beacon] FIRING archive-down: archive (stopped on a fatal error)',
     ]);
     const gauge = await h.metrics.alertsFiring.get();
-    assert.deepEqual(Object.fromEntries(gauge.values.map((v) => [v.labels.rule, v.value])), { 'any-down': 2, 'archive-down': 1 });
+    assert.deepEqual(Object.fromEntries(gauge.values.map((v) => [v.labels.rule, v.value])), {
+      'any-down': 2,
+      'archive-down': 1,
+    });
   });
 
   it('holds its state while a sink is stopping or on its very first attempt', async () => {

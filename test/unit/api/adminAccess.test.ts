@@ -19,14 +19,21 @@ describe('admin access (api.adminNetworks, api.adminRequireTls)', () => {
   });
 
   it('checks IPv4 and IPv6 networks and single addresses, and reads an IPv4-mapped peer as IPv4', () => {
-    const guard = createAdminAccess({ adminNetworks: ['10.0.0.0/8', '192.168.1.7', 'fd00::/8'], adminRequireTls: false }, false)!;
+    const guard = createAdminAccess(
+      { adminNetworks: ['10.0.0.0/8', '192.168.1.7', 'fd00::/8'], adminRequireTls: false },
+      false,
+    )!;
     assert.equal(guard(adminRoute, req('10.200.3.4')), undefined);
     assert.equal(guard(adminRoute, req('::ffff:10.1.1.1')), undefined);
     assert.equal(guard(adminRoute, req('192.168.1.7')), undefined);
     assert.equal(guard(adminRoute, req('fd12:3456::1')), undefined);
     assert.equal(guard(adminRoute, req('192.168.1.8'))?.code, 'BEACON_E_ADMIN_NETWORK');
     assert.equal(guard(adminRoute, req('2001:db8::1'))?.code, 'BEACON_E_ADMIN_NETWORK');
-    assert.equal(guard(adminRoute, req(undefined as unknown as string))?.code, 'BEACON_E_ADMIN_NETWORK', 'no address: refused');
+    assert.equal(
+      guard(adminRoute, req(undefined as unknown as string))?.code,
+      'BEACON_E_ADMIN_NETWORK',
+      'no address: refused',
+    );
   });
 
   it('guards class-admin routes (status) and admin-scope routes, not the query API', () => {
@@ -39,21 +46,33 @@ describe('admin access (api.adminNetworks, api.adminRequireTls)', () => {
   it('requires TLS to Beacon itself, or X-Forwarded-Proto https only from a trusted proxy', () => {
     const direct = createAdminAccess({ adminNetworks: [], adminRequireTls: true }, false)!;
     assert.equal(direct(adminRoute, req('127.0.0.1', { tls: true })), undefined);
-    assert.equal(direct(adminRoute, req('127.0.0.1', { headers: { 'x-forwarded-proto': 'https' } }))?.code, 'BEACON_E_ADMIN_TLS_REQUIRED', 'a header from an untrusted client means nothing');
+    assert.equal(
+      direct(adminRoute, req('127.0.0.1', { headers: { 'x-forwarded-proto': 'https' } }))?.code,
+      'BEACON_E_ADMIN_TLS_REQUIRED',
+      'a header from an untrusted client means nothing',
+    );
     const proxied = createAdminAccess({ adminNetworks: [], adminRequireTls: true }, true)!;
     assert.equal(proxied(adminRoute, req('127.0.0.1', { headers: { 'x-forwarded-proto': 'https' } })), undefined);
-    assert.equal(proxied(adminRoute, req('127.0.0.1', { headers: { 'x-forwarded-proto': 'https, http' } }))?.code, 'BEACON_E_ADMIN_TLS_REQUIRED', 'the last hop counts');
+    assert.equal(
+      proxied(adminRoute, req('127.0.0.1', { headers: { 'x-forwarded-proto': 'https, http' } }))?.code,
+      'BEACON_E_ADMIN_TLS_REQUIRED',
+      'the last hop counts',
+    );
   });
 
   it('validates networks when the config loads', () => {
     assert.deepEqual(parseNetwork('fd00::/8'), { address: 'fd00::', prefix: 8, family: 'ipv6' });
-    for (const bad of ['10.0.0.0/33', '10.0.0/8', 'localhost', '10.0.0.0/8/1', '10.0.0.0/x']) assert.equal(typeof parseNetwork(bad), 'string', bad);
+    for (const bad of ['10.0.0.0/33', '10.0.0/8', 'localhost', '10.0.0.0/8/1', '10.0.0.0/x'])
+      assert.equal(typeof parseNetwork(bad), 'string', bad);
     try {
       validateConfig({ api: { adminNetworks: ['10.0.0.0/33'] } });
       assert.fail('accepted');
     } catch (err) {
       assert.ok(isBeaconError(err));
-      assert.match(err.message, /api\.adminNetworks\[0\]: the prefix of "10\.0\.0\.0\/33" must be a whole number from 0 to 32/);
+      assert.match(
+        err.message,
+        /api\.adminNetworks\[0\]: the prefix of "10\.0\.0\.0\/33" must be a whole number from 0 to 32/,
+      );
     }
   });
 });

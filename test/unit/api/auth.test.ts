@@ -6,15 +6,36 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { jsonResponse } from '../../../src/api/adminRequest.js';
 import { adminRoutes } from '../../../src/api/adminRoutes.js';
 import { apiSchema } from '../../../src/api/apiConfig.js';
-import { bearerToken, createApiAuth, isLoopback, openApiWarning } from '../../../src/api/auth.js';
+import { bearerToken, createApiAuth } from '../../../src/api/auth.js';
 import { DeadLetterView } from '../../../src/api/deadLetterView.js';
 import type { ApiRoute } from '../../../src/api/route.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { ADMIN_TOKEN, apiConfig, apiOver, bearer, READ_TOKEN, TOKENS } from './fixtures.js';
 
-const readRoute: ApiRoute = { method: 'GET', path: '/q', class: 'realtime', scope: 'read', summary: 'read', handle: async () => jsonResponse(200, { ok: true }) };
-const adminRoute: ApiRoute = { method: 'POST', path: '/act', class: 'admin', scope: 'admin', summary: 'act', handle: async () => jsonResponse(200, { done: true }) };
-const openRoute: ApiRoute = { method: 'GET', path: '/open', class: 'ops', scope: 'none', summary: 'open', handle: async () => jsonResponse(200, {}) };
+const readRoute: ApiRoute = {
+  method: 'GET',
+  path: '/q',
+  class: 'realtime',
+  scope: 'read',
+  summary: 'read',
+  handle: async () => jsonResponse(200, { ok: true }),
+};
+const adminRoute: ApiRoute = {
+  method: 'POST',
+  path: '/act',
+  class: 'admin',
+  scope: 'admin',
+  summary: 'act',
+  handle: async () => jsonResponse(200, { done: true }),
+};
+const openRoute: ApiRoute = {
+  method: 'GET',
+  path: '/open',
+  class: 'ops',
+  scope: 'none',
+  summary: 'open',
+  handle: async () => jsonResponse(200, {}),
+};
 
 describe('API token auth', () => {
   it('leaves every endpoint open when no tokens are configured', async () => {
@@ -37,7 +58,10 @@ describe('API token auth', () => {
     const wrong = await call({ path: '/q', headers: bearer('not-a-configured-token-at-all') });
     assert.equal(wrong?.status, 401);
     assert.match(wrong!.headers['www-authenticate']!, /error="invalid_token"/);
-    const basic = await call({ path: '/q', headers: { authorization: `Basic ${Buffer.from(`x:${READ_TOKEN}`).toString('base64')}` } });
+    const basic = await call({
+      path: '/q',
+      headers: { authorization: `Basic ${Buffer.from(`x:${READ_TOKEN}`).toString('base64')}` },
+    });
     assert.equal(basic?.status, 401);
   });
 
@@ -66,17 +90,29 @@ describe('API token auth', () => {
   });
 
   it('accepts a token stored as its SHA-256 and one read from an environment variable', () => {
-    const hashed = createApiAuth(apiConfig({ tokens: [{ name: 'h', tokenSha256: createHash('sha256').update(READ_TOKEN).digest('hex'), scopes: ['read'] }] }));
+    const hashed = createApiAuth(
+      apiConfig({
+        tokens: [{ name: 'h', tokenSha256: createHash('sha256').update(READ_TOKEN).digest('hex'), scopes: ['read'] }],
+      }),
+    );
     assert.equal(hashed.authorize('read', READ_TOKEN).ok, true);
     assert.equal(hashed.authorize('read', ADMIN_TOKEN).ok, false);
-    const fromEnv = createApiAuth(apiConfig({ tokens: [{ name: 'e', tokenEnv: 'BEACON_ADMIN_TOKEN', scopes: ['admin'] }] }), { BEACON_ADMIN_TOKEN: ADMIN_TOKEN });
+    const fromEnv = createApiAuth(
+      apiConfig({ tokens: [{ name: 'e', tokenEnv: 'BEACON_ADMIN_TOKEN', scopes: ['admin'] }] }),
+      { BEACON_ADMIN_TOKEN: ADMIN_TOKEN },
+    );
     const outcome = fromEnv.authorize('admin', ADMIN_TOKEN);
     assert.ok(outcome.ok && outcome.principal?.name === 'e');
   });
 
   it('refuses to start when a tokenEnv variable is unset or too short, naming the field', () => {
     const config = apiConfig({ tokens: [{ name: 'e', tokenEnv: 'BEACON_ADMIN_TOKEN' }] });
-    assert.throws(() => createApiAuth(config, {}), (err: Error & { code?: string }) => err.code === 'BEACON_E_CONFIG_FIELD' && /api\.tokens\[0\]\.tokenEnv.*BEACON_ADMIN_TOKEN.*not set/.test(err.message));
+    assert.throws(
+      () => createApiAuth(config, {}),
+      (err: Error & { code?: string }) =>
+        err.code === 'BEACON_E_CONFIG_FIELD' &&
+        /api\.tokens\[0\]\.tokenEnv.*BEACON_ADMIN_TOKEN.*not set/.test(err.message),
+    );
     assert.throws(() => createApiAuth(config, { BEACON_ADMIN_TOKEN: 'short' }), /shorter than 16/);
   });
 
@@ -85,7 +121,12 @@ describe('API token auth', () => {
       { tokens: [{ name: 'a' }] },
       { tokens: [{ name: 'a', token: READ_TOKEN, tokenEnv: 'X' }] },
       { tokens: [{ name: 'a', token: 'short' }] },
-      { tokens: [{ name: 'a', token: READ_TOKEN }, { name: 'a', token: ADMIN_TOKEN }] },
+      {
+        tokens: [
+          { name: 'a', token: READ_TOKEN },
+          { name: 'a', token: ADMIN_TOKEN },
+        ],
+      },
       { tokens: [{ name: 'a', token: READ_TOKEN, scopes: ['write'] }] },
       { tokens: [{ name: 'a', tokenSha256: 'abc' }] },
     ];
@@ -103,7 +144,9 @@ describe('API token auth', () => {
     };
     syncBuiltinESMExports();
     try {
-      const auth = createApiAuth(apiConfig({ tokens: [...TOKENS, { name: 'third', token: 'third-token-0123456789', scopes: ['read'] }] }));
+      const auth = createApiAuth(
+        apiConfig({ tokens: [...TOKENS, { name: 'third', token: 'third-token-0123456789', scopes: ['read'] }] }),
+      );
       for (const token of [READ_TOKEN, 'third-token-0123456789', 'no-such-token-0123456789']) {
         comparisons = 0;
         auth.authorize('read', token);
@@ -130,7 +173,10 @@ describe('API token auth', () => {
     const shown = await call({ path: '/api/v1/config', headers: bearer(ADMIN_TOKEN) });
     assert.equal(shown?.status, 200);
     const cfg = JSON.parse(shown!.body) as { api: { tokens: Record<string, unknown>[] } };
-    assert.deepEqual(cfg.api.tokens.map((t) => t.name), ['dashboard', 'ops', 'hashed']);
+    assert.deepEqual(
+      cfg.api.tokens.map((t) => t.name),
+      ['dashboard', 'ops', 'hashed'],
+    );
     await call({ path: '/act', method: 'POST', headers: bearer(ADMIN_TOKEN) });
     await call({ path: '/act', method: 'POST', headers: bearer(READ_TOKEN) });
     await call({ path: '/act', method: 'POST', headers: bearer('a-wrong-token-0123456789') });
@@ -138,12 +184,20 @@ describe('API token auth', () => {
       assert.ok(!shown!.body.includes(secret), 'config shows a token');
       assert.ok(!log.text().includes(secret), 'the log holds a token');
     }
-    assert.ok(log.lines().some((l) => l.audit === true), 'no audit lines were written');
+    assert.ok(
+      log.lines().some((l) => l.audit === true),
+      'no audit lines were written',
+    );
   });
 
   it('writes an audit line per admin action: who, what, status and from where', async () => {
     const { call, log } = apiOver([adminRoute, readRoute], { tokens: TOKENS });
-    await call({ path: '/act', method: 'POST', headers: { ...bearer(ADMIN_TOKEN), 'x-forwarded-for': '203.0.113.9' }, remoteAddress: '10.0.0.5' });
+    await call({
+      path: '/act',
+      method: 'POST',
+      headers: { ...bearer(ADMIN_TOKEN), 'x-forwarded-for': '203.0.113.9' },
+      remoteAddress: '10.0.0.5',
+    });
     await call({ path: '/act', method: 'POST', headers: bearer(READ_TOKEN), remoteAddress: '10.0.0.6' });
     await call({ path: '/q', headers: bearer(READ_TOKEN) });
     const audit = log.lines().filter((l) => l.audit === true);
@@ -152,10 +206,20 @@ describe('API token auth', () => {
       audit.map(({ who, action, status, ip, forwardedFor, code }) => ({ who, action, status, ip, forwardedFor, code })),
       [
         { who: 'ops', action: 'POST /act', status: 200, ip: '10.0.0.5', forwardedFor: '203.0.113.9', code: undefined },
-        { who: 'dashboard', action: 'POST /act', status: 403, ip: '10.0.0.6', forwardedFor: undefined, code: 'BEACON_E_FORBIDDEN' },
+        {
+          who: 'dashboard',
+          action: 'POST /act',
+          status: 403,
+          ip: '10.0.0.6',
+          forwardedFor: undefined,
+          code: 'BEACON_E_FORBIDDEN',
+        },
       ],
     );
-    assert.ok(audit.every((l) => typeof l.time === 'string'), 'audit lines carry their time');
+    assert.ok(
+      audit.every((l) => typeof l.time === 'string'),
+      'audit lines carry their time',
+    );
   });
 
   it('reads only the Bearer scheme from Authorization', () => {
@@ -164,14 +228,5 @@ describe('API token auth', () => {
     assert.equal(bearerToken('Basic abc'), undefined);
     assert.equal(bearerToken('Bearer a b'), undefined);
     assert.equal(bearerToken(undefined), undefined);
-  });
-
-  it('warns about an open API only when it listens beyond loopback', () => {
-    const open = createApiAuth(apiConfig());
-    assert.match(openApiWarning(open, '0.0.0.0') ?? '', /open to anyone/);
-    assert.equal(openApiWarning(open, '127.0.0.1'), undefined);
-    assert.equal(openApiWarning(open, '::1'), undefined);
-    assert.equal(openApiWarning(createApiAuth(apiConfig({ tokens: TOKENS })), '0.0.0.0'), undefined);
-    assert.ok(isLoopback('localhost') && isLoopback('[::1]') && !isLoopback('10.1.2.3') && !isLoopback('::'));
   });
 });

@@ -70,7 +70,10 @@ describe('the API micro-cache', () => {
       throw new Error('store down');
     };
     const settled = await Promise.allSettled([c.get('k', 2000, failing), c.get('k', 2000, failing)]);
-    assert.deepEqual(settled.map((s) => s.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      settled.map((s) => s.status),
+      ['rejected', 'rejected'],
+    );
     assert.equal(calls, 1);
     assert.equal((await c.get('k', 2000, async () => ok({}))).result, 'miss');
   });

@@ -7,7 +7,13 @@ import { DeadLetterView } from '../../../src/api/deadLetterView.js';
 import { DeadLetterFile } from '../../../src/dispatch/deadLetter.js';
 import type { TrackedEvent } from '../../../src/event/trackedEvent.js';
 
-const event = (i: number, pad = 0): TrackedEvent => ({ id: `e${i}`, type: 'click', ts: 1_700_000_000_000 + i, props: { i, pad: 'é'.repeat(pad) }, meta: {} });
+const event = (i: number, pad = 0): TrackedEvent => ({
+  id: `e${i}`,
+  type: 'click',
+  ts: 1_700_000_000_000 + i,
+  props: { i, pad: 'é'.repeat(pad) },
+  meta: {},
+});
 
 async function withDataDir(fn: (dataDir: string, file: DeadLetterFile) => Promise<void>): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'beacon-dlq-view-'));
@@ -19,14 +25,23 @@ async function withDataDir(fn: (dataDir: string, file: DeadLetterFile) => Promis
 }
 
 async function deadLetter(file: DeadLetterFile, from: number, count: number, pad = 0): Promise<void> {
-  const entries = Array.from({ length: count }, (_, k) => ({ event: event(from + k, pad), reason: `HTTP 400: bad ${from + k}`, errorType: 'http_400' }));
+  const entries = Array.from({ length: count }, (_, k) => ({
+    event: event(from + k, pad),
+    reason: `HTTP 400: bad ${from + k}`,
+    errorType: 'http_400',
+  }));
   await file.append(entries, 1_700_000_100_000 + from);
 }
 
 describe("the API's dead-letter view", () => {
   it('reports nothing for a sink that never dead-lettered', async () => {
     await withDataDir(async (dataDir) => {
-      assert.deepEqual(await new DeadLetterView(dataDir).summary('hook', 20), { sink: 'hook', count: 0, bytes: 0, samples: [] });
+      assert.deepEqual(await new DeadLetterView(dataDir).summary('hook', 20), {
+        sink: 'hook',
+        count: 0,
+        bytes: 0,
+        samples: [],
+      });
     });
   });
 
@@ -36,7 +51,10 @@ describe("the API's dead-letter view", () => {
       const summary = await new DeadLetterView(dataDir).summary('hook', 5);
       assert.equal(summary.count, 30);
       assert.ok(summary.bytes > 0);
-      assert.deepEqual(summary.samples.map((s) => (s.event as { id: string }).id), ['e29', 'e28', 'e27', 'e26', 'e25']);
+      assert.deepEqual(
+        summary.samples.map((s) => (s.event as { id: string }).id),
+        ['e29', 'e28', 'e27', 'e26', 'e25'],
+      );
       assert.deepEqual(Object.keys(summary.samples[0]!).sort(), ['errorType', 'event', 'reason', 'ts']);
       assert.equal(summary.samples[0]!.reason, 'HTTP 400: bad 29');
       assert.equal(summary.samples[0]!.errorType, 'http_400');
@@ -74,14 +92,17 @@ describe("the API's dead-letter view", () => {
     });
   });
 
-  it("adds the entries a replay cut short left in the replaying file", async () => {
+  it('adds the entries a replay cut short left in the replaying file', async () => {
     await withDataDir(async (dataDir, file) => {
       await deadLetter(file, 0, 4);
       await file.beginReplay();
       await deadLetter(file, 10, 2);
       const summary = await new DeadLetterView(dataDir).summary('hook', 10);
       assert.equal(summary.count, 6);
-      assert.deepEqual(summary.samples.map((s) => (s.event as { id: string }).id), ['e11', 'e10', 'e3', 'e2', 'e1', 'e0']);
+      assert.deepEqual(
+        summary.samples.map((s) => (s.event as { id: string }).id),
+        ['e11', 'e10', 'e3', 'e2', 'e1', 'e0'],
+      );
     });
   });
 

@@ -20,7 +20,11 @@ export function captureLogger(): { logger: Logger; lines: () => Record<string, u
   return {
     logger,
     text: () => text,
-    lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
 
@@ -59,7 +63,8 @@ export function apiOver(routes: ApiRoute[], raw: Record<string, unknown> = {}, c
   const log = captureLogger();
   const registry = new Registry();
   const api = createApi({ api: apiConfig(raw), host: '127.0.0.1', routes, logger: log.logger, registry, clock });
-  const call = async (req: Partial<AdminRequest> & { path: string }): Promise<AdminResponse | undefined> => api.handler(request(req));
+  const call = async (req: Partial<AdminRequest> & { path: string }): Promise<AdminResponse | undefined> =>
+    api.handler(request(req));
   return { ...api, call, log, registry, clock };
 }
 

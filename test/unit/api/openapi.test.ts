@@ -17,7 +17,7 @@ import type { ConfigReloader } from '../../../src/reload/index.js';
 
 /**
  * docs/openapi.yaml against the routes Beacon serves. The routes are built here from the same
- * factories the runtime uses (src/runtime/deliverySide.ts, apiRole.ts); a new factory there
+ * factories the runtime uses (src/runtime/parts/delivery.ts, assemble.ts); a new factory there
  * belongs in `declaredRoutes` too. Handlers are not called, so the dependencies are inert.
  */
 interface Operation {
@@ -38,7 +38,15 @@ function declaredRoutes(): ApiRoute[] {
   const inert = () => {
     throw new Error('not called by this test');
   };
-  const adminDeps = { config: {}, version: 'test', startedAt: 0, sinkStatus: () => [], logUsage: inert, replay: inert, deadLetters: {} } as unknown as AdminDeps;
+  const adminDeps = {
+    config: {},
+    version: 'test',
+    startedAt: 0,
+    sinkStatus: () => [],
+    logUsage: inert,
+    replay: inert,
+    deadLetters: {},
+  } as unknown as AdminDeps;
   return [
     ...opsRoutes({ metrics: inert, ready: () => true }),
     ...adminRoutes(adminDeps),
@@ -66,7 +74,10 @@ function resolve(ref: string): unknown {
   return ref
     .slice(2)
     .split('/')
-    .reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), spec);
+    .reduce<unknown>(
+      (node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined),
+      spec,
+    );
 }
 
 describe('docs/openapi.yaml', () => {
@@ -88,7 +99,8 @@ describe('docs/openapi.yaml', () => {
 
   test('documents nothing that is not served', () => {
     const served = new Set([...declaredRoutes(), ...ADAPTER_ROUTES].map((r) => `${r.method} ${r.path}`));
-    for (const { method, path } of operations()) assert.ok(served.has(`${method} ${path}`), `docs/openapi.yaml lists ${method} ${path}, which no route serves`);
+    for (const { method, path } of operations())
+      assert.ok(served.has(`${method} ${path}`), `docs/openapi.yaml lists ${method} ${path}, which no route serves`);
   });
 
   test('declares every {param} of a path as a path parameter', () => {
@@ -99,7 +111,8 @@ describe('docs/openapi.yaml', () => {
           .filter((p) => p.in === 'path')
           .map((p) => p.name),
       );
-      for (const [, name] of path.matchAll(/\{([^}]+)\}/g)) assert.ok(declared.has(name), `${method} ${path}: path parameter ${name} is not declared`);
+      for (const [, name] of path.matchAll(/\{([^}]+)\}/g))
+        assert.ok(declared.has(name), `${method} ${path}: path parameter ${name} is not declared`);
     }
   });
 
@@ -108,7 +121,8 @@ describe('docs/openapi.yaml', () => {
       if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${at}/${i}`));
       else if (node && typeof node === 'object') {
         for (const [key, value] of Object.entries(node)) {
-          if (key === '$ref') assert.ok(resolve(String(value)) !== undefined, `${at}: $ref ${String(value)} resolves to nothing`);
+          if (key === '$ref')
+            assert.ok(resolve(String(value)) !== undefined, `${at}: $ref ${String(value)} resolves to nothing`);
           else walk(value, `${at}/${key}`);
         }
       }

@@ -45,12 +45,15 @@ let routes: ApiRoute[];
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'beacon-query-'));
-  store = await openEmbeddedStore(embeddedStoreSchema.parse({ type: 'embedded', retention: { maxAge: 0, checkEvery: '1h' } }), {
-    dataDir,
-    logger: silentLogger,
-    clock: { now: () => NOW },
-    registry: new Registry(),
-  });
+  store = await openEmbeddedStore(
+    embeddedStoreSchema.parse({ type: 'embedded', retention: { maxAge: 0, checkEvery: '1h' } }),
+    {
+      dataDir,
+      logger: silentLogger,
+      clock: { now: () => NOW },
+      registry: new Registry(),
+    },
+  );
   await store.sink.sink.deliver(EVENTS);
   routes = queryRoutes(store.reader, { now: () => NOW });
 });
@@ -67,7 +70,10 @@ async function get(url: string, on: ApiRoute[] = routes): Promise<{ status: numb
     const params = matchPath(route.path, pathname);
     if (!params || route.method !== 'GET') continue;
     try {
-      const res = await route.handle({ method: 'GET', path: pathname, query: Object.fromEntries(searchParams), headers: {} }, params);
+      const res = await route.handle(
+        { method: 'GET', path: pathname, query: Object.fromEntries(searchParams), headers: {} },
+        params,
+      );
       return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
     } catch (err) {
       if (!isBeaconError(err)) throw err;
@@ -111,7 +117,12 @@ describe('GET /api/v1/query/counts/recent', () => {
     const hours = await get('/api/v1/query/counts/recent?minutes=240&bucket=1h');
     assert.deepEqual(
       (hours.body.buckets as { start: string; total: number }[]).map((b) => [b.start.slice(11, 16), b.total]),
-      [['07:00', 1], ['08:00', 0], ['09:00', 0], ['10:00', 5]],
+      [
+        ['07:00', 1],
+        ['08:00', 0],
+        ['09:00', 0],
+        ['10:00', 5],
+      ],
     );
   });
 
@@ -128,14 +139,26 @@ describe('GET /api/v1/query/counts/recent', () => {
 describe('GET /api/v1/query/events', () => {
   test('answers the most recent events first, whole, limited and filtered', async () => {
     const newest = await get('/api/v1/query/events?limit=3');
-    assert.deepEqual((newest.body.events as TrackedEvent[]).map((e) => e.id), ['r2', 'r1', 'r4']);
+    assert.deepEqual(
+      (newest.body.events as TrackedEvent[]).map((e) => e.id),
+      ['r2', 'r1', 'r4'],
+    );
     assert.deepEqual((newest.body.events as TrackedEvent[])[0], EVENTS[1]);
     const pro = await get('/api/v1/query/events?where=plan:pro');
-    assert.deepEqual((pro.body.events as TrackedEvent[]).map((e) => e.id), ['r1', 'r3', 'a2', 'a1', 'a0']);
+    assert.deepEqual(
+      (pro.body.events as TrackedEvent[]).map((e) => e.id),
+      ['r1', 'r3', 'a2', 'a1', 'a0'],
+    );
     const both = await get('/api/v1/query/events?type=page&where=plan:pro,n:1');
-    assert.deepEqual((both.body.events as TrackedEvent[]).map((e) => e.id), ['r3']);
+    assert.deepEqual(
+      (both.body.events as TrackedEvent[]).map((e) => e.id),
+      ['r3'],
+    );
     const older = await get(`/api/v1/query/events?type=page&before=${NOW - 65 * S + 1}`);
-    assert.deepEqual((older.body.events as TrackedEvent[]).map((e) => e.id), ['r3', 'r5', 'a1', 'a0']);
+    assert.deepEqual(
+      (older.body.events as TrackedEvent[]).map((e) => e.id),
+      ['r3', 'r5', 'a1', 'a0'],
+    );
     const none = await get('/api/v1/query/events?type=nothing');
     assert.deepEqual(none.body, { events: [] });
   });
@@ -164,7 +187,13 @@ describe('GET /api/v1/query/events', () => {
 describe('GET /api/v1/query/rate', () => {
   test('counts the events of the whole seconds of the window that ended a second ago', async () => {
     const res = await get('/api/v1/query/rate?window=10s');
-    assert.deepEqual(res.body, { from: '2026-11-24T10:30:04.000Z', to: '2026-11-24T10:30:14.000Z', window: '10s', count: 2, perSecond: 0.2 });
+    assert.deepEqual(res.body, {
+      from: '2026-11-24T10:30:04.000Z',
+      to: '2026-11-24T10:30:14.000Z',
+      window: '10s',
+      count: 2,
+      perSecond: 0.2,
+    });
     const minute = await get('/api/v1/query/rate?window=2m');
     assert.equal(minute.body.count, 4);
     assert.equal(minute.body.perSecond, 0.033);
@@ -182,13 +211,23 @@ describe('GET /api/v1/query/counts', () => {
     assert.equal(buckets.length, 24);
     assert.deepEqual(buckets[0], { start: '2026-11-01T00:00:00.000Z', total: 1, counts: { page: 1 } });
     assert.deepEqual(buckets[22], { start: '2026-11-23T00:00:00.000Z', total: 1, counts: { buy: 1 } });
-    assert.deepEqual(buckets[23], { start: '2026-11-24T00:00:00.000Z', total: 7, counts: { buy: 1, page: 4, click: 2 } });
-    assert.equal(buckets.reduce((n, b) => n + b.total, 0), 9, 'the event a millisecond before the range is out');
+    assert.deepEqual(buckets[23], {
+      start: '2026-11-24T00:00:00.000Z',
+      total: 7,
+      counts: { buy: 1, page: 4, click: 2 },
+    });
+    assert.equal(
+      buckets.reduce((n, b) => n + b.total, 0),
+      9,
+      'the event a millisecond before the range is out',
+    );
     assert.deepEqual(res.body.types, ['page', 'buy', 'click']);
   });
 
   test('counts per hour between date-times, for one type', async () => {
-    const res = await get('/api/v1/query/counts?from=2026-11-23T22:00:00Z&to=2026-11-24T01:00:00%2B00:00&interval=hour&type=buy');
+    const res = await get(
+      '/api/v1/query/counts?from=2026-11-23T22:00:00Z&to=2026-11-24T01:00:00%2B00:00&interval=hour&type=buy',
+    );
     assert.deepEqual(
       (res.body.buckets as { start: string; total: number }[]).map((b) => [b.start, b.total]),
       [
@@ -226,7 +265,9 @@ describe('GET /api/v1/query/props/{prop}/top', () => {
     });
     const pages = await get('/api/v1/query/props/plan/top?from=2026-11-01&to=2026-11-24&type=page&limit=1');
     assert.deepEqual(pages.body.values, [{ value: 'pro', count: 3 }]);
-    const encoded = await get(`/api/v1/query/props/${encodeURIComponent('no such/prop')}/top?from=2026-11-01&to=2026-11-24`);
+    const encoded = await get(
+      `/api/v1/query/props/${encodeURIComponent('no such/prop')}/top?from=2026-11-01&to=2026-11-24`,
+    );
     assert.deepEqual(encoded.body.values, []);
     await badQuery('/api/v1/query/props/plan/top?from=2026-11-01', 'to is required');
   });
@@ -247,7 +288,14 @@ describe('GET /api/v1/query/events/{id}', () => {
 describe('the query endpoints with store.type none', () => {
   test('stay declared and answer 404 with BEACON_E_STORE_OFF', async () => {
     const off = queryRoutes(disabledStoreReader(), { now: () => NOW });
-    for (const url of ['/api/v1/query/counts/recent', '/api/v1/query/events', '/api/v1/query/rate', '/api/v1/query/counts?from=2026-11-01&to=2026-11-02', '/api/v1/query/props/plan/top?from=2026-11-01&to=2026-11-02', '/api/v1/query/events/x']) {
+    for (const url of [
+      '/api/v1/query/counts/recent',
+      '/api/v1/query/events',
+      '/api/v1/query/rate',
+      '/api/v1/query/counts?from=2026-11-01&to=2026-11-02',
+      '/api/v1/query/props/plan/top?from=2026-11-01&to=2026-11-02',
+      '/api/v1/query/events/x',
+    ]) {
       const res = await get(url, off);
       assert.equal(res.status, 404, url);
       assert.equal(res.body.code, 'BEACON_E_STORE_OFF', url);

@@ -24,7 +24,10 @@ describe('the API router', () => {
   });
 
   it('answers 405 with Allow for a known path asked with another method', async () => {
-    const { call } = apiOver([route({ path: '/api/v1/sinks/{name}/replay', method: 'POST' }), route({ path: '/api/v1/status' })]);
+    const { call } = apiOver([
+      route({ path: '/api/v1/sinks/{name}/replay', method: 'POST' }),
+      route({ path: '/api/v1/status' }),
+    ]);
     const wrong = await call({ path: '/api/v1/sinks/a/replay', method: 'GET' });
     assert.equal(wrong?.status, 405);
     assert.equal(wrong?.headers.allow, 'POST');
@@ -50,7 +53,10 @@ describe('the API router', () => {
 
   it("answers a handler's BeaconError with its code and status, and anything else as a logged 500", async () => {
     const { call, log } = apiOver([
-      route({ path: '/a', handle: async () => Promise.reject(new BeaconError('BEACON_E_BAD_QUERY', 'limit must be a number')) }),
+      route({
+        path: '/a',
+        handle: async () => Promise.reject(new BeaconError('BEACON_E_BAD_QUERY', 'limit must be a number')),
+      }),
       route({ path: '/b', handle: async () => Promise.reject(new Error('boom')) }),
     ]);
     const a = await call({ path: '/a' });
@@ -97,7 +103,14 @@ describe('the API router', () => {
 
   it('answers 304 without a body when If-None-Match holds the ETag, and 200 when the answer changed', async () => {
     let n = 0;
-    const { call, clock } = apiOver([route({ path: '/rt', class: 'realtime', scope: 'read', handle: async () => jsonResponse(200, { n: Math.floor(n++ / 2) }) })]);
+    const { call, clock } = apiOver([
+      route({
+        path: '/rt',
+        class: 'realtime',
+        scope: 'read',
+        handle: async () => jsonResponse(200, { n: Math.floor(n++ / 2) }),
+      }),
+    ]);
     const first = await call({ path: '/rt' });
     const etag = first!.headers.etag!;
     const again = await call({ path: '/rt', headers: { 'if-none-match': `"other", ${etag}` } });
@@ -123,7 +136,13 @@ describe('the API router', () => {
 
   it('asks the backend once for identical requests within the TTL, and again for another query', async () => {
     let calls = 0;
-    const { call } = apiOver([route({ path: '/rt', class: 'realtime', handle: async (req) => jsonResponse(200, { calls: ++calls, q: req.query }) })]);
+    const { call } = apiOver([
+      route({
+        path: '/rt',
+        class: 'realtime',
+        handle: async (req) => jsonResponse(200, { calls: ++calls, q: req.query }),
+      }),
+    ]);
     await call({ path: '/rt', query: { a: '1', b: '2' } });
     await call({ path: '/rt', query: { b: '2', a: '1' } });
     assert.equal(calls, 1);
@@ -133,14 +152,19 @@ describe('the API router', () => {
 
   it('never caches admin answers, even identical GETs', async () => {
     let calls = 0;
-    const { call } = apiOver([route({ path: '/admin', class: 'admin', handle: async () => jsonResponse(200, { calls: ++calls }) })]);
+    const { call } = apiOver([
+      route({ path: '/admin', class: 'admin', handle: async () => jsonResponse(200, { calls: ++calls }) }),
+    ]);
     await call({ path: '/admin' });
     await call({ path: '/admin' });
     assert.equal(calls, 2);
   });
 
   it('counts requests per class and status, and cache results per class, in its metrics', async () => {
-    const { call, registry } = apiOver([route({ path: '/rt', class: 'realtime' }), route({ path: '/admin', class: 'admin', scope: 'admin' })], { tokens: TOKENS });
+    const { call, registry } = apiOver(
+      [route({ path: '/rt', class: 'realtime' }), route({ path: '/admin', class: 'admin', scope: 'admin' })],
+      { tokens: TOKENS },
+    );
     await call({ path: '/rt' });
     await call({ path: '/rt' });
     await call({ path: '/admin' });

@@ -5,7 +5,12 @@ import { ThroughputHistory } from '../../../src/ops/throughputHistory.js';
 import type { AdminRequest } from '../../../src/api/adminRequest.js';
 
 const T0 = 1_700_000_000_000;
-const req = (query: Record<string, string> = {}): AdminRequest => ({ method: 'GET', path: '/api/v1/throughput', query, headers: {} });
+const req = (query: Record<string, string> = {}): AdminRequest => ({
+  method: 'GET',
+  path: '/api/v1/throughput',
+  query,
+  headers: {},
+});
 
 describe('GET /api/v1/throughput', () => {
   const history = new ThroughputHistory(['hook'], 900);
@@ -19,7 +24,11 @@ describe('GET /api/v1/throughput', () => {
   });
 
   it('answers 900 seconds per series by default, and fewer with ?seconds=', async () => {
-    const all = JSON.parse((await route.handle(req(), {})).body) as { received: (number | null)[]; delivered: (number | null)[]; deliveredBySink: Record<string, unknown> };
+    const all = JSON.parse((await route.handle(req(), {})).body) as {
+      received: (number | null)[];
+      delivered: (number | null)[];
+      deliveredBySink: Record<string, unknown>;
+    };
     assert.equal(all.received.length, 900);
     assert.equal(all.received.at(-1), 40);
     assert.equal(all.delivered.at(-1), 39);
@@ -30,7 +39,10 @@ describe('GET /api/v1/throughput', () => {
 
   it('refuses a bad ?seconds= with a message naming the range', async () => {
     for (const seconds of ['0', '901', 'abc', '1.5']) {
-      await assert.rejects(route.handle(req({ seconds }), {}), (err: Error & { code?: string }) => err.code === 'BEACON_E_BAD_QUERY' && /1 to 900/.test(err.message));
+      await assert.rejects(
+        route.handle(req({ seconds }), {}),
+        (err: Error & { code?: string }) => err.code === 'BEACON_E_BAD_QUERY' && /1 to 900/.test(err.message),
+      );
     }
   });
 });

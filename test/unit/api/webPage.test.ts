@@ -70,7 +70,15 @@ describe('the web page handler', () => {
   });
 
   it('serves nothing outside the build folder, nor other methods or unknown paths', async () => {
-    for (const path of ['/assets/..%2f..%2fsecret.txt', '/assets/%2e%2e%2fsecret.txt', '/assets/.hidden', '/assets/', '/secret.txt', '/assets/nope.js', '/api/v1/status']) {
+    for (const path of [
+      '/assets/..%2f..%2fsecret.txt',
+      '/assets/%2e%2e%2fsecret.txt',
+      '/assets/.hidden',
+      '/assets/',
+      '/secret.txt',
+      '/assets/nope.js',
+      '/api/v1/status',
+    ]) {
       const res = await fetch(`${built.url}${path}`);
       assert.equal(res.status, 404, path);
       assert.equal(await res.text(), 'not served', path);

@@ -22,11 +22,27 @@ const full: TrackedEvent = {
 describe('json codec', () => {
   test('writes keys in the documented order whatever order the event has them in', () => {
     const text = getCodec('json').encode(full).toString('utf8');
-    assert.deepEqual(Object.keys(JSON.parse(text)), ['id', 'type', 'ts', 'props', 'clientTs', 'partyId', 'sessionId', 'pageViewId', 'ip', 'ua', 'url', 'referrer', 'meta']);
+    assert.deepEqual(Object.keys(JSON.parse(text)), [
+      'id',
+      'type',
+      'ts',
+      'props',
+      'clientTs',
+      'partyId',
+      'sessionId',
+      'pageViewId',
+      'ip',
+      'ua',
+      'url',
+      'referrer',
+      'meta',
+    ]);
   });
 
   test('leaves out optional fields that are absent', () => {
-    const text = getCodec('json').encode({ id: 'a', type: 't', ts: 1, props: {}, meta: {}, ip: '1.2.3.4' }).toString('utf8');
+    const text = getCodec('json')
+      .encode({ id: 'a', type: 't', ts: 1, props: {}, meta: {}, ip: '1.2.3.4' })
+      .toString('utf8');
     assert.equal(text, '{"id":"a","type":"t","ts":1,"props":{},"ip":"1.2.3.4","meta":{}}');
   });
 
@@ -38,6 +54,9 @@ describe('json codec', () => {
   });
 
   test('refuses an unknown codec name with BEACON_E_CONFIG_FIELD', () => {
-    assert.throws(() => getCodec('xml'), { code: 'BEACON_E_CONFIG_FIELD', message: /unknown codec "xml"; expected one of json, line/ });
+    assert.throws(() => getCodec('xml'), {
+      code: 'BEACON_E_CONFIG_FIELD',
+      message: /unknown codec "xml"; expected one of json, line/,
+    });
   });
 });

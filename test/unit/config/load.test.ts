@@ -73,30 +73,71 @@ describe('config validation', () => {
 
   it('refuses two sinks with the same name', () => {
     const err = configError(() =>
-      validateConfig({ sinks: [{ name: 'a', type: 'stdout' }, { name: 'a', type: 'stdout' }] }),
+      validateConfig({
+        sinks: [
+          { name: 'a', type: 'stdout' },
+          { name: 'a', type: 'stdout' },
+        ],
+      }),
     );
     assert.match(err.message, /sinks\[1\]\.name: sink name "a" is used twice/);
+    // The Dispatcher relies on this: it no longer checks the names of the sinks it is given.
+    assert.equal(err.code, 'BEACON_E_CONFIG_FIELD');
+  });
+
+  it('refuses two queue sources with the same name', () => {
+    const err = configError(() =>
+      validateConfig({
+        sources: [
+          { name: 'q', type: 'redis', key: 'events' },
+          { name: 'q', type: 'redis', key: 'other' },
+        ],
+      }),
+    );
+    assert.equal(err.code, 'BEACON_E_CONFIG_FIELD');
+    assert.match(err.message, /sources\[1\]\.name: source name "q" is used twice/);
   });
 
   it('refuses schemas in bad mode when no sink takes the bad stream (invalid events would reach nothing)', () => {
     const archive = { name: 'archive', type: 'stdout' };
     const badRows = { name: 'bad-rows', type: 'stdout', badStream: 'only' };
-    for (const schemas of [{ dir: './schemas' }, { types: { signup: './signup.json' } }, { requireSchema: true }, { dir: './schemas', mode: 'bad' }]) {
+    for (const schemas of [
+      { dir: './schemas' },
+      { types: { signup: './signup.json' } },
+      { requireSchema: true },
+      { dir: './schemas', mode: 'bad' },
+    ]) {
       const err = configError(() => validateConfig({ schemas, sinks: [archive] }));
-      assert.match(err.message, /schemas\.mode.*no sink takes the bad stream.*add `badStream: only` to a sink.*or set schemas\.mode: strict/, JSON.stringify(schemas));
+      assert.match(
+        err.message,
+        /schemas\.mode.*no sink takes the bad stream.*add `badStream: only` to a sink.*or set schemas\.mode: strict/,
+        JSON.stringify(schemas),
+      );
     }
     assert.doesNotThrow(() => validateConfig({ schemas: { dir: './schemas' }, sinks: [archive, badRows] }));
-    assert.doesNotThrow(() => validateConfig({ schemas: { dir: './schemas' }, sinks: [{ ...archive, badStream: 'include' }] }));
+    assert.doesNotThrow(() =>
+      validateConfig({ schemas: { dir: './schemas' }, sinks: [{ ...archive, badStream: 'include' }] }),
+    );
     assert.doesNotThrow(() => validateConfig({ schemas: { dir: './schemas', mode: 'strict' }, sinks: [archive] }));
     assert.doesNotThrow(() => validateConfig({ sinks: [archive] }), 'no schemas, nothing is invalid');
   });
 
   it('refuses strict schemas with a queue source and no bad-stream sink (a queue cannot be answered 400)', () => {
     const source = { name: 'in', type: 'nats', subject: 'ingest.events' };
-    const err = configError(() => validateConfig({ schemas: { dir: './schemas', mode: 'strict' }, sources: [source], sinks: [{ name: 'archive', type: 'stdout' }] }));
+    const err = configError(() =>
+      validateConfig({
+        schemas: { dir: './schemas', mode: 'strict' },
+        sources: [source],
+        sinks: [{ name: 'archive', type: 'stdout' }],
+      }),
+    );
     assert.match(err.message, /queue sources.*no sink takes it: add `badStream: only`/);
     assert.doesNotThrow(() =>
-      validateConfig({ schemas: { dir: './schemas', mode: 'strict' }, sources: [source], sinks: [{ name: 'bad-rows', type: 'stdout', badStream: 'only' }] }),
+      validateConfig({
+        schemas: { dir: './schemas', mode: 'strict' },
+        sources: [source],
+        sinks: [{ name: 'bad-rows', type: 'stdout', badStream: 'only' }],
+      }),
     );
   });
 });
@@ -104,18 +145,30 @@ describe('config validation', () => {
 describe('config loading', () => {
   it('starts from the embedded defaults: one file sink writing ./data/out/events.ndjson', async () => {
     const { config } = await loadConfig({ env: {} });
-    assert.deepEqual(config.sinks.map((s) => [s.name, s.type]), [['archive', 'file']]);
+    assert.deepEqual(
+      config.sinks.map((s) => [s.name, s.type]),
+      [['archive', 'file']],
+    );
     assert.equal((config.sinks[0] as { path?: string }).path, './data/out/events.ndjson');
   });
 
   it('applies BEACON_ environment overrides with __ for nesting, keeping types', async () => {
     const { config, overrides } = await loadConfig({
-      env: { BEACON_SERVER__PORT: '9000', BEACON_SERVER__TRUSTPROXY: 'true', BEACON_DISPATCH__MAXFAILOVERDURATION: '10s', BEACON_URL: 'ignored' },
+      env: {
+        BEACON_SERVER__PORT: '9000',
+        BEACON_SERVER__TRUSTPROXY: 'true',
+        BEACON_DISPATCH__MAXFAILOVERDURATION: '10s',
+        BEACON_URL: 'ignored',
+      },
     });
     assert.equal(config.server.port, 9000);
     assert.equal(config.server.trustProxy, true);
     assert.equal(config.dispatch.maxFailoverDuration, 10_000);
-    assert.deepEqual(overrides.map((o) => o.variable).sort(), ['BEACON_DISPATCH__MAXFAILOVERDURATION', 'BEACON_SERVER__PORT', 'BEACON_SERVER__TRUSTPROXY']);
+    assert.deepEqual(overrides.map((o) => o.variable).sort(), [
+      'BEACON_DISPATCH__MAXFAILOVERDURATION',
+      'BEACON_SERVER__PORT',
+      'BEACON_SERVER__TRUSTPROXY',
+    ]);
   });
 
   it('names the environment variable a bad value came from', async () => {
@@ -174,7 +227,13 @@ describe('config loading', () => {
     await new Promise<void>((r) => srv.close(() => r()));
     assert.match(await readFile(cache, 'utf8'), /9400/);
     const warnings: string[] = [];
-    const { config } = await loadConfig({ source: url, env: {}, cachePath: cache, fetchAttempts: 1, onWarning: (m) => warnings.push(m) });
+    const { config } = await loadConfig({
+      source: url,
+      env: {},
+      cachePath: cache,
+      fetchAttempts: 1,
+      onWarning: (m) => warnings.push(m),
+    });
     assert.equal(config.server.port, 9400);
     assert.match(warnings[0] ?? '', /unreachable .*last good copy/);
   });
@@ -182,7 +241,10 @@ describe('config loading', () => {
 
 describe('config from a URL: retries within bounds', () => {
   /** An http server answering each request with the next status of `statuses` (then the last one), counting requests. */
-  async function scripted(statuses: number[], body = 'sinks: []\n'): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  async function scripted(
+    statuses: number[],
+    body = 'sinks: []\n',
+  ): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
     let n = 0;
     const srv = createServer((_req, res) => {
       const status = statuses[Math.min(n++, statuses.length - 1)]!;
@@ -226,10 +288,17 @@ describe('config from a URL: retries within bounds', () => {
     const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/beacon.yaml`;
     try {
       const started = Date.now();
-      const err = await configErrorAsync(loadConfig({ source: url, env: {}, fetchTimeoutMs: 400, fetchAttempts: 10, fetchDeadlineMs: 1500 }));
+      const err = await configErrorAsync(
+        loadConfig({ source: url, env: {}, fetchTimeoutMs: 400, fetchAttempts: 10, fetchDeadlineMs: 1500 }),
+      );
       const took = Date.now() - started;
       assert.ok(took >= 1000 && took < 3000, `gave up after ${took} ms`);
-      assert.match(err.message, new RegExp(`cannot fetch config from ${url.replace(/[.]/g, '\\.')}: timed out \\([2-4] attempts in 1\\.\\d s\\)`));
+      assert.match(
+        err.message,
+        new RegExp(
+          `cannot fetch config from ${url.replace(/[.]/g, '\\.')}: timed out \\([2-4] attempts in 1\\.\\d s\\)`,
+        ),
+      );
     } finally {
       srv.closeAllConnections();
       srv.close();

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isBeaconError } from '../../../src/errors/beaconError.js';
+import type { SinkConfig } from '../../../src/sinks/registry.js';
 import { FakeSink, makeEvents, waitFor } from './fakes.js';
 import { setup } from './setup.js';
 
@@ -20,8 +21,14 @@ describe('Dispatcher.applySinks (config reload)', () => {
     await dispatcher.applySinks({ add: [fake('fresh', fresh)], change: [], remove: [] }, 1000);
     await log.append(makeEvents(15, 20));
     await waitFor(() => fresh.accepted.length === 15 && hook.accepted.length === 35, 'both sinks caught up');
-    assert.deepEqual(fresh.acceptedIds, makeEvents(15, 20).map((e) => e.id));
-    assert.deepEqual(dispatcher.status().map((s) => s.name), ['hook', 'fresh']);
+    assert.deepEqual(
+      fresh.acceptedIds,
+      makeEvents(15, 20).map((e) => e.id),
+    );
+    assert.deepEqual(
+      dispatcher.status().map((s) => s.name),
+      ['hook', 'fresh'],
+    );
     await dispatcher.stop(1000);
   });
 
@@ -36,7 +43,10 @@ describe('Dispatcher.applySinks (config reload)', () => {
     await log.append(makeEvents(30));
     await waitFor(() => before.attempts.length === 2, 'the second batch in flight');
     const after = new FakeSink();
-    const applying = dispatcher.applySinks({ add: [], change: [fake('hook', after, { batch: { maxEvents: 7, maxWaitMs: 5 } })], remove: [] }, 5000);
+    const applying = dispatcher.applySinks(
+      { add: [], change: [fake('hook', after, { batch: { maxEvents: 7, maxWaitMs: 5 } })], remove: [] },
+      5000,
+    );
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(after.opens, 0, 'the new sink waits for the batch in flight');
     release();
@@ -44,8 +54,14 @@ describe('Dispatcher.applySinks (config reload)', () => {
     assert.equal(before.closes, 1, 'the old sink was closed');
     await log.append(makeEvents(10, 30));
     await waitFor(() => before.accepted.length + after.accepted.length === 40, 'every event delivered once');
-    assert.deepEqual([...before.acceptedIds, ...after.acceptedIds], makeEvents(40).map((e) => e.id));
-    assert.ok(after.attempts.every((b) => b.length <= 7), 'the new settings apply');
+    assert.deepEqual(
+      [...before.acceptedIds, ...after.acceptedIds],
+      makeEvents(40).map((e) => e.id),
+    );
+    assert.ok(
+      after.attempts.every((b) => b.length <= 7),
+      'the new settings apply',
+    );
     await dispatcher.stop(1000);
   });
 
@@ -64,7 +80,10 @@ describe('Dispatcher.applySinks (config reload)', () => {
     await dispatcher.applySinks({ add: [], change: [], remove: ['old'] }, 1000);
     assert.equal(old.closes, 1);
     assert.deepEqual(forgotten, ['old']);
-    assert.deepEqual(dispatcher.status().map((s) => s.name), ['hook']);
+    assert.deepEqual(
+      dispatcher.status().map((s) => s.name),
+      ['hook'],
+    );
     const text = await metrics.registry.metrics();
     assert.doesNotMatch(text, /beacon_sink_(state|lag_events)\{[^}]*sink="old"/);
     assert.match(text, /beacon_sink_delivered_total\{sink="old"\} 10/, 'counters stay');
@@ -82,12 +101,20 @@ describe('Dispatcher.applySinks (config reload)', () => {
       { name: 'old', sink: old },
     ]);
     await dispatcher.start();
+    const unknownType = { name: 'bad', type: 'carrier-pigeon' } as unknown as SinkConfig;
     const err = await dispatcher
-      .applySinks({ add: [{ config: { name: 'bad', type: 'carrier-pigeon' } }], change: [], remove: ['old'] }, 1000)
-      .then(() => undefined, (e: unknown) => e);
+      // A hand-built config the config schema never saw (it refuses unknown types at load).
+      .applySinks({ add: [{ config: unknownType }], change: [], remove: ['old'] }, 1000)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     assert.ok(isBeaconError(err) && err.code === 'BEACON_E_CONFIG_FIELD', String(err));
     assert.match((err as Error).message, /unknown sink type "carrier-pigeon"/);
-    assert.deepEqual(dispatcher.status().map((s) => s.name), ['hook', 'old']);
+    assert.deepEqual(
+      dispatcher.status().map((s) => s.name),
+      ['hook', 'old'],
+    );
     assert.equal(old.closes, 0);
     await dispatcher.stop(1000);
   });

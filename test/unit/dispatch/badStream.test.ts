@@ -24,7 +24,10 @@ describe('sinks and the bad stream', () => {
     ]);
     await dispatcher.start();
     await log.append(mixed());
-    await waitFor(() => ['normal', 'bad-rows', 'everything'].every((s) => log.committedOf(s) === 10), 'every cursor committed');
+    await waitFor(
+      () => ['normal', 'bad-rows', 'everything'].every((s) => log.committedOf(s) === 10),
+      'every cursor committed',
+    );
     assert.deepEqual(normal.acceptedIds, ['e0', 'e1', 'e3', 'e4', 'e6', 'e7', 'e9']);
     assert.deepEqual(bad.acceptedIds, ['e2', 'e5', 'e8']);
     assert.equal(all.acceptedIds.length, 10);
@@ -48,10 +51,21 @@ describe('sinks and the bad stream', () => {
   test('types and badStream combine; an event left out by type is not counted against the bad stream', () => {
     const filter = createEventFilter({ types: ['click'], badStream: 'exclude' })!;
     const { wanted, skippedByType, skippedByBadStream } = filter.select(mixed());
-    assert.deepEqual(wanted.map((e) => e.id), ['e1', 'e3', 'e7', 'e9']);
+    assert.deepEqual(
+      wanted.map((e) => e.id),
+      ['e1', 'e3', 'e7', 'e9'],
+    );
     assert.deepEqual([skippedByType, skippedByBadStream], [5, 1]);
-    assert.equal(createEventFilter({ badStream: 'include' }), undefined, 'no filter at all when the sink takes everything');
+    assert.equal(
+      createEventFilter({ badStream: 'include' }),
+      undefined,
+      'no filter at all when the sink takes everything',
+    );
     const good = makeEvents(3);
-    assert.equal(createEventFilter({})!.select(good).wanted, good, 'an all-good batch is passed on as it is, without a copy');
+    assert.equal(
+      createEventFilter({})!.select(good).wanted,
+      good,
+      'an all-good batch is passed on as it is, without a copy',
+    );
   });
 });

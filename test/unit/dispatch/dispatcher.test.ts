@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dispatcher, SinkStatus } from '../../../src/dispatch/index.js';
-import { SinkError } from '../../../src/sinks/sink.js';
+import type { TrackedEvent } from '../../../src/event/trackedEvent.js';
+import type { LogPosition } from '../../../src/log/eventLog.js';
+import { SinkError, type BatchOrigins } from '../../../src/sinks/sink.js';
 import { FakeSink, makeEvents, waitFor } from './fakes.js';
 import { setup } from './setup.js';
 
@@ -21,11 +23,17 @@ describe('Dispatcher delivery', () => {
     await log.append(makeEvents(25));
     await waitFor(() => sink.accepted.length === 25, 'all events');
     await waitFor(() => log.committedOf('hook') === 25, 'commit');
-    assert.deepEqual(sink.acceptedIds, makeEvents(25).map((e) => e.id));
+    assert.deepEqual(
+      sink.acceptedIds,
+      makeEvents(25).map((e) => e.id),
+    );
     const s = dispatcher.status()[0]!;
     assert.equal(s.delivered, 25);
     assert.equal(s.lagEvents, 0);
-    assert.ok(sink.attempts.every((b) => b.length <= 10), 'batches respect batch.maxEvents');
+    assert.ok(
+      sink.attempts.every((b) => b.length <= 10),
+      'batches respect batch.maxEvents',
+    );
     await dispatcher.stop(1000);
   });
 
@@ -50,9 +58,43 @@ describe('Dispatcher delivery', () => {
     await dispatcher.stop(1000);
   });
 
+  test('observes receive-to-delivery per event for a sink that writes at once, not for one that holds events', async () => {
+    /** Takes events into a later object (as the s3 sink does): commits the batch's end, writes nothing yet. */
+    class HoldingSink extends FakeSink {
+      async deliverAt(batch: readonly TrackedEvent[], at: BatchOrigins): Promise<LogPosition> {
+        this.accepted.push(...batch);
+        return at.end;
+      }
+      async flushHeld(): Promise<LogPosition | undefined> {
+        return undefined;
+      }
+    }
+    const writes = new FakeSink();
+    const holds = new HoldingSink();
+    const { log, dispatcher, metrics } = setup([
+      { name: 'writes', sink: writes },
+      { name: 'holds', sink: holds },
+    ]);
+    await dispatcher.start();
+    try {
+      await log.append(makeEvents(12));
+      await waitFor(() => writes.accepted.length === 12 && holds.accepted.length === 12, 'delivery');
+      const delivered = await metrics.registry.getSingleMetricAsString('beacon_sink_delivered_total');
+      assert.match(delivered, /beacon_sink_delivered_total\{sink="holds"\} 12/);
+      const latency = await metrics.registry.getSingleMetricAsString('beacon_ingest_delivery_seconds');
+      assert.match(latency, /beacon_ingest_delivery_seconds_count\{sink="writes"\} 12/);
+      assert.doesNotMatch(latency, /sink="holds"/);
+    } finally {
+      await dispatcher.stop(1000);
+    }
+  });
+
   test('logs the sent count every logEvery events per sink', async () => {
     const sink = new FakeSink();
-    const { log, dispatcher, lines } = setup([{ name: 'hook', sink, config: { batch: { maxEvents: 5, maxWaitMs: 5 } } }], { logEvery: 10 });
+    const { log, dispatcher, lines } = setup(
+      [{ name: 'hook', sink, config: { batch: { maxEvents: 5, maxWaitMs: 5 } } }],
+      { logEvery: 10 },
+    );
     await dispatcher.start();
     await log.append(makeEvents(30));
     await waitFor(() => sink.accepted.length === 30, 'delivery');
@@ -72,7 +114,10 @@ describe('Dispatcher back-off', () => {
     const sink = new FakeSink(() => {
       if (failures-- > 0) throw new SinkError('retry', 'HTTP 503', { errorType: 'http_503' });
     });
-    const { log, clock, dispatcher } = setup([{ name: 'hook', sink }], { initialBackoff: 100, maxFailoverDuration: 1000 });
+    const { log, clock, dispatcher } = setup([{ name: 'hook', sink }], {
+      initialBackoff: 100,
+      maxFailoverDuration: 1000,
+    });
     await dispatcher.start();
     await log.append(makeEvents(3));
     const waits: number[] = [];
@@ -98,7 +143,10 @@ describe('Dispatcher back-off', () => {
     const sink = new FakeSink(() => {
       if (failures-- > 0) throw new SinkError('retry', 'busy');
     });
-    const { log, clock, dispatcher } = setup([{ name: 'hook', sink, config: { maxFailoverDuration: 250 } }], { initialBackoff: 100, maxFailoverDuration: 30_000 });
+    const { log, clock, dispatcher } = setup([{ name: 'hook', sink, config: { maxFailoverDuration: 250 } }], {
+      initialBackoff: 100,
+      maxFailoverDuration: 30_000,
+    });
     await dispatcher.start();
     await log.append(makeEvents(1));
     const waits: number[] = [];
@@ -174,13 +222,29 @@ describe('Dispatcher rejects and dead letters', () => {
     await log.append(makeEvents(8, 0, (i) => (i === 2 || i === 5 ? { props: { n: i, bad: true } } : {})));
     await waitFor(() => log.committedOf('hook') === 8, 'commit');
     assert.deepEqual(sink.acceptedIds, ['e0', 'e1', 'e3', 'e4', 'e6', 'e7']);
-    const lines = readFileSync(join(dataDir, 'dlq', 'hook.ndjson'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(dataDir, 'dlq', 'hook.ndjson'), 'utf8')
+      .trim()
+      .split('\n');
     assert.equal(lines.length, 2);
     const first = JSON.parse(lines[0]!);
     assert.deepEqual(Object.keys(first), ['ts', 'sink', 'code', 'reason', 'errorType', 'event']);
     assert.deepEqual(
-      { ts: first.ts, sink: first.sink, code: first.code, reason: first.reason, errorType: first.errorType, id: first.event.id },
-      { ts: clock.now(), sink: 'hook', code: 'BEACON_E_SINK_REJECTED', reason: 'HTTP 400: invalid event e2', errorType: 'http_400', id: 'e2' },
+      {
+        ts: first.ts,
+        sink: first.sink,
+        code: first.code,
+        reason: first.reason,
+        errorType: first.errorType,
+        id: first.event.id,
+      },
+      {
+        ts: clock.now(),
+        sink: 'hook',
+        code: 'BEACON_E_SINK_REJECTED',
+        reason: 'HTTP 400: invalid event e2',
+        errorType: 'http_400',
+        id: 'e2',
+      },
     );
     assert.equal(JSON.parse(lines[1]!).event.id, 'e5');
     const s = status(dispatcher, 'hook');
@@ -191,15 +255,25 @@ describe('Dispatcher rejects and dead letters', () => {
 
   test('dead-letters only the events the sink names and counts the rest as delivered without resending', async () => {
     const sink = new FakeSink((batch) => {
-      if (batch.length === 4) throw new SinkError('reject', 'partial', { errorType: 'http_partial', rejected: [{ index: 1, reason: 'missing field x' }] });
+      if (batch.length === 4)
+        throw new SinkError('reject', 'partial', {
+          errorType: 'http_partial',
+          rejected: [{ index: 1, reason: 'missing field x' }],
+        });
     });
     const { log, dispatcher, dataDir } = setup([{ name: 'hook', sink }]);
     await dispatcher.start();
     await log.append(makeEvents(4));
     await waitFor(() => log.committedOf('hook') === 4, 'commit');
     assert.equal(sink.attempts.length, 1);
-    const entries = readFileSync(join(dataDir, 'dlq', 'hook.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(entries.map((e) => [e.event.id, e.reason]), [['e1', 'missing field x']]);
+    const entries = readFileSync(join(dataDir, 'dlq', 'hook.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      entries.map((e) => [e.event.id, e.reason]),
+      [['e1', 'missing field x']],
+    );
     assert.equal(status(dispatcher, 'hook').delivered, 3);
     await dispatcher.stop(1000);
   });
@@ -232,7 +306,9 @@ describe('Dispatcher rejects and dead letters', () => {
     await waitFor(() => status(dispatcher, 'hook').deadLettered === 1, 'dead letter');
     const result = await dispatcher.replayDeadLetters('hook');
     assert.deepEqual(result, { sink: 'hook', replayed: 1, delivered: 0, deadLettered: 1, unreadable: 0 });
-    const entries = readFileSync(join(dataDir, 'dlq', 'hook.ndjson'), 'utf8').trim().split('\n');
+    const entries = readFileSync(join(dataDir, 'dlq', 'hook.ndjson'), 'utf8')
+      .trim()
+      .split('\n');
     assert.equal(entries.length, 1);
     assert.equal(JSON.parse(entries[0]!).event.id, 'e1');
     await dispatcher.stop(1000);

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import type { Clock } from '../../../src/ops/clock.js';
-import type { Sink } from '../../../src/sinks/sink.js';
+import type { Attempt, Sink } from '../../../src/sinks/sink.js';
 import type { TrackedEvent } from '../../../src/event/trackedEvent.js';
 
 /** A clock whose time only moves when the test says so; it records every sleep asked of it. */
@@ -61,13 +61,13 @@ export class FakeSink implements Sink {
     await this.openBehaviour(this.opens);
   }
 
-  async deliver(batch: readonly TrackedEvent[]): Promise<void> {
+  async deliver(batch: readonly TrackedEvent[], _attempt?: Attempt): Promise<void> {
     this.attempts.push(batch.map((e) => e.id));
     await this.behaviour(batch, this.attempts.length);
     this.accepted.push(...batch);
   }
 
-  async close(): Promise<void> {
+  async close(_signal?: AbortSignal): Promise<void> {
     this.closes++;
   }
 
@@ -76,18 +76,22 @@ export class FakeSink implements Sink {
   }
 }
 
-export function makeEvents(n: number, from = 0, extra: (i: number) => Partial<TrackedEvent> = () => ({})): TrackedEvent[] {
+export function makeEvents(
+  n: number,
+  from = 0,
+  extra: (i: number) => Partial<TrackedEvent> = () => ({}),
+): TrackedEvent[] {
   return Array.from({ length: n }, (_, k) => {
     const i = from + k;
     return { id: `e${i}`, type: 'page', ts: Date.UTC(2024, 4, 1, 9, 0, 0) + i, props: { n: i }, meta: {}, ...extra(i) };
   });
 }
 
-/** Polls until `check` is true (or throws after `timeoutMs`). */
-export async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+/** Polls until `check` is true (or throws after `timeoutMs`: 20 s, as test/support/waitFor.ts, for a loaded CI machine). */
+export async function waitFor(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -97,7 +101,8 @@ export function captureLogger(): { logger: Logger; lines: Record<string, unknown
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
       cb();
     },
   });

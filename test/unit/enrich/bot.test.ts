@@ -35,7 +35,8 @@ describe('the bot step', () => {
   test('it refuses an extra pattern that is not a regular expression, naming it', () => {
     assert.throws(
       () => botStep({ patterns: ['ok', '(unclosed'], cacheSize: 10 }),
-      (err: unknown) => isBeaconError(err) && err.code === 'BEACON_E_CONFIG_FIELD' && err.message.includes('enrich.bots.patterns[1]'),
+      (err: unknown) =>
+        isBeaconError(err) && err.code === 'BEACON_E_CONFIG_FIELD' && err.message.includes('enrich.bots.patterns[1]'),
     );
   });
 

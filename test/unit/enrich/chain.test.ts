@@ -6,7 +6,10 @@ import type { TrackedEvent } from '../../../src/event/trackedEvent.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 import { enrichConfig, httpEvent, UA } from './fixtures.js';
 
-async function counterValue(metric: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> }, labels: Record<string, string>): Promise<number> {
+async function counterValue(
+  metric: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> },
+  labels: Record<string, string>,
+): Promise<number> {
   const { values } = await metric.get();
   return values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
 }
@@ -26,9 +29,21 @@ describe('the enrichment chain', () => {
   });
 
   test('it runs the steps in the documented order', () => {
-    assert.deepEqual(createEnrichChain(enrichConfig()).steps.map((s) => s.name), ['clockSkew', 'ua', 'bots', 'geo', 'ids', 'requests', 'ip']);
     assert.deepEqual(
-      createEnrichChain(enrichConfig({ ua: { enabled: false }, bots: { enabled: false }, geo: { enabled: false }, ip: { anonymize: 'none' }, duplicates: { enabled: false }, clockSkew: false })).steps,
+      createEnrichChain(enrichConfig()).steps.map((s) => s.name),
+      ['clockSkew', 'ua', 'bots', 'geo', 'ids', 'requests', 'ip'],
+    );
+    assert.deepEqual(
+      createEnrichChain(
+        enrichConfig({
+          ua: { enabled: false },
+          bots: { enabled: false },
+          geo: { enabled: false },
+          ip: { anonymize: 'none' },
+          duplicates: { enabled: false },
+          clockSkew: false,
+        }),
+      ).steps,
       [],
     );
   });
@@ -49,7 +64,10 @@ describe('the enrichment chain', () => {
     queued.meta.source = 'orders-queue';
     assert.deepEqual(chain.run([bot, human, queued]), [human]);
     assert.equal(await counterValue(metrics.eventsRejected, { source: 'http', code: 'BEACON_E_BOT_DROPPED' }), 1);
-    assert.equal(await counterValue(metrics.eventsRejected, { source: 'orders-queue', code: 'BEACON_E_BOT_DROPPED' }), 1);
+    assert.equal(
+      await counterValue(metrics.eventsRejected, { source: 'orders-queue', code: 'BEACON_E_BOT_DROPPED' }),
+      1,
+    );
     const all = [human];
     assert.equal(chain.run(all), all, 'no bots: the same array, no copy');
   });

@@ -23,7 +23,14 @@ describe('the checksum', () => {
   });
 
   it('is the same in the tracker (over a string) and in the collector (over its UTF-8 bytes)', () => {
-    const texts = ['', '[{"type":"pageview"}]', 'päge — ünïcode ✓', 'emoji 🎉 and 𝄞', JSON.stringify([{ type: 'x', props: { s: '\u2028\u0000"' } }]), 'x'.repeat(70_000)];
+    const texts = [
+      '',
+      '[{"type":"pageview"}]',
+      'päge — ünïcode ✓',
+      'emoji 🎉 and 𝄞',
+      JSON.stringify([{ type: 'x', props: { s: '\u2028\u0000"' } }]),
+      'x'.repeat(70_000),
+    ];
     for (const text of texts) assert.equal(trackerChecksum(text), checksumHex(bytes(text)), text.slice(0, 40));
   });
 
@@ -35,7 +42,10 @@ describe('the checksum', () => {
     assert.equal(verifyChecksum('v=1', body), undefined);
     assert.equal(verifyChecksum(`cs=${checksumHex(body)}`, body), undefined);
     assert.equal(verifyChecksum(`cs=${checksumHex(body).toUpperCase()}`, body), undefined);
-    assert.match(verifyChecksum('cs=zz', body)!, /does not match its checksum: cs="zz", computed [0-9a-f]{8} \(FNV-1a 32 of the 14 body bytes\)/);
+    assert.match(
+      verifyChecksum('cs=zz', body)!,
+      /does not match its checksum: cs="zz", computed [0-9a-f]{8} \(FNV-1a 32 of the 14 body bytes\)/,
+    );
   });
 });
 
@@ -60,10 +70,18 @@ describe('the collector checks the checksum of POST bodies', () => {
     try {
       const body = JSON.stringify({ plan: 'pro' });
       const cs = checksumHex(bytes(body));
-      const ok = await collector.send({ method: 'POST', path: `/t/signup?cs=${cs}`, body: gzipSync(body), headers: { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' } });
+      const ok = await collector.send({
+        method: 'POST',
+        path: `/t/signup?cs=${cs}`,
+        body: gzipSync(body),
+        headers: { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' },
+      });
       assert.equal(ok.status, 204);
       await postJson(collector, `/t/signup?cs=${cs}`, JSON.stringify({ plan: 'free' }));
-      assert.deepEqual(collector.recorder.events.map((e) => e.meta.corrupt), [undefined, true]);
+      assert.deepEqual(
+        collector.recorder.events.map((e) => e.meta.corrupt),
+        [undefined, true],
+      );
     } finally {
       await collector.close();
     }
@@ -88,7 +106,10 @@ describe('the chain applies enrich.corruption.action', () => {
     const metrics = createMetrics();
     const chain = createEnrichChain(enrichConfig(), { metrics });
     const written: TrackedEvent[] = [];
-    assert.equal(await appendEnriched(chain, [corruptEvent('c1'), httpEvent()], async (events) => void written.push(...events)), 2);
+    assert.equal(
+      await appendEnriched(chain, [corruptEvent('c1'), httpEvent()], async (events) => void written.push(...events)),
+      2,
+    );
     assert.equal(written[0]!.meta.corrupt, true);
     assert.equal(await metricValue(metrics.enrichCorrupt, { action: 'flag' }), 1);
   });
@@ -97,8 +118,14 @@ describe('the chain applies enrich.corruption.action', () => {
     const metrics = createMetrics();
     const chain = createEnrichChain(enrichConfig({ corruption: { action: 'drop' } }), { metrics });
     const written: TrackedEvent[] = [];
-    assert.equal(await appendEnriched(chain, [corruptEvent('c2'), httpEvent()], async (events) => void written.push(...events)), 1);
-    assert.deepEqual(written.map((e) => e.meta.corrupt), [undefined]);
+    assert.equal(
+      await appendEnriched(chain, [corruptEvent('c2'), httpEvent()], async (events) => void written.push(...events)),
+      1,
+    );
+    assert.deepEqual(
+      written.map((e) => e.meta.corrupt),
+      [undefined],
+    );
     assert.equal(await metricValue(metrics.eventsRejected, { source: 'http', code: 'BEACON_E_CORRUPT_DROPPED' }), 1);
     assert.equal(await metricValue(metrics.enrichCorrupt, { action: 'drop' }), 1);
   });
@@ -106,15 +133,25 @@ describe('the chain applies enrich.corruption.action', () => {
   it('dead-letter: writes them enriched, with the reason, to dlq/corrupt-<partition>.ndjson before appending the rest', async () => {
     const metrics = createMetrics();
     const dlq = join(dir, 'dlq');
-    const chain = createEnrichChain(enrichConfig({ corruption: { action: 'dead-letter' } }), { metrics, deadLetterDir: dlq, partition: 'p3' });
+    const chain = createEnrichChain(enrichConfig({ corruption: { action: 'dead-letter' } }), {
+      metrics,
+      deadLetterDir: dlq,
+      partition: 'p3',
+    });
     const written: TrackedEvent[] = [];
     const appended = await appendEnriched(chain, [corruptEvent('c3'), httpEvent()], async (events) => {
-      assert.ok((await readFile(join(dlq, 'corrupt-p3.ndjson'), 'utf8')).includes('"c3"'), 'the dead letter is on disk before the log append');
+      assert.ok(
+        (await readFile(join(dlq, 'corrupt-p3.ndjson'), 'utf8')).includes('"c3"'),
+        'the dead letter is on disk before the log append',
+      );
       written.push(...events);
     });
     assert.equal(appended, 1);
     assert.equal(written.length, 1);
-    const lines = (await readFile(join(dlq, 'corrupt-p3.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await readFile(join(dlq, 'corrupt-p3.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 1);
     const entry = lines[0] as { source: string; code: string; reason: string; event: TrackedEvent };
     assert.equal(entry.code, 'BEACON_E_CORRUPT_DEAD_LETTERED');
@@ -124,13 +161,18 @@ describe('the chain applies enrich.corruption.action', () => {
     assert.equal(entry.event.ip, '203.0.113.0', 'the address is anonymised like everything written to disk');
     assert.equal(entry.event.meta.corrupt, true);
     assert.equal((entry.event.meta.ua as { browser: string }).browser, 'Chrome');
-    assert.equal(await metricValue(metrics.eventsRejected, { source: 'http', code: 'BEACON_E_CORRUPT_DEAD_LETTERED' }), 1);
+    assert.equal(
+      await metricValue(metrics.eventsRejected, { source: 'http', code: 'BEACON_E_CORRUPT_DEAD_LETTERED' }),
+      1,
+    );
   });
 
   it('dead-letter: a dead letter that cannot be written fails the request, so the client retries', async () => {
     const blocked = join(dir, 'blocked');
     await writeFile(blocked, 'a file where the dlq directory should be');
-    const chain = createEnrichChain(enrichConfig({ corruption: { action: 'dead-letter' } }), { deadLetterDir: blocked });
+    const chain = createEnrichChain(enrichConfig({ corruption: { action: 'dead-letter' } }), {
+      deadLetterDir: blocked,
+    });
     let appended = false;
     await assert.rejects(
       appendEnriched(chain, [corruptEvent('c4'), httpEvent()], async () => {

@@ -48,6 +48,9 @@ describe('the daily salt of cookieless ids', () => {
   it('fails with BEACON_E_IDENTITY_SALT when the path is taken by a file', async () => {
     const path = join(root, 'a-file');
     await writeFile(path, 'x');
-    assert.throws(() => new DailySalt(path).current(), (err: Error & { code?: string }) => err.code === 'BEACON_E_IDENTITY_SALT' && err.message.includes(path));
+    assert.throws(
+      () => new DailySalt(path).current(),
+      (err: Error & { code?: string }) => err.code === 'BEACON_E_IDENTITY_SALT' && err.message.includes(path),
+    );
   });
 });

@@ -30,7 +30,17 @@ describe('the geo step', () => {
   });
 
   test('it gives private, loopback and link-local addresses nothing', () => {
-    for (const ip of ['10.0.0.1', '192.168.1.20', '172.16.5.4', '127.0.0.1', '169.254.1.1', '::1', 'fd00::1', 'fe80::1%eth0', '100.64.0.1']) {
+    for (const ip of [
+      '10.0.0.1',
+      '192.168.1.20',
+      '172.16.5.4',
+      '127.0.0.1',
+      '169.254.1.1',
+      '::1',
+      'fd00::1',
+      'fe80::1%eth0',
+      '100.64.0.1',
+    ]) {
       assert.equal(geoOf(ip), undefined, ip);
     }
   });
@@ -52,10 +62,18 @@ describe('the geo step', () => {
 
   test('it reads region and city from a MaxMind city record and from an ip-location-db city record', () => {
     assert.deepEqual(
-      geoFromRecord({ country: { iso_code: 'DE' }, subdivisions: [{ iso_code: 'BE', names: { en: 'Land Berlin' } }], city: { names: { en: 'Berlin' } } }),
+      geoFromRecord({
+        country: { iso_code: 'DE' },
+        subdivisions: [{ iso_code: 'BE', names: { en: 'Land Berlin' } }],
+        city: { names: { en: 'Berlin' } },
+      }),
       { country: 'DE', region: 'Land Berlin', city: 'Berlin' },
     );
-    assert.deepEqual(geoFromRecord({ country_code: 'FR', state1: 'Ile-de-France', city: 'Paris' }), { country: 'FR', region: 'Ile-de-France', city: 'Paris' });
+    assert.deepEqual(geoFromRecord({ country_code: 'FR', state1: 'Ile-de-France', city: 'Paris' }), {
+      country: 'FR',
+      region: 'Ile-de-France',
+      city: 'Paris',
+    });
     assert.deepEqual(geoFromRecord({ country_code: 'US' }), { country: 'US' });
     assert.equal(geoFromRecord(null), undefined);
     assert.equal(geoFromRecord({ city: 'Nowhere' }), undefined);
@@ -64,7 +82,8 @@ describe('the geo step', () => {
   test('it refuses at start a database path that cannot be opened, naming enrich.geo.mmdb', () => {
     assert.throws(
       () => openGeoDatabase('/nonexistent/GeoLite2-City.mmdb'),
-      (err: unknown) => isBeaconError(err) && err.code === 'BEACON_E_CONFIG_FIELD' && err.message.includes('enrich.geo.mmdb'),
+      (err: unknown) =>
+        isBeaconError(err) && err.code === 'BEACON_E_CONFIG_FIELD' && err.message.includes('enrich.geo.mmdb'),
     );
   });
 });

@@ -6,6 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import type { Logger } from 'pino';
 import { configSchema } from '../../../src/config/schema.js';
 import { inCodecOrder } from '../../../src/event/codecs/json.js';
+import { cookieLineTemplate, cookieSuffix, setCookieLine } from '../../../src/enrich/identity/cookies.js';
 import { createIdentityIssuer } from '../../../src/enrich/identity/identity.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { metricValue, postJson, startCollector, type Answer, type Collector } from '../http/harness.js';
@@ -22,7 +23,10 @@ before(async () => {
 after(() => rm(saltRoot, { recursive: true, force: true }));
 
 /** A collector with an identity issuer built from `config`; `issued` is the registry the issuer counts into. */
-async function collectorWith(config: Record<string, unknown>, options: { now?: () => number; saltDir?: string } = {}): Promise<Collector & { issued: Metrics }> {
+async function collectorWith(
+  config: Record<string, unknown>,
+  options: { now?: () => number; saltDir?: string } = {},
+): Promise<Collector & { issued: Metrics }> {
   const parsed = configSchema.parse(config);
   const metrics = createMetrics();
   const identity = createIdentityIssuer(parsed.enrich.identity, {
@@ -31,7 +35,10 @@ async function collectorWith(config: Record<string, unknown>, options: { now?: (
     metrics,
     ...(options.now ? { now: options.now } : {}),
   });
-  const collector = await startCollector({ server: (config.server as Record<string, unknown>) ?? {}, ...(identity ? { browser: { identity } } : {}) });
+  const collector = await startCollector({
+    server: (config.server as Record<string, unknown>) ?? {},
+    ...(identity ? { browser: { identity } } : {}),
+  });
   return Object.assign(collector, { issued: metrics });
 }
 
@@ -51,7 +58,10 @@ describe('identity: cookie mode (the default)', () => {
       const answer = await collector.send({ path: '/t/pageview?p=1', headers: { 'User-Agent': CHROME } });
       assert.equal(answer.status, 204);
       const set = cookies(answer);
-      assert.match(set.get('beacon_pid')!, /^beacon_pid=[0-9a-f-]{36}; Max-Age=63072000; Path=\/; HttpOnly; SameSite=Lax$/);
+      assert.match(
+        set.get('beacon_pid')!,
+        /^beacon_pid=[0-9a-f-]{36}; Max-Age=63072000; Path=\/; HttpOnly; SameSite=Lax$/,
+      );
       assert.match(set.get('beacon_sid')!, /^beacon_sid=[0-9a-f-]{36}; Max-Age=1800; Path=\/; HttpOnly; SameSite=Lax$/);
       const event = collector.recorder.events[0]!;
       assert.match(event.partyId!, UUID);
@@ -74,7 +84,12 @@ describe('identity: cookie mode (the default)', () => {
       const cookie = `other=1; beacon_pid=${party}; beacon_sid=${session}`;
       const pixel = await collector.send({ path: '/t/view.gif', headers: { Cookie: cookie } });
       const single = await postJson(collector, '/t/click', { b: 1 }, { Cookie: cookie });
-      const batch = await postJson(collector, '/batch', [{ type: 'a' }, { type: 'b', partyId: 'sent-by-client', pageViewId: 'pv-1' }], { Cookie: cookie });
+      const batch = await postJson(
+        collector,
+        '/batch',
+        [{ type: 'a' }, { type: 'b', partyId: 'sent-by-client', pageViewId: 'pv-1' }],
+        { Cookie: cookie },
+      );
       assert.equal(batch.status, 200);
       for (const answer of [pixel, single, batch]) {
         const renewed = cookies(answer);
@@ -130,7 +145,10 @@ describe('identity: cookie mode (the default)', () => {
       const dnt = await collector.send({ path: '/t/pageview', headers: { DNT: '1' } });
       assert.equal(dnt.status, 204);
       assert.equal(dnt.headers['set-cookie'], undefined);
-      const gpc = await postJson(collector, '/batch', [{ type: 'a' }], { 'Sec-GPC': '1', Cookie: 'beacon_pid=0b1e2c3d-4f50-4a6b-9c7d-8e9fa0b1c2d3' });
+      const gpc = await postJson(collector, '/batch', [{ type: 'a' }], {
+        'Sec-GPC': '1',
+        Cookie: 'beacon_pid=0b1e2c3d-4f50-4a6b-9c7d-8e9fa0b1c2d3',
+      });
       const deleted = cookies(gpc);
       assert.match(deleted.get('beacon_pid')!, /^beacon_pid=; Max-Age=0;/);
       assert.match(deleted.get('beacon_sid')!, /^beacon_sid=; Max-Age=0;/);
@@ -156,15 +174,23 @@ describe('identity: cookie mode (the default)', () => {
   });
 
   it('issues cookies cross-origin only to origins allowed with credentials, whose answers let the browser keep them', async () => {
-    const collector = await collectorWith({ server: { cors: { origins: ['https://shop.example'], credentials: true } } });
+    const collector = await collectorWith({
+      server: { cors: { origins: ['https://shop.example'], credentials: true } },
+    });
     try {
       const allowed = await postJson(collector, '/batch', [{ type: 'a' }], { Origin: 'https://shop.example' });
       assert.equal(allowed.headers['access-control-allow-origin'], 'https://shop.example');
       assert.equal(allowed.headers['access-control-allow-credentials'], 'true');
       assert.equal(cookies(allowed).size, 2);
       const stranger = await postJson(collector, '/batch', [{ type: 'b' }], { Origin: 'https://other.example' });
-      assert.equal(stranger.headers['set-cookie'], undefined, 'a browser would drop them and mint a new party per request');
-      const sameOrigin = await postJson(collector, '/batch', [{ type: 'c' }], { Origin: `http://127.0.0.1:${collector.port}` });
+      assert.equal(
+        stranger.headers['set-cookie'],
+        undefined,
+        'a browser would drop them and mint a new party per request',
+      );
+      const sameOrigin = await postJson(collector, '/batch', [{ type: 'c' }], {
+        Origin: `http://127.0.0.1:${collector.port}`,
+      });
       assert.equal(cookies(sameOrigin).size, 2);
       const [a, b, c] = collector.recorder.events;
       assert.match(a!.partyId!, UUID);
@@ -180,7 +206,10 @@ describe('identity: cookie mode (the default)', () => {
     const collector = await collectorWith({});
     try {
       const party = '0b1e2c3d-4f50-4a6b-9c7d-8e9fa0b1c2d3';
-      await postJson(collector, '/batch', [{ type: 'a' }], { Origin: 'https://site.example', Cookie: `beacon_pid=${party}` });
+      await postJson(collector, '/batch', [{ type: 'a' }], {
+        Origin: 'https://site.example',
+        Cookie: `beacon_pid=${party}`,
+      });
       assert.equal(collector.recorder.events[0]!.partyId, party);
     } finally {
       await collector.close();
@@ -190,11 +219,23 @@ describe('identity: cookie mode (the default)', () => {
   it('sets Secure behind a trusted HTTPS proxy, and the configured names, Domain and SameSite', async () => {
     const collector = await collectorWith({
       server: { trustProxy: true },
-      enrich: { identity: { partyCookie: 'vid', sessionCookie: 'sid', domain: 'example.com', sameSite: 'strict', sessionIdle: '10m', partyMaxAge: '400d' } },
+      enrich: {
+        identity: {
+          partyCookie: 'vid',
+          sessionCookie: 'sid',
+          domain: 'example.com',
+          sameSite: 'strict',
+          sessionIdle: '10m',
+          partyMaxAge: '400d',
+        },
+      },
     });
     try {
       const https = cookies(await collector.send({ path: '/t/a', headers: { 'X-Forwarded-Proto': 'https' } }));
-      assert.match(https.get('vid')!, /^vid=[0-9a-f-]{36}; Max-Age=34560000; Path=\/; HttpOnly; SameSite=Strict; Domain=example.com; Secure$/);
+      assert.match(
+        https.get('vid')!,
+        /^vid=[0-9a-f-]{36}; Max-Age=34560000; Path=\/; HttpOnly; SameSite=Strict; Domain=example.com; Secure$/,
+      );
       assert.match(https.get('sid')!, /^sid=[0-9a-f-]{36}; Max-Age=600; /);
       const plain = cookies(await collector.send({ path: '/t/a' }));
       assert.doesNotMatch(plain.get('vid')!, /Secure/);
@@ -204,14 +245,19 @@ describe('identity: cookie mode (the default)', () => {
   });
 
   it('refuses sameSite none without secure at config time', () => {
-    assert.throws(() => configSchema.parse({ enrich: { identity: { sameSite: 'none' } } }), /sameSite: none needs secure: true/);
+    assert.throws(
+      () => configSchema.parse({ enrich: { identity: { sameSite: 'none' } } }),
+      /sameSite: none needs secure: true/,
+    );
     assert.doesNotThrow(() => configSchema.parse({ enrich: { identity: { sameSite: 'none', secure: true } } }));
   });
 
   it('deletes both cookies and assigns no ids on POST /batch?forget=1 (the tracker withdrawing consent)', async () => {
     const collector = await collectorWith({});
     try {
-      const answer = await postJson(collector, '/batch?forget=1', '[]', { Cookie: 'beacon_pid=0b1e2c3d-4f50-4a6b-9c7d-8e9fa0b1c2d3' });
+      const answer = await postJson(collector, '/batch?forget=1', '[]', {
+        Cookie: 'beacon_pid=0b1e2c3d-4f50-4a6b-9c7d-8e9fa0b1c2d3',
+      });
       assert.equal(answer.status, 200);
       assert.deepEqual(answer.json(), { accepted: 0, rejected: [] });
       const deleted = cookies(answer);
@@ -227,7 +273,9 @@ describe('identity: cookie mode (the default)', () => {
     for (const mode of ['cookie', 'cookieless'] as const) {
       const collector = await collectorWith({ enrich: { identity: { mode, sameSite: 'none', secure: true } } });
       try {
-        const answer = await postJson(collector, '/batch?forget=1', '[]', { Cookie: 'beacon_pid=0b1e2c3d-4f50-4a6b-9c7d-8e9fa0b1c2d3' });
+        const answer = await postJson(collector, '/batch?forget=1', '[]', {
+          Cookie: 'beacon_pid=0b1e2c3d-4f50-4a6b-9c7d-8e9fa0b1c2d3',
+        });
         const deleted = cookies(answer);
         assert.match(deleted.get('beacon_pid')!, /^beacon_pid=; Max-Age=0;.*SameSite=None.*; Secure$/, mode);
         assert.match(deleted.get('beacon_sid')!, /^beacon_sid=; Max-Age=0;.*SameSite=None.*; Secure$/, mode);
@@ -238,7 +286,28 @@ describe('identity: cookie mode (the default)', () => {
   });
 
   it('adds nothing with mode off', () => {
-    assert.equal(createIdentityIssuer(configSchema.parse({ enrich: { identity: { mode: 'off' } } }).enrich.identity, { server: configSchema.parse({}).server, saltDir: saltRoot }), undefined);
+    assert.equal(
+      createIdentityIssuer(configSchema.parse({ enrich: { identity: { mode: 'off' } } }).enrich.identity, {
+        server: configSchema.parse({}).server,
+        saltDir: saltRoot,
+      }),
+      undefined,
+    );
+  });
+});
+
+describe('identity: Set-Cookie lines', () => {
+  it('a line from the template built once equals the line built whole', () => {
+    for (const domain of [undefined, 'example.com'])
+      for (const sameSite of ['Lax', 'None'] as const) {
+        const suffix = cookieSuffix({ domain, sameSite });
+        for (const maxAge of [0, 1800, 63_072_000]) {
+          const template = cookieLineTemplate('beacon_pid', maxAge, suffix);
+          for (const secure of [false, true])
+            for (const value of ['', '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0'])
+              assert.equal(template.of(value, secure), setCookieLine('beacon_pid', value, maxAge, suffix, secure));
+        }
+      }
   });
 });
 
@@ -266,13 +335,20 @@ describe('identity: cookieless mode', () => {
   it('gives the same visitor a new id each UTC day and keeps only the current salt on disk', async () => {
     let now = Date.UTC(2026, 0, 10, 23, 59);
     const saltDir = join(saltRoot, 'rotating');
-    const collector = await collectorWith({ enrich: { identity: { mode: 'cookieless' } } }, { now: () => now, saltDir });
+    const collector = await collectorWith(
+      { enrich: { identity: { mode: 'cookieless' } } },
+      { now: () => now, saltDir },
+    );
     try {
       await collector.send({ path: '/t/a', headers: { 'User-Agent': CHROME } });
       assert.deepEqual(await readdir(saltDir), ['salt-2026-01-10']);
       now += 2 * 60_000;
       await collector.send({ path: '/t/a', headers: { 'User-Agent': CHROME } });
-      assert.deepEqual(await readdir(saltDir), ['salt-2026-01-11'], "yesterday's salt is gone, so yesterday's ids cannot be recomputed");
+      assert.deepEqual(
+        await readdir(saltDir),
+        ['salt-2026-01-11'],
+        "yesterday's salt is gone, so yesterday's ids cannot be recomputed",
+      );
       const [before, after] = collector.recorder.events;
       assert.notEqual(before!.partyId, after!.partyId);
     } finally {
@@ -298,7 +374,10 @@ describe('identity: cookieless mode', () => {
   it('deletes identity cookies left from the cookie mode', async () => {
     const collector = await collectorWith({ enrich: { identity: { mode: 'cookieless' } } });
     try {
-      const answer = await collector.send({ path: '/t/a', headers: { Cookie: 'beacon_pid=0b1e2c3d-4f50-4a6b-9c7d-8e9fa0b1c2d3' } });
+      const answer = await collector.send({
+        path: '/t/a',
+        headers: { Cookie: 'beacon_pid=0b1e2c3d-4f50-4a6b-9c7d-8e9fa0b1c2d3' },
+      });
       assert.match(cookies(answer).get('beacon_pid')!, /Max-Age=0/);
       assert.match(collector.recorder.events[0]!.partyId!, /^[0-9a-f]{32}$/);
     } finally {
@@ -306,13 +385,18 @@ describe('identity: cookieless mode', () => {
     }
   });
 
-  it('goes on without partyId, logging once, when the next day\'s salt cannot be written', async () => {
+  it("goes on without partyId, logging once, when the next day's salt cannot be written", async () => {
     let now = Date.UTC(2026, 2, 1, 23, 59);
     const saltDir = join(saltRoot, 'lost');
     const logged: string[] = [];
     const logger = { error: (_fields: unknown, message: string) => logged.push(message) } as unknown as Logger;
     const parsed = configSchema.parse({ enrich: { identity: { mode: 'cookieless' } } });
-    const identity = createIdentityIssuer(parsed.enrich.identity, { server: parsed.server, saltDir, logger, now: () => now })!;
+    const identity = createIdentityIssuer(parsed.enrich.identity, {
+      server: parsed.server,
+      saltDir,
+      logger,
+      now: () => now,
+    })!;
     const collector = await startCollector({ browser: { identity } });
     try {
       await collector.send({ path: '/t/a' });

@@ -28,7 +28,10 @@ describe('IP anonymisation', () => {
   test('it keeps the configured IPv6 prefix', () => {
     assert.equal(anonymizeIp('2001:db8:85a3:8d3:1319:8a2e:370:7348', truncate(24, 64)), '2001:db8:85a3:8d3::');
     assert.equal(anonymizeIp('2001:db8:85a3:8d3:1319:8a2e:370:7348', truncate(24, 56)), '2001:db8:85a3:800::');
-    assert.equal(anonymizeIp('2001:db8:85a3:8d3:1319:8a2e:370:7348', truncate(24, 128)), '2001:db8:85a3:8d3:1319:8a2e:370:7348');
+    assert.equal(
+      anonymizeIp('2001:db8:85a3:8d3:1319:8a2e:370:7348', truncate(24, 128)),
+      '2001:db8:85a3:8d3:1319:8a2e:370:7348',
+    );
     assert.equal(anonymizeIp('::1', truncate()), '::');
     assert.equal(anonymizeIp('fe80::1%eth0', truncate(24, 16)), 'fe80::');
   });

@@ -40,7 +40,10 @@ describe('the short-term request memory', () => {
     assert.equal(neighbour.meta.duplicate, undefined, 'another address in the same /24 is another request');
     assert.equal(again.ip, '203.0.113.0');
     const { values } = await metrics.enrichDuplicates.get();
-    assert.deepEqual(values.map((v) => [v.labels.tier, v.value]), [['request', 1]]);
+    assert.deepEqual(
+      values.map((v) => [v.labels.tier, v.value]),
+      [['request', 1]],
+    );
   });
 
   test('the fingerprint covers type, ip, ua, props and client time', () => {
@@ -65,7 +68,10 @@ describe('the short-term request memory', () => {
     chain.settled(first, true);
     assert.equal(chain.run([httpEvent({ ip: '10.0.0.1' })]).length, 0);
     const { values } = await metrics.eventsRejected.get();
-    assert.deepEqual(values.map((v) => [v.labels.code, v.labels.source, v.value]), [['BEACON_E_DUPLICATE_DROPPED', 'http', 1]]);
+    assert.deepEqual(
+      values.map((v) => [v.labels.code, v.labels.source, v.value]),
+      [['BEACON_E_DUPLICATE_DROPPED', 'http', 1]],
+    );
   });
 
   test('a request whose append failed is not remembered: the client retry is not a repeat, even with drop', async () => {
@@ -73,10 +79,18 @@ describe('the short-term request memory', () => {
     const refuse = () => Promise.reject(new Error('log full'));
     await assert.rejects(appendEnriched(chain, [httpEvent({ ip: '10.0.0.9' })], refuse), /log full/);
     const written: unknown[] = [];
-    const retried = await appendEnriched(chain, [httpEvent({ ip: '10.0.0.9' })], async (events) => void written.push(...events));
+    const retried = await appendEnriched(
+      chain,
+      [httpEvent({ ip: '10.0.0.9' })],
+      async (events) => void written.push(...events),
+    );
     assert.equal(retried, 1, 'the retry was dropped as a repeat');
     assert.equal(written.length, 1);
-    assert.equal(await appendEnriched(chain, [httpEvent({ ip: '10.0.0.9' })], async () => {}), 0, 'a repeat after a durable append is dropped');
+    assert.equal(
+      await appendEnriched(chain, [httpEvent({ ip: '10.0.0.9' })], async () => {}),
+      0,
+      'a repeat after a durable append is dropped',
+    );
   });
 
   test('repeats within one batch are flagged', () => {

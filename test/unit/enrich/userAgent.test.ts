@@ -17,7 +17,12 @@ async function lookups(metrics: ReturnType<typeof createMetrics>, result: 'hit' 
 
 describe('the user-agent step', () => {
   test('it names the browser, its version and the OS of desktop Chrome', () => {
-    assert.deepEqual(uaOf(UA.chrome), { browser: 'Chrome', browserVersion: '120.0.0.0', os: 'Windows', osVersion: '10' });
+    assert.deepEqual(uaOf(UA.chrome), {
+      browser: 'Chrome',
+      browserVersion: '120.0.0.0',
+      os: 'Windows',
+      osVersion: '10',
+    });
   });
 
   test('it leaves out what the agent does not tell (Firefox on Ubuntu gives no OS version)', () => {

@@ -27,7 +27,8 @@ describe('the error catalogue', () => {
   });
 
   it('documents no code that does not exist', () => {
-    for (const code of documented.keys()) assert.ok(code in ERROR_CODES, `docs/errors.md lists ${code}, which src/errors/codes.ts does not define`);
+    for (const code of documented.keys())
+      assert.ok(code in ERROR_CODES, `docs/errors.md lists ${code}, which src/errors/codes.ts does not define`);
   });
 
   it('uses in src/ only codes that the catalogue defines', () => {
@@ -39,6 +40,7 @@ describe('the error catalogue', () => {
   });
 
   it('gives every code a hint that says what to do', () => {
-    for (const [code, { hint }] of Object.entries(ERROR_CODES)) assert.ok(hint.length > 20, `${code} has no useful hint`);
+    for (const [code, { hint }] of Object.entries(ERROR_CODES))
+      assert.ok(hint.length > 20, `${code} has no useful hint`);
   });
 });

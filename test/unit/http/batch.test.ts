@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { isResent } from '../../../src/sources/http/events.js';
 import { postJson, receivedCount, rejectedCount, startCollector, type Collector } from './harness.js';
 
 interface BatchAnswer {
@@ -20,7 +19,15 @@ describe('POST /batch', () => {
     const calls = collector.recorder.calls.length;
     const answer = await postJson(collector, '/batch', [
       { type: 'a', props: { n: 1 } },
-      { type: 'b', props: { n: 2 }, partyId: 'p1', sessionId: 's1', pageViewId: 'v1', url: 'https://x.example/', referrer: 'https://ref.example/' },
+      {
+        type: 'b',
+        props: { n: 2 },
+        partyId: 'p1',
+        sessionId: 's1',
+        pageViewId: 'v1',
+        url: 'https://x.example/',
+        referrer: 'https://ref.example/',
+      },
     ]);
     assert.equal(answer.status, 200);
     assert.deepEqual(answer.json(), { accepted: 2, rejected: [] });
@@ -55,16 +62,18 @@ describe('POST /batch', () => {
   test('it marks the events of a POST /batch?resend=1 as resent, beside the event (nothing in meta)', async () => {
     await postJson(collector, '/batch?cs=00000000&resend=1', [{ type: 'a', id: 'resent-1' }]);
     const [resent] = collector.recorder.calls.at(-1)!;
-    assert.equal(isResent(resent!), true);
+    assert.equal(collector.marks.isResent(resent!), true);
     assert.deepEqual(resent!.meta, { source: 'http' });
     await postJson(collector, '/batch?resend=10', [{ type: 'a', id: 'resent-2' }]);
-    assert.equal(isResent(collector.recorder.calls.at(-1)![0]!), false, 'only resend=1');
+    assert.equal(collector.marks.isResent(collector.recorder.calls.at(-1)![0]!), false, 'only resend=1');
     await postJson(collector, '/batch', [{ type: 'a', id: 'resent-3' }]);
-    assert.equal(isResent(collector.recorder.calls.at(-1)![0]!), false);
+    assert.equal(collector.marks.isResent(collector.recorder.calls.at(-1)![0]!), false);
   });
 
   test('it falls back to the Referer header for referrer when an event gives none', async () => {
-    await postJson(collector, '/batch', [{ type: 'a' }, { type: 'a', referrer: 'https://given.example/' }], { Referer: 'https://header.example/' });
+    await postJson(collector, '/batch', [{ type: 'a' }, { type: 'a', referrer: 'https://given.example/' }], {
+      Referer: 'https://header.example/',
+    });
     const [first, second] = collector.recorder.calls.at(-1)!;
     assert.equal(first!.referrer, 'https://header.example/');
     assert.equal(second!.referrer, 'https://given.example/');
@@ -112,7 +121,10 @@ describe('POST /batch', () => {
     assert.equal(answer.status, 200);
     const body = answer.json() as BatchAnswer;
     assert.equal(body.accepted, 0);
-    assert.deepEqual(body.rejected.map((r) => r.index), [0, 1]);
+    assert.deepEqual(
+      body.rejected.map((r) => r.index),
+      [0, 1],
+    );
     assert.equal(collector.recorder.calls.length, calls);
   });
 
@@ -122,19 +134,38 @@ describe('POST /batch', () => {
 
   test('it reads NDJSON sent as application/x-ndjson, rejecting bad lines by index', async () => {
     const body = '{"type":"a","props":{"i":0}}\n\n{"type":"a",\n{"type":"a","props":{"i":2}}\r\n';
-    const answer = await collector.send({ method: 'POST', path: '/batch', body, headers: { 'Content-Type': 'application/x-ndjson' } });
+    const answer = await collector.send({
+      method: 'POST',
+      path: '/batch',
+      body,
+      headers: { 'Content-Type': 'application/x-ndjson' },
+    });
     assert.equal(answer.status, 200);
     const result = answer.json() as BatchAnswer;
     assert.equal(result.accepted, 2);
-    assert.deepEqual(result.rejected.map((r) => [r.index, r.code]), [[1, 'BEACON_E_BAD_JSON']]);
-    assert.deepEqual(collector.recorder.calls.at(-1)!.map((e) => e.props), [{ i: 0 }, { i: 2 }]);
+    assert.deepEqual(
+      result.rejected.map((r) => [r.index, r.code]),
+      [[1, 'BEACON_E_BAD_JSON']],
+    );
+    assert.deepEqual(
+      collector.recorder.calls.at(-1)!.map((e) => e.props),
+      [{ i: 0 }, { i: 2 }],
+    );
   });
 
   test('it detects NDJSON sent as application/json or text/plain', async () => {
     for (const type of ['application/json', 'text/plain']) {
-      const answer = await collector.send({ method: 'POST', path: '/batch', body: '{"type":"a"}\n{"type":"b"}\n', headers: { 'Content-Type': type } });
+      const answer = await collector.send({
+        method: 'POST',
+        path: '/batch',
+        body: '{"type":"a"}\n{"type":"b"}\n',
+        headers: { 'Content-Type': type },
+      });
       assert.deepEqual(answer.json(), { accepted: 2, rejected: [] }, type);
-      assert.deepEqual(collector.recorder.calls.at(-1)!.map((e) => e.type), ['a', 'b']);
+      assert.deepEqual(
+        collector.recorder.calls.at(-1)!.map((e) => e.type),
+        ['a', 'b'],
+      );
     }
   });
 
@@ -146,7 +177,12 @@ describe('POST /batch', () => {
 
   test('it accepts a gzip body', async () => {
     const body = gzipSync(JSON.stringify([{ type: 'z' }, { type: 'z' }]));
-    const answer = await collector.send({ method: 'POST', path: '/batch', body, headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' } });
+    const answer = await collector.send({
+      method: 'POST',
+      path: '/batch',
+      body,
+      headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+    });
     assert.deepEqual(answer.json(), { accepted: 2, rejected: [] });
   });
 
@@ -161,7 +197,12 @@ describe('POST /batch', () => {
   });
 
   test('it refuses an unsupported Content-Type with 415', async () => {
-    const answer = await collector.send({ method: 'POST', path: '/batch', body: '<xml/>', headers: { 'Content-Type': 'application/xml' } });
+    const answer = await collector.send({
+      method: 'POST',
+      path: '/batch',
+      body: '<xml/>',
+      headers: { 'Content-Type': 'application/xml' },
+    });
     assert.equal(answer.status, 415);
     assert.equal((answer.json() as { code: string }).code, 'BEACON_E_UNSUPPORTED_MEDIA_TYPE');
   });
@@ -181,7 +222,12 @@ describe('batch limits', () => {
       const answer = await postJson(collector, '/batch', [{ type: 'a' }, { type: 'a' }, { type: 'a' }, { type: 'a' }]);
       assert.equal(answer.status, 413);
       assert.equal((answer.json() as { code: string }).code, 'BEACON_E_BATCH_TOO_LARGE');
-      const ndjson = await collector.send({ method: 'POST', path: '/batch', body: '{"type":"a"}\n'.repeat(4), headers: { 'Content-Type': 'application/x-ndjson' } });
+      const ndjson = await collector.send({
+        method: 'POST',
+        path: '/batch',
+        body: '{"type":"a"}\n'.repeat(4),
+        headers: { 'Content-Type': 'application/x-ndjson' },
+      });
       assert.equal(ndjson.status, 413);
       assert.equal(collector.recorder.calls.length, 1);
     } finally {
@@ -192,13 +238,20 @@ describe('batch limits', () => {
   test('it rejects one event with props too large or too deep and keeps the others', async () => {
     const collector = await startCollector({ server: { limits: { propsBytes: 100, propsDepth: 2 } } });
     try {
-      const answer = await postJson(collector, '/batch', [{ type: 'a', props: { s: 'x'.repeat(200) } }, { type: 'a', props: { a: { b: {} } } }, { type: 'a', props: { a: { b: 1 } } }]);
+      const answer = await postJson(collector, '/batch', [
+        { type: 'a', props: { s: 'x'.repeat(200) } },
+        { type: 'a', props: { a: { b: {} } } },
+        { type: 'a', props: { a: { b: 1 } } },
+      ]);
       const body = answer.json() as BatchAnswer;
       assert.equal(body.accepted, 1);
-      assert.deepEqual(body.rejected.map((r) => [r.index, r.code]), [
-        [0, 'BEACON_E_PROPS_TOO_LARGE'],
-        [1, 'BEACON_E_PROPS_TOO_DEEP'],
-      ]);
+      assert.deepEqual(
+        body.rejected.map((r) => [r.index, r.code]),
+        [
+          [0, 'BEACON_E_PROPS_TOO_LARGE'],
+          [1, 'BEACON_E_PROPS_TOO_DEEP'],
+        ],
+      );
     } finally {
       await collector.close();
     }

@@ -23,7 +23,12 @@ async function gzippedZeros(bytes: number): Promise<Buffer> {
  * Opens a raw connection, writes `head`, then keeps writing chunks (`maxChunks` at most) until
  * the server closes the connection. Reports how many chunks had gone out when the answer came.
  */
-function streamUntilClosed(port: number, head: string, chunk: Buffer, maxChunks: number): Promise<{ answer: string; sentWhenAnswered: number; sent: number }> {
+function streamUntilClosed(
+  port: number,
+  head: string,
+  chunk: Buffer,
+  maxChunks: number,
+): Promise<{ answer: string; sentWhenAnswered: number; sent: number }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let answer = '';
@@ -41,7 +46,9 @@ function streamUntilClosed(port: number, head: string, chunk: Buffer, maxChunks:
       answer += data.toString('latin1');
     });
     socket.on('close', finish);
-    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' || err.code === 'EPIPE' ? finish() : reject(err)));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'ECONNRESET' || err.code === 'EPIPE' ? finish() : reject(err),
+    );
     socket.write(head);
     const pump = () => {
       if (closed || sent >= maxChunks) return;
@@ -76,7 +83,9 @@ describe('body limits', () => {
       });
       socket.on('error', reject);
       // Headers only: the server must answer without waiting for the 10 MB it was promised.
-      socket.write('POST /t/big HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n');
+      socket.write(
+        'POST /t/big HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n',
+      );
     });
     assert.match(answer, /^HTTP\/1\.1 413 /);
     assert.match(answer, /"code":"BEACON_E_BODY_TOO_LARGE"/);
@@ -100,7 +109,12 @@ describe('body limits', () => {
   });
 
   test('it lets a client that sends an oversized body whole still read the 413', async () => {
-    const answer = await collector.send({ method: 'POST', path: '/batch', body: Buffer.alloc(512 * 1024, 'a'), headers: { 'Content-Type': 'application/json' } });
+    const answer = await collector.send({
+      method: 'POST',
+      path: '/batch',
+      body: Buffer.alloc(512 * 1024, 'a'),
+      headers: { 'Content-Type': 'application/json' },
+    });
     assert.equal(answer.status, 413);
     assert.equal((answer.json() as { code: string }).code, 'BEACON_E_BODY_TOO_LARGE');
   });
@@ -121,7 +135,12 @@ describe('body limits', () => {
   test('it refuses a body that decompresses beyond decompressedBytes with 413 BEACON_E_DECOMPRESSED_TOO_LARGE', async () => {
     const body = deflateSync(JSON.stringify({ s: 'x'.repeat(300 * 1024) }));
     assert.ok(body.length < 64 * 1024);
-    const answer = await collector.send({ method: 'POST', path: '/t/big', body, headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'deflate' } });
+    const answer = await collector.send({
+      method: 'POST',
+      path: '/t/big',
+      body,
+      headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'deflate' },
+    });
     assert.equal(answer.status, 413);
     assert.equal((answer.json() as { code: string }).code, 'BEACON_E_DECOMPRESSED_TOO_LARGE');
   });
@@ -133,7 +152,12 @@ describe('body limits', () => {
     globalThis.gc?.();
     const rssBefore = process.memoryUsage().rss;
     for (let i = 0; i < 10; i++) {
-      const answer = await collector.send({ method: 'POST', path: '/batch', body: bomb, headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' } });
+      const answer = await collector.send({
+        method: 'POST',
+        path: '/batch',
+        body: bomb,
+        headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+      });
       assert.equal(answer.status, 413);
       assert.equal((answer.json() as { code: string }).code, 'BEACON_E_DECOMPRESSED_TOO_LARGE');
     }
@@ -144,7 +168,12 @@ describe('body limits', () => {
   });
 
   test('it keeps serving after refusing oversized bodies', async () => {
-    const answer = await collector.send({ method: 'POST', path: '/t/after', body: gzipSync('{"fine":true}'), headers: { 'Content-Encoding': 'gzip' } });
+    const answer = await collector.send({
+      method: 'POST',
+      path: '/t/after',
+      body: gzipSync('{"fine":true}'),
+      headers: { 'Content-Encoding': 'gzip' },
+    });
     assert.equal(answer.status, 204);
   });
 });

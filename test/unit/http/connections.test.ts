@@ -28,7 +28,10 @@ describe('connections', () => {
       answers.push(await collector.send({ method: 'POST', path: '/batch', body: '[{"type":"a"}]', agent }));
       assert.ok(answers.every((a) => a.status < 300));
       assert.equal(answers[0]!.reusedSocket, false);
-      assert.ok(answers.slice(1).every((a) => a.reusedSocket), 'every later request reused the first connection');
+      assert.ok(
+        answers.slice(1).every((a) => a.reusedSocket),
+        'every later request reused the first connection',
+      );
       assert.equal(new Set(answers.map((a) => a.localPort)).size, 1);
       assert.equal(answers[0]!.headers.connection, 'keep-alive');
     } finally {
@@ -41,7 +44,9 @@ describe('connections', () => {
     const collector = await startCollector({ overrides: { requestTimeoutMs: 600, headersTimeoutMs: 600 } });
     try {
       const client = await rawConnection(collector.port);
-      client.socket.write('POST /t/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+      client.socket.write(
+        'POST /t/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+      );
       const trickle = setInterval(() => client.socket.write(' '), 50);
       const closedAfter = await client.closed;
       clearInterval(trickle);
@@ -112,7 +117,10 @@ describe('drain', () => {
 
     collector.recorder.release();
     const answers = await Promise.all(inFlight);
-    assert.deepEqual(answers.map((a) => a.status), [204, 200]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [204, 200],
+    );
     assert.ok(answers.every((a) => a.headers.connection === 'close'));
     assert.deepEqual(await draining, { timedOut: false });
     assert.equal(collector.recorder.durable.length, 2);
@@ -137,12 +145,18 @@ describe('drain', () => {
       await idle.closed;
       arriving.socket.write('st: x\r\n\r\n');
       await arriving.closed;
-      const answers = arriving.received().split('HTTP/1.1 ').filter((s) => s.length > 0);
+      const answers = arriving
+        .received()
+        .split('HTTP/1.1 ')
+        .filter((s) => s.length > 0);
       assert.equal(answers.length, 2, arriving.received());
       assert.match(answers[1]!, /^204 /);
       assert.match(answers[1]!, /connection: close/i);
       assert.deepEqual(await draining, { timedOut: false });
-      assert.deepEqual(collector.recorder.durable.map((e) => e.props.n), [undefined, '1', '2']);
+      assert.deepEqual(
+        collector.recorder.durable.map((e) => e.props.n),
+        [undefined, '1', '2'],
+      );
     } finally {
       idle.socket.destroy();
       arriving.socket.destroy();

@@ -10,7 +10,11 @@ describe('CORS', () => {
         const answer = await collector.send({
           method: 'OPTIONS',
           path,
-          headers: { Origin: 'https://site.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,content-encoding' },
+          headers: {
+            Origin: 'https://site.example',
+            'Access-Control-Request-Method': 'POST',
+            'Access-Control-Request-Headers': 'content-type,content-encoding',
+          },
         });
         assert.equal(answer.status, 204, path);
         assert.equal(answer.headers['access-control-allow-origin'], '*');
@@ -26,16 +30,26 @@ describe('CORS', () => {
   });
 
   test('it echoes a listed origin with Vary and credentials, and gives an unlisted one no CORS headers', async () => {
-    const collector = await startCollector({ server: { cors: { origins: ['https://a.example'], credentials: true, maxAgeSeconds: 60 } } });
+    const collector = await startCollector({
+      server: { cors: { origins: ['https://a.example'], credentials: true, maxAgeSeconds: 60 } },
+    });
     try {
-      const allowed = await collector.send({ method: 'OPTIONS', path: '/t/click', headers: { Origin: 'https://a.example', 'Access-Control-Request-Method': 'POST' } });
+      const allowed = await collector.send({
+        method: 'OPTIONS',
+        path: '/t/click',
+        headers: { Origin: 'https://a.example', 'Access-Control-Request-Method': 'POST' },
+      });
       assert.equal(allowed.status, 204);
       assert.equal(allowed.headers['access-control-allow-origin'], 'https://a.example');
       assert.equal(allowed.headers['access-control-allow-credentials'], 'true');
       assert.equal(allowed.headers['access-control-max-age'], '60');
       assert.match(String(allowed.headers.vary), /Origin/);
 
-      const refused = await collector.send({ method: 'OPTIONS', path: '/t/click', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' } });
+      const refused = await collector.send({
+        method: 'OPTIONS',
+        path: '/t/click',
+        headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' },
+      });
       assert.equal(refused.status, 204);
       assert.equal(refused.headers['access-control-allow-origin'], undefined);
       assert.equal(refused.headers['access-control-allow-credentials'], undefined);

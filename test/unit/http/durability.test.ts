@@ -36,7 +36,11 @@ describe('answers follow the log', () => {
 
   test('it makes one emit call per request', async () => {
     const calls = collector.recorder.calls.length;
-    await postJson(collector, '/batch', Array.from({ length: 50 }, (_, i) => ({ type: 'n', props: { i } })));
+    await postJson(
+      collector,
+      '/batch',
+      Array.from({ length: 50 }, (_, i) => ({ type: 'n', props: { i } })),
+    );
     assert.equal(collector.recorder.calls.length, calls + 1);
     assert.equal(collector.recorder.calls.at(-1)!.length, 50);
   });

@@ -1,6 +1,7 @@
 import { request, type Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { configSchema, type ServerConfig } from '../../../src/config/schema.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
+import { ResendMarks } from '../../../src/event/resendMarks.js';
 import { silentLogger } from '../../../src/ops/logger.js';
 import { createHttpServer, type BeaconHttpServer } from '../../../src/sources/http/index.js';
 import type { BrowserIntake } from '../../../src/sources/http/browserIntake.js';
@@ -10,6 +11,8 @@ import { createRecordingEmit, type RecordingEmit } from '../../support/recording
 export interface Collector {
   port: number;
   recorder: RecordingEmit;
+  /** Where the collector marks client ids and blind resends (the enrichment chain's, in Beacon). */
+  marks: ResendMarks;
   metrics: Metrics;
   http: BeaconHttpServer;
   send(options: SendOptions): Promise<Answer>;
@@ -30,11 +33,21 @@ export async function startCollector(options: StartOptions = {}): Promise<Collec
   const config: ServerConfig = { ...configSchema.parse({ server: options.server ?? {} }).server, ...options.overrides };
   const recorder = createRecordingEmit();
   const metrics = createMetrics();
-  const http = createHttpServer({ config, emit: recorder.emit, metrics, logger: silentLogger, fallback: options.fallback, browser: options.browser });
+  const marks = new ResendMarks();
+  const http = createHttpServer({
+    config,
+    emit: recorder.emit,
+    metrics,
+    logger: silentLogger,
+    fallback: options.fallback,
+    browser: options.browser,
+    marks,
+  });
   const address = await http.listen(0, '127.0.0.1');
   return {
     port: address.port,
     recorder,
+    marks,
     metrics,
     http,
     send: (sendOptions) => send(address.port, sendOptions),
@@ -69,7 +82,14 @@ export interface Answer {
 export function send(port: number, options: SendOptions): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: options.agent ?? false },
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers,
+        agent: options.agent ?? false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -95,20 +115,34 @@ export function send(port: number, options: SendOptions): Promise<Answer> {
 }
 
 /** POSTs JSON (or any string) with the given content type. */
-export function postJson(collector: Collector, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+export function postJson(
+  collector: Collector,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  return collector.send({ method: 'POST', path, body: text, headers: { 'Content-Type': 'application/json', ...headers } });
+  return collector.send({
+    method: 'POST',
+    path,
+    body: text,
+    headers: { 'Content-Type': 'application/json', ...headers },
+  });
 }
 
 /** The value of a counter or the count of a histogram for the given labels (0 when never touched). */
 export async function metricValue(
-  metric: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown>; metricName?: string }> }> },
+  metric: {
+    get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown>; metricName?: string }> }>;
+  },
   labels: Record<string, string> = {},
   metricName?: string,
 ): Promise<number> {
   const { values } = await metric.get();
   const match = values.find(
-    (v) => (metricName === undefined || v.metricName === metricName) && Object.entries(labels).every(([k, val]) => v.labels[k] === val),
+    (v) =>
+      (metricName === undefined || v.metricName === metricName) &&
+      Object.entries(labels).every(([k, val]) => v.labels[k] === val),
   );
   return match?.value ?? 0;
 }

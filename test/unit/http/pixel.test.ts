@@ -84,11 +84,18 @@ describe('GET /t/<type> (pixel)', () => {
 
   test('it counts received events and observes the ack latency', async () => {
     const received = await receivedCount(collector);
-    const acks = await metricValue(collector.metrics.ingestAckSeconds, { source: 'http' }, 'beacon_ingest_ack_seconds_count');
+    const acks = await metricValue(
+      collector.metrics.ingestAckSeconds,
+      { source: 'http' },
+      'beacon_ingest_ack_seconds_count',
+    );
     await collector.send({ path: '/t/ping?a=1' });
     await collector.send({ path: '/t/ping.gif?a=2' });
     assert.equal(await receivedCount(collector), received + 2);
-    assert.equal(await metricValue(collector.metrics.ingestAckSeconds, { source: 'http' }, 'beacon_ingest_ack_seconds_count'), acks + 2);
+    assert.equal(
+      await metricValue(collector.metrics.ingestAckSeconds, { source: 'http' }, 'beacon_ingest_ack_seconds_count'),
+      acks + 2,
+    );
   });
 });
 

@@ -9,7 +9,7 @@ import { createApiHttpServer } from '../../../src/api/apiHttpServer.js';
 import { configSchema } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/ops/logger.js';
 import { isBeaconError } from '../../../src/errors/beaconError.js';
-import { readTlsFiles } from '../../../src/sources/http/tls.js';
+import { readTlsFiles } from '../../../src/net/tls.js';
 import { makeTestCertificates, type TestCertificates } from '../../support/tlsCerts.js';
 import { waitUntil } from '../../support/waitFor.js';
 import { startCollector, type Collector } from './harness.js';
@@ -61,11 +61,16 @@ describe('the collector over TLS (server.tls)', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('answers a pixel over https, sending the intermediate from `ca` so a client trusting only the root verifies it', async () => {
-    const collector = await startCollector({ server: { tls: { cert: first.leaf, key: first.key, ca: first.intermediate } } });
+    const collector = await startCollector({
+      server: { tls: { cert: first.leaf, key: first.key, ca: first.intermediate } },
+    });
     try {
       const answer = await httpsGet(collector.port, '/t/pageview?path=/secure', first.rootCaPem);
       assert.equal(answer.status, 204);
-      assert.deepEqual(collector.recorder.events.map((e) => e.props), [{ path: '/secure' }]);
+      assert.deepEqual(
+        collector.recorder.events.map((e) => e.props),
+        [{ path: '/secure' }],
+      );
     } finally {
       await collector.close();
     }
@@ -74,7 +79,11 @@ describe('the collector over TLS (server.tls)', () => {
   it('fails the handshake for a client that does not trust the chain', async () => {
     const collector = await startCollector({ server: { tls: { cert: first.leaf, key: first.key } } });
     try {
-      await assert.rejects(httpsGet(collector.port, '/t/x', first.rootCaPem), /unable to verify|issuer/i, 'the leaf alone does not chain to the root');
+      await assert.rejects(
+        httpsGet(collector.port, '/t/x', first.rootCaPem),
+        /unable to verify|issuer/i,
+        'the leaf alone does not chain to the root',
+      );
     } finally {
       await collector.close();
     }
@@ -95,7 +104,11 @@ describe('the collector over TLS (server.tls)', () => {
       assert.equal(await peerFingerprint(collector.port, first.rootCaPem), before);
       await copyFile(second.key, key);
       let after = before;
-      await waitUntil('the renewed certificate', async () => (after = await peerFingerprint(collector!.port, second.rootCaPem).catch(() => before)) !== before, 5000);
+      await waitUntil(
+        'the renewed certificate',
+        async () => (after = await peerFingerprint(collector!.port, second.rootCaPem).catch(() => before)) !== before,
+        5000,
+      );
       assert.notEqual(after, before);
       assert.equal((await httpsGet(collector.port, '/t/x', second.rootCaPem)).status, 204);
     } finally {
@@ -109,14 +122,22 @@ describe('the collector over TLS (server.tls)', () => {
     const key = join(dir, 'live-api', 'key.pem');
     await copyFile(first.chain, cert);
     await copyFile(first.key, key);
-    const api = createApiHttpServer({ server: configSchema.parse({ server: { tls: { cert, key, checkEvery: '50ms' } } }).server, handler: async () => undefined, logger: silentLogger });
+    const api = createApiHttpServer({
+      server: configSchema.parse({ server: { tls: { cert, key, checkEvery: '50ms' } } }).server,
+      handler: async () => undefined,
+      logger: silentLogger,
+    });
     try {
       const { port } = await api.listen(0, '127.0.0.1');
       const before = await peerFingerprint(port, first.rootCaPem);
       await copyFile(second.chain, cert);
       await copyFile(second.key, key);
       let after = before;
-      await waitUntil('the renewed certificate', async () => (after = await peerFingerprint(port, second.rootCaPem).catch(() => before)) !== before, 5000);
+      await waitUntil(
+        'the renewed certificate',
+        async () => (after = await peerFingerprint(port, second.rootCaPem).catch(() => before)) !== before,
+        5000,
+      );
       assert.notEqual(after, before);
       assert.equal((await httpsGet(port, '/healthz', second.rootCaPem)).status, 200);
     } finally {
@@ -124,9 +145,15 @@ describe('the collector over TLS (server.tls)', () => {
     }
   });
 
-  it('refuses at start a file it cannot read, or a key that is not the certificate\'s', async () => {
-    assert.match(tlsError({ cert: join(dir, 'nope.pem'), key: first.key }), /server\.tls\.cert: cannot read .*nope\.pem \(ENOENT\)/);
-    assert.match(tlsError({ cert: first.leaf, key: second.key }), /do not make a TLS certificate .*key must belong to the certificate/);
+  it("refuses at start a file it cannot read, or a key that is not the certificate's", async () => {
+    assert.match(
+      tlsError({ cert: join(dir, 'nope.pem'), key: first.key }),
+      /server\.tls\.cert: cannot read .*nope\.pem \(ENOENT\)/,
+    );
+    assert.match(
+      tlsError({ cert: first.leaf, key: second.key }),
+      /do not make a TLS certificate .*key must belong to the certificate/,
+    );
     await writeFile(join(dir, 'garbage.pem'), 'not a certificate');
     assert.match(tlsError({ cert: join(dir, 'garbage.pem'), key: first.key }), /both must be PEM/);
   });

@@ -16,7 +16,9 @@ describe('GET /beacon.js', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'beacon-tracker-'));
     await writeFile(join(dir, 'beacon.js'), bundle);
-    collector = await startCollector({ browser: { trackerScript: loadTrackerScript({ credentials: true }, join(dir, 'beacon.js')) } });
+    collector = await startCollector({
+      browser: { trackerScript: loadTrackerScript({ credentials: true }, join(dir, 'beacon.js')) },
+    });
   });
   after(async () => {
     await collector.close();
@@ -67,7 +69,9 @@ describe('GET /beacon.js', () => {
   });
 
   it('writes credentials: false unless the collector allows credentials for explicit origins', async () => {
-    const other = await startCollector({ browser: { trackerScript: loadTrackerScript({ credentials: false }, join(dir, 'beacon.js')) } });
+    const other = await startCollector({
+      browser: { trackerScript: loadTrackerScript({ credentials: false }, join(dir, 'beacon.js')) },
+    });
     try {
       assert.ok((await other.send({ path: '/beacon.js' })).text.endsWith('})({"credentials":false});\n'));
     } finally {

@@ -60,9 +60,19 @@ export class FakeFeed implements LiveFeed {
   }
 }
 
-export const LIMITS: LiveLimits = { maxViewers: 10, viewerMaxEvents: 5, viewerMaxBytes: 100_000, socketMaxBytes: 1000, maxBehindMs: 5000 };
+export const LIMITS: LiveLimits = {
+  maxViewers: 10,
+  viewerMaxEvents: 5,
+  viewerMaxBytes: 100_000,
+  socketMaxBytes: 1000,
+  maxBehindMs: 5000,
+};
 
 let n = 0;
-export function event(type: string, props: Record<string, unknown> = {}, meta: TrackedEvent['meta'] = {}): TrackedEvent {
+export function event(
+  type: string,
+  props: Record<string, unknown> = {},
+  meta: TrackedEvent['meta'] = {},
+): TrackedEvent {
   return { id: `e${++n}`, type, ts: 1_700_000_000_000 + n, props, meta };
 }

@@ -10,12 +10,16 @@ function setup(limits: Partial<LiveLimits> = {}) {
   const clock = { t: 1000 };
   const feed = new FakeFeed();
   const counts = { viewers: 0, dropped: 0 };
-  const hub = new LiveHub(feed, { ...LIMITS, ...limits }, {
-    now: () => clock.t,
-    tickMs: 60_000, // the test ticks by hand
-    onViewers: (v) => (counts.viewers = v),
-    onDropped: (d) => (counts.dropped += d),
-  });
+  const hub = new LiveHub(
+    feed,
+    { ...LIMITS, ...limits },
+    {
+      now: () => clock.t,
+      tickMs: 60_000, // the test ticks by hand
+      onViewers: (v) => (counts.viewers = v),
+      onDropped: (d) => (counts.dropped += d),
+    },
+  );
   return { clock, feed, hub, counts };
 }
 
@@ -25,8 +29,14 @@ describe('the live hub', () => {
     const s = new FakeSocket();
     hub.add(s, filter());
     feed.push([event('a', { x: 1 }), event('b')]);
-    assert.deepEqual(s.messages().map((m) => m.kind), ['ready', 'event', 'event']);
-    assert.deepEqual(s.events().map((e) => e.type), ['a', 'b']);
+    assert.deepEqual(
+      s.messages().map((m) => m.kind),
+      ['ready', 'event', 'event'],
+    );
+    assert.deepEqual(
+      s.events().map((e) => e.type),
+      ['a', 'b'],
+    );
     assert.deepEqual(s.events()[0]!.props, { x: 1 });
     void hub.close();
   });
@@ -47,15 +57,30 @@ describe('the live hub', () => {
       event('c', { plan: 'free', country: 'US' }, { bot: true }),
       event('d', { plan: 'pro', country: 'DE' }, { duplicate: true }),
     ]);
-    assert.deepEqual(byType.events().map((e) => e.type), ['a', 'c']);
-    assert.deepEqual(byWhere.events().map((e) => e.type), ['a', 'd']);
-    assert.deepEqual(humans.events().map((e) => e.type), ['a', 'b', 'd']);
-    assert.deepEqual(dupes.events().map((e) => e.type), ['d']);
+    assert.deepEqual(
+      byType.events().map((e) => e.type),
+      ['a', 'c'],
+    );
+    assert.deepEqual(
+      byWhere.events().map((e) => e.type),
+      ['a', 'd'],
+    );
+    assert.deepEqual(
+      humans.events().map((e) => e.type),
+      ['a', 'b', 'd'],
+    );
+    assert.deepEqual(
+      dupes.events().map((e) => e.type),
+      ['d'],
+    );
     void hub.close();
   });
 
   it('rejects a query it does not understand, naming the parameter', () => {
-    assert.throws(() => filter('bot=maybe'), (e: Error) => e instanceof ViewerFilterError && /bot/.test(e.message));
+    assert.throws(
+      () => filter('bot=maybe'),
+      (e: Error) => e instanceof ViewerFilterError && /bot/.test(e.message),
+    );
     assert.throws(() => filter('sample=0'), /sample/);
     assert.throws(() => filter('maxRate=x'), /maxRate/);
     assert.throws(() => filter('typo=1'), /unknown parameter "typo"/);
@@ -66,7 +91,10 @@ describe('the live hub', () => {
     const s = new FakeSocket();
     hub.add(s, filter('sample=3'));
     feed.push(Array.from({ length: 30 }, (_, i) => event('a', { i })));
-    assert.deepEqual(s.events().map((e) => e.props.i), [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]);
+    assert.deepEqual(
+      s.events().map((e) => e.props.i),
+      [0, 3, 6, 9, 12, 15, 18, 21, 24, 27],
+    );
     assert.equal(s.droppedTotal(), 0, 'sampling is not dropping');
     void hub.close();
   });
@@ -104,7 +132,10 @@ describe('the live hub', () => {
       slow.drain();
       hub.tickNow();
     }
-    assert.deepEqual(slow.events().map((e) => e.props.i), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      slow.events().map((e) => e.props.i),
+      [0, 1, 2, 3, 4],
+    );
     assert.deepEqual(slow.messages().slice(-1)[0], { kind: 'dropped', count: 95 });
     void hub.close();
   });
@@ -138,7 +169,11 @@ describe('the live hub', () => {
       s.drain();
       hub.tickNow();
     }
-    const seq = s.messages().map((m) => (m.kind === 'event' ? `e${m.event!.props.i as number}` : m.kind === 'dropped' ? `d${m.count}` : m.kind));
+    const seq = s
+      .messages()
+      .map((m) =>
+        m.kind === 'event' ? `e${m.event!.props.i as number}` : m.kind === 'dropped' ? `d${m.count}` : m.kind,
+      );
     assert.deepEqual(seq, ['ready', 'e0', 'e1', 'd2', 'e4']);
     void hub.close();
   });
@@ -213,7 +248,10 @@ describe('the live hub', () => {
     hub.add(s, filter('type=a'));
     feed.sink!.dropped(7);
     feed.push([event('a')]);
-    assert.deepEqual(s.messages().map((m) => m.kind), ['ready', 'dropped', 'event']);
+    assert.deepEqual(
+      s.messages().map((m) => m.kind),
+      ['ready', 'dropped', 'event'],
+    );
     assert.equal(s.droppedTotal(), 7);
     void hub.close();
   });
@@ -227,7 +265,10 @@ describe('the live hub', () => {
     assert.deepEqual(s.sent, []);
     feed.sink!.ready();
     feed.push([event('a')]);
-    assert.deepEqual(s.messages().map((m) => m.kind), ['ready', 'event']);
+    assert.deepEqual(
+      s.messages().map((m) => m.kind),
+      ['ready', 'event'],
+    );
     void hub.close();
   });
 });

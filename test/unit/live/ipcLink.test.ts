@@ -6,6 +6,7 @@ import { LiveHub } from '../../../src/live/hub.js';
 import { LogFeed } from '../../../src/live/logFeed.js';
 import { parseViewerFilter } from '../../../src/live/viewerFilter.js';
 import { MemoryLog } from '../../support/memoryLog.js';
+import { waitUntil } from '../../support/waitFor.js';
 import { FakeFeed, FakeSocket, LIMITS, event } from './fakes.js';
 
 describe('the live IPC link', () => {
@@ -18,7 +19,10 @@ describe('the live IPC link', () => {
     fanout.onMessage('p1', { t: 'liveSubscribe', sub: 1 }, (m) => toP1.push(m));
     assert.equal(feed.starts, 1);
     feed.push([event('a')]);
-    assert.deepEqual(toP1.map((m) => m.t), ['liveReady', 'liveEvents']);
+    assert.deepEqual(
+      toP1.map((m) => m.t),
+      ['liveReady', 'liveEvents'],
+    );
     fanout.onMessage('p1', { t: 'liveUnsubscribe', sub: 1 }, () => {});
     assert.equal(feed.stops, 1);
   });
@@ -52,7 +56,10 @@ describe('the live IPC link', () => {
     primaryFeed.push([event('a'), event('b')]);
     primaryFeed.sink!.dropped(3);
     primaryFeed.push([event('b')]);
-    assert.deepEqual(s.messages().map((m) => m.kind), ['ready', 'event', 'dropped', 'event']);
+    assert.deepEqual(
+      s.messages().map((m) => m.kind),
+      ['ready', 'event', 'dropped', 'event'],
+    );
     void hub.close();
     assert.equal(primaryFeed.stops, 1, 'the last viewer leaving unsubscribes the collector');
   });
@@ -69,7 +76,10 @@ describe('the log feed', () => {
     feed.start({ ready, events: (b) => got.push(...b.map((e) => e.type)), dropped: () => {} });
     await isReady;
     await log.append([event('new')]);
-    for (let i = 0; i < 50 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(
+      () => `the appended event at the feed (got ${JSON.stringify(got)})`,
+      () => got.length > 0,
+    );
     await feed.stop();
     assert.deepEqual(got, ['new']);
   });

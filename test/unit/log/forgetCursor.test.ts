@@ -18,7 +18,14 @@ describe('forgetting the cursor of a removed sink', () => {
   test('a closed cursor holds retention until forgotten; then segments the others passed are deleted, and its position is kept on disk', async () => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);
-    const options = { dir, maxBytes: 1 << 30, segmentBytes: 4096, cursorSyncMs: 10_000, retryAfterSeconds: 7, retentionIntervalMs: 60_000 };
+    const options = {
+      dir,
+      maxBytes: 1 << 30,
+      segmentBytes: 4096,
+      cursorSyncMs: 10_000,
+      retryAfterSeconds: 7,
+      retentionIntervalMs: 60_000,
+    };
     let log = await openLocalLog(options);
     for (let i = 0; i < 200; i += 10) await log.append(events(i, 10));
     const all = await segments(dir);
@@ -52,7 +59,14 @@ describe('forgetting the cursor of a removed sink', () => {
   test('leaves an open cursor alone', async () => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);
-    const log = await openLocalLog({ dir, maxBytes: 1 << 30, segmentBytes: 4096, cursorSyncMs: 10_000, retryAfterSeconds: 7, retentionIntervalMs: 60_000 });
+    const log = await openLocalLog({
+      dir,
+      maxBytes: 1 << 30,
+      segmentBytes: 4096,
+      cursorSyncMs: 10_000,
+      retryAfterSeconds: 7,
+      retentionIntervalMs: 60_000,
+    });
     for (let i = 0; i < 200; i += 10) await log.append(events(i, 10));
     const all = await segments(dir);
     const open = await log.cursor('open');

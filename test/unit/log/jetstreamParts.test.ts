@@ -56,7 +56,8 @@ describe('JetStream log parts', () => {
   });
 
   test('a full stream is "full", another stream capturing the subject is "config", the rest is retried', () => {
-    const api = (code: number, description: string) => new JetStreamApiError({ code: 503, err_code: code, description });
+    const api = (code: number, description: string) =>
+      new JetStreamApiError({ code: 503, err_code: code, description });
     assert.equal(classifyPublishError(api(10077, 'maximum bytes exceeded')), 'full');
     assert.equal(classifyPublishError(api(10077, 'maximum messages exceeded')), 'full');
     assert.equal(classifyPublishError(api(10023, 'insufficient resources')), 'full');

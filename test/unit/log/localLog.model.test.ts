@@ -25,13 +25,23 @@ type Command =
   | { kind: 'crash'; tornPercent: number };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), count: fc.integer({ min: 1, max: 6 }), wait: fc.boolean() }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      count: fc.integer({ min: 1, max: 6 }),
+      wait: fc.boolean(),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'settle' as const }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('read' as const), max: fc.integer({ min: 1, max: 12 }) }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'commit' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), tornPercent: fc.integer({ min: 0, max: 100 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('crash' as const), tornPercent: fc.integer({ min: 0, max: 100 }) }),
+  },
 );
 
 type Status = 'pending' | 'acked' | 'uncertain' | 'failed';

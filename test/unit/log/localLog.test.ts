@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { isBeaconError } from '../../../src/errors/beaconError.js';
 import { LocalLogReader, PartitionWriter, openLocalLog, type LocalLogOptions } from '../../../src/log/local/index.js';
 import { HEADER_BYTES } from '../../../src/log/local/recordFormat.js';
+import { parseSegmentName } from '../../../src/log/local/recordFormat.js';
 import { countingFs, drain, event, events, ids, tempDir } from './logTestKit.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -19,7 +20,15 @@ async function newDir(): Promise<string> {
 }
 
 function options(dir: string, extra: Partial<LocalLogOptions> = {}): LocalLogOptions {
-  return { dir, maxBytes: 1 << 30, segmentBytes: 1 << 20, cursorSyncMs: 10_000, retryAfterSeconds: 7, retentionIntervalMs: 60_000, ...extra };
+  return {
+    dir,
+    maxBytes: 1 << 30,
+    segmentBytes: 1 << 20,
+    cursorSyncMs: 10_000,
+    retryAfterSeconds: 7,
+    retentionIntervalMs: 60_000,
+    ...extra,
+  };
 }
 
 async function segments(dir: string, partition = 'p0'): Promise<string[]> {
@@ -104,14 +113,17 @@ describe('local log on the real file system', () => {
     assert.ok(segs.length >= 3, `rolled into ${segs.length} segments`);
     const path = join(dir, 'p0', segs[0]!);
     const bytes = await readFile(path);
-    const recordBytes = (bytes.readUInt32LE(0) + HEADER_BYTES);
+    const recordBytes = bytes.readUInt32LE(0) + HEADER_BYTES;
     bytes.writeUInt32LE(0x00ffffff, recordBytes); // second record claims a huge length
     await writeFile(path, bytes);
 
     let corrupt = 0;
     log = await openLocalLog(options(dir, { onCorrupt: () => corrupt++ }));
     const read = await drain(await log.cursor('archive'));
-    assert.deepEqual(read, ids(0, 60).filter((id) => id !== 'e1'));
+    assert.deepEqual(
+      read,
+      ids(0, 60).filter((id) => id !== 'e1'),
+    );
     assert.equal(corrupt, 1);
     await log.close();
   });
@@ -124,7 +136,10 @@ describe('local log on the real file system', () => {
     assert.ok(before.length > 3);
     assert.equal(before[0], '00000000000000000000.seg');
     const bases = before.map((n) => Number(n.slice(0, 20)));
-    assert.deepEqual([...bases].sort((a, b) => a - b), bases);
+    assert.deepEqual(
+      [...bases].sort((a, b) => a - b),
+      bases,
+    );
     for (const name of before) assert.ok((await stat(join(dir, 'p0', name))).size <= 4096);
 
     const cursor = await log.cursor('archive');
@@ -241,7 +256,12 @@ describe('local log on the real file system', () => {
     const common = { segmentBytes: 1 << 20, maxBytes: 1 << 26, retryAfterSeconds: 5 };
     const w0 = await PartitionWriter.open({ dir: join(dir, 'p0'), ...common });
     const w1 = await PartitionWriter.open({ dir: join(dir, 'p1'), ...common });
-    const reader = await LocalLogReader.open({ dir, maxBytes: 1 << 27, cursorSyncMs: 10_000, retentionIntervalMs: 60_000 });
+    const reader = await LocalLogReader.open({
+      dir,
+      maxBytes: 1 << 27,
+      cursorSyncMs: 10_000,
+      retentionIntervalMs: 60_000,
+    });
     await w0.append(events(0, 4));
     await w1.append(events(100, 4));
     const cursor = await reader.cursor('archive');
@@ -257,7 +277,10 @@ describe('local log on the real file system', () => {
     assert.deepEqual(await drain(cursor), ids(100, 2));
     reader.setDurable('p1', w1.durableSeq);
     const batch = await cursor.read(100, 0);
-    assert.deepEqual(batch.events.map((e) => e.id), ids(102, 4));
+    assert.deepEqual(
+      batch.events.map((e) => e.id),
+      ids(102, 4),
+    );
     assert.deepEqual(batch.position, { p0: 4, p1: 6 });
     cursor.commit(batch.position);
     await reader.close();
@@ -291,10 +314,48 @@ describe('local log on the real file system', () => {
     await w1.close();
   });
 
+  test('a reopened writer hands out the ids of the last 10,000 records it found, oldest first, once; a torn tail is not among them', async () => {
+    const dir = await newDir();
+    const common = { segmentBytes: 1 << 26, maxBytes: 1 << 27, retryAfterSeconds: 5 };
+    const w = await PartitionWriter.open({ dir: join(dir, 'p0'), ...common });
+    assert.deepEqual(w.takeRecoveredIds(), [], 'a new partition holds nothing');
+    await w.append(events(0, 10_050));
+    await w.close();
+    const { appendFile, readdir } = await import('node:fs/promises');
+    const [segment] = await readdir(join(dir, 'p0'));
+    await appendFile(join(dir, 'p0', segment!), Buffer.from([40, 0, 0, 0, 1, 2, 3])); // a frame cut by a crash
+    const reopened = await PartitionWriter.open({ dir: join(dir, 'p0'), ...common });
+    const tail = reopened.takeRecoveredIds();
+    assert.equal(tail.length, 10_000);
+    assert.equal(tail[0], event(50).id);
+    assert.equal(tail.at(-1), event(10_049).id);
+    assert.deepEqual(reopened.takeRecoveredIds(), []);
+    await reopened.close();
+  });
+
+  test('after a recent roll the recovered ids reach back into the segment before', async () => {
+    const dir = await newDir();
+    // Small segments: 300 events fill several, the last holds only a few records.
+    const common = { segmentBytes: 16 * 1024, maxBytes: 1 << 27, retryAfterSeconds: 5 };
+    const w = await PartitionWriter.open({ dir: join(dir, 'p0'), ...common });
+    for (let i = 0; i < 300; i += 10) await w.append(events(i, 10));
+    await w.close();
+    const { readdir } = await import('node:fs/promises');
+    const bases = (await readdir(join(dir, 'p0'))).map((name) => parseSegmentName(name)!).sort((a, b) => a - b);
+    assert.ok(bases.length >= 3, 'several segments');
+    const reopened = await PartitionWriter.open({ dir: join(dir, 'p0'), ...common });
+    // Every id of the last two segments (fewer than 10,000 in all), in log order.
+    assert.deepEqual(reopened.takeRecoveredIds(), ids(bases.at(-2)!, 300 - bases.at(-2)!));
+    await reopened.close();
+  });
+
   test('append after close rejects with BEACON_E_LOG_CLOSED', async () => {
     const dir = await newDir();
     const log = await openLocalLog(options(dir));
     await log.close();
-    await assert.rejects(log.append([event(0)]), (err: unknown) => isBeaconError(err) && err.code === 'BEACON_E_LOG_CLOSED');
+    await assert.rejects(
+      log.append([event(0)]),
+      (err: unknown) => isBeaconError(err) && err.code === 'BEACON_E_LOG_CLOSED',
+    );
   });
 });

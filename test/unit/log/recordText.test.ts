@@ -23,12 +23,20 @@ after(async () => {
 async function openLog() {
   const { dir, cleanup } = await tempDir();
   cleanups.push(cleanup);
-  const log = await openLocalLog({ dir, maxBytes: 1 << 30, segmentBytes: 1 << 20, cursorSyncMs: 10_000, retryAfterSeconds: 1, retentionIntervalMs: 60_000 });
+  const log = await openLocalLog({
+    dir,
+    maxBytes: 1 << 30,
+    segmentBytes: 1 << 20,
+    cursorSyncMs: 10_000,
+    retryAfterSeconds: 1,
+    retentionIntervalMs: 60_000,
+  });
   return { dir, log };
 }
 
 const json = getCodec('json');
-const canonical = (events: readonly TrackedEvent[]) => events.map((e) => JSON.stringify(toJsonShape(e)) + '\n').join('');
+const canonical = (events: readonly TrackedEvent[]) =>
+  events.map((e) => JSON.stringify(toJsonShape(e)) + '\n').join('');
 
 /** Events with keys in any order, optional fields present or not, and awkward strings. */
 const anyEvent: fc.Arbitrary<TrackedEvent> = fc
@@ -48,7 +56,14 @@ const anyEvent: fc.Arbitrary<TrackedEvent> = fc
     },
     { requiredKeys: ['id', 'type', 'ts', 'props', 'meta'] },
   )
-  .chain((e) => fc.shuffledSubarray(Object.keys(e), { minLength: Object.keys(e).length }).map((order) => Object.fromEntries(order.map((k) => [k, (e as Record<string, unknown>)[k]])) as unknown as TrackedEvent));
+  .chain((e) =>
+    fc
+      .shuffledSubarray(Object.keys(e), { minLength: Object.keys(e).length })
+      .map(
+        (order) =>
+          Object.fromEntries(order.map((k) => [k, (e as Record<string, unknown>)[k]])) as unknown as TrackedEvent,
+      ),
+  );
 
 describe('record text and the json codec', () => {
   test('jsonText is the json codec text for events with keys in any order', () => {
@@ -57,7 +72,15 @@ describe('record text and the json codec', () => {
 
   test('records hold the json codec text of each event', async () => {
     const { dir, log } = await openLog();
-    const e: TrackedEvent = { meta: { source: 'x' }, ua: 'é', props: { a: [1, { b: null }] }, ts: 5, type: 't', id: 'i', sessionId: 's' };
+    const e: TrackedEvent = {
+      meta: { source: 'x' },
+      ua: 'é',
+      props: { a: [1, { b: null }] },
+      ts: 5,
+      type: 't',
+      id: 'i',
+      sessionId: 's',
+    };
     await log.append([e]);
     await log.close();
     const seg = (await readdir(join(dir, 'p0'))).find((n) => n.endsWith('.seg'))!;
@@ -87,7 +110,10 @@ describe('record text and the json codec', () => {
     const copy = { ...read!, type: 'click' };
     assert.equal(json.encode(copy).toString('utf8'), '{"id":"a","type":"click","ts":1,"props":{},"meta":{}}');
     const extended = Object.assign(read!, { partyId: 'p' });
-    assert.equal(json.encode(extended).toString('utf8'), '{"id":"a","type":"view","ts":1,"props":{},"partyId":"p","meta":{}}');
+    assert.equal(
+      json.encode(extended).toString('utf8'),
+      '{"id":"a","type":"view","ts":1,"props":{},"partyId":"p","meta":{}}',
+    );
     await log.close();
   });
 });

@@ -14,7 +14,15 @@ after(async () => {
 });
 
 function options(dir: string, extra: Partial<LocalLogOptions> = {}): LocalLogOptions {
-  return { dir, maxBytes: 1 << 30, segmentBytes: 64 * 1024, cursorSyncMs: 10_000, retryAfterSeconds: 1, retentionIntervalMs: 60_000, ...extra };
+  return {
+    dir,
+    maxBytes: 1 << 30,
+    segmentBytes: 64 * 1024,
+    cursorSyncMs: 10_000,
+    retryAfterSeconds: 1,
+    retentionIntervalMs: 60_000,
+    ...extra,
+  };
 }
 
 describe('cursors sharing decoded records', () => {
@@ -39,7 +47,7 @@ describe('cursors sharing decoded records', () => {
     }
     assert.deepEqual(seenA, ids(0, 3000));
     assert.deepEqual(seenB, ids(0, 3000));
-    assert.equal(shared, 3000, 'the second cursor took the first one\'s events');
+    assert.equal(shared, 3000, "the second cursor took the first one's events");
     await log.close();
   });
 

@@ -5,7 +5,11 @@ import { ReportedIntakeTotals, ledgerReader, readIntakeTotals } from '../../../s
 import { createMetrics } from '../../../src/ops/metrics.js';
 
 const T0 = 1_700_000_000_000; // a whole second
-const totals = (received: number, rejected = 0, delivered: Record<string, number> = {}): LedgerTotals => ({ received, rejected, delivered });
+const totals = (received: number, rejected = 0, delivered: Record<string, number> = {}): LedgerTotals => ({
+  received,
+  rejected,
+  delivered,
+});
 
 describe('the throughput history', () => {
   it('turns ledger totals into events per second, oldest first, with no data before the first sample', () => {
@@ -28,7 +32,11 @@ describe('the throughput history', () => {
     h.record(totals(0), T0);
     h.record(totals(300), T0 + 3_000);
     assert.deepEqual(h.window(T0 + 3_000).received.slice(-3), [100, 100, 100]);
-    assert.deepEqual(h.window(T0 + 3_000).delivered.slice(-3), [0, 0, 0], 'with no sinks, delivered is zero where there is data');
+    assert.deepEqual(
+      h.window(T0 + 3_000).delivered.slice(-3),
+      [0, 0, 0],
+      'with no sinks, delivered is zero where there is data',
+    );
   });
 
   it('keeps a fixed number of slots however long it runs: the window sums to the counter increase over it', () => {
@@ -43,8 +51,15 @@ describe('the throughput history', () => {
     assert.ok(w.received.every((v) => v !== null));
     let expected = 0;
     for (let s = 2000 - 900; s < 2000; s++) expected += s % 7;
-    assert.equal(w.received.reduce<number>((a, v) => a + (v ?? 0), 0), expected);
-    assert.equal(w.delivered.reduce<number>((a, v) => a + (v ?? 0), 0), expected * 3, 'delivered adds up every sink');
+    assert.equal(
+      w.received.reduce<number>((a, v) => a + (v ?? 0), 0),
+      expected,
+    );
+    assert.equal(
+      w.delivered.reduce<number>((a, v) => a + (v ?? 0), 0),
+      expected * 3,
+      'delivered adds up every sink',
+    );
   });
 
   it('answers a shorter window when asked, never longer than its slots', () => {
@@ -68,7 +83,12 @@ describe('the throughput history', () => {
     const metrics = createMetrics();
     const h = new ThroughputHistory(['hook'], 10);
     let now = T0;
-    const sampler = startThroughputSampler(h, ledgerReader(metrics, () => readIntakeTotals(metrics)), () => now, 20);
+    const sampler = startThroughputSampler(
+      h,
+      ledgerReader(metrics, () => readIntakeTotals(metrics)),
+      () => now,
+      20,
+    );
     await new Promise((r) => setTimeout(r, 30));
     metrics.eventsReceived.inc({ source: 'http' }, 7);
     metrics.eventsRejected.inc({ source: 'http', code: 'BEACON_E_BAD_JSON' }, 2);

@@ -15,17 +15,30 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-const file = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: 'file', path: `/tmp/${name}.ndjson`, ...extra });
+const file = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  type: 'file',
+  path: `/tmp/${name}.ndjson`,
+  ...extra,
+});
 
 /** Records what the reloader asks of the dispatcher; `fail` makes the next call throw. */
 class RecordingSinks implements SinkSet {
   calls: { add: string[]; change: string[]; remove: string[] }[] = [];
   fail: Error | undefined;
   gate: Promise<void> | undefined;
-  async applySinks(change: { add: readonly DispatcherSink[]; change: readonly DispatcherSink[]; remove: readonly string[] }): Promise<void> {
+  async applySinks(change: {
+    add: readonly DispatcherSink[];
+    change: readonly DispatcherSink[];
+    remove: readonly string[];
+  }): Promise<void> {
     await this.gate;
     if (this.fail) throw this.fail;
-    this.calls.push({ add: change.add.map((e) => e.config.name), change: change.change.map((e) => e.config.name), remove: [...change.remove] });
+    this.calls.push({
+      add: change.add.map((e) => e.config.name),
+      change: change.change.map((e) => e.config.name),
+      remove: [...change.remove],
+    });
   }
 }
 
@@ -42,9 +55,15 @@ describe('diffConfig', () => {
     const before = validateConfig({ sinks: [file('a'), file('b'), file('c')] });
     const after = validateConfig({ sinks: [file('c'), file('a', { codec: 'line' }), file('d')] });
     const diff = diffConfig(before, after);
-    assert.deepEqual(diff.sinks.added.map((s) => s.name), ['d']);
+    assert.deepEqual(
+      diff.sinks.added.map((s) => s.name),
+      ['d'],
+    );
     assert.deepEqual(diff.sinks.removed, ['b']);
-    assert.deepEqual(diff.sinks.changed.map((s) => s.name), ['a']);
+    assert.deepEqual(
+      diff.sinks.changed.map((s) => s.name),
+      ['a'],
+    );
     assert.deepEqual(diff.sinks.unchanged, ['c']);
     assert.deepEqual(diff.needsRestart, []);
   });
@@ -69,7 +88,13 @@ describe('ConfigReloader', () => {
     const loaded = await loadConfig({ source: path, env: {} });
     const sinks = new RecordingSinks();
     const applied: string[][] = [];
-    const reloader = new ConfigReloader({ loadOptions: loaded.options, initial: loaded.config, sinks, logger: pino({ level: 'silent' }), onApplied: (c) => applied.push(c.sinks.map((s) => (s as { name: string }).name)) });
+    const reloader = new ConfigReloader({
+      loadOptions: loaded.options,
+      initial: loaded.config,
+      sinks,
+      logger: pino({ level: 'silent' }),
+      onApplied: (c) => applied.push(c.sinks.map((s) => (s as { name: string }).name)),
+    });
     await writeFile(path, JSON.stringify({ server: { port: 9001 }, sinks: [file('b', { codec: 'line' }), file('c')] }));
     const outcome = await reloader.reload('api');
     assert.deepEqual(outcome.sinks, { added: ['c'], removed: ['a'], changed: ['b'], unchanged: [] });
@@ -87,14 +112,25 @@ describe('ConfigReloader', () => {
     const path = await configFile({ sinks: [file('a')] });
     const loaded = await loadConfig({ source: path, env: {} });
     const sinks = new RecordingSinks();
-    const reloader = new ConfigReloader({ loadOptions: loaded.options, initial: loaded.config, sinks, logger: pino({ level: 'silent' }) });
+    const reloader = new ConfigReloader({
+      loadOptions: loaded.options,
+      initial: loaded.config,
+      sinks,
+      logger: pino({ level: 'silent' }),
+    });
     await writeFile(path, JSON.stringify({ sinks: [file('a'), { name: 'b', type: 'file' }] }));
-    const err = await reloader.reload('api').then(() => undefined, (e: unknown) => e);
+    const err = await reloader.reload('api').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(isBeaconError(err) && err.code === 'BEACON_E_RELOAD_REFUSED', String(err));
     assert.match(err.message, /keeps running with the previous one/);
     assert.match(err.message, /BEACON_E_CONFIG_FIELD: .*sinks\[1\]\.path/s);
     assert.deepEqual(sinks.calls, []);
-    assert.deepEqual(reloader.current.sinks.map((s) => (s as { name: string }).name), ['a']);
+    assert.deepEqual(
+      reloader.current.sinks.map((s) => (s as { name: string }).name),
+      ['a'],
+    );
   });
 
   test('keeps the running config when the dispatcher refuses a sink', async () => {
@@ -102,12 +138,23 @@ describe('ConfigReloader', () => {
     const loaded = await loadConfig({ source: path, env: {} });
     const sinks = new RecordingSinks();
     sinks.fail = new Error('cannot build sink "b"');
-    const reloader = new ConfigReloader({ loadOptions: loaded.options, initial: loaded.config, sinks, logger: pino({ level: 'silent' }) });
+    const reloader = new ConfigReloader({
+      loadOptions: loaded.options,
+      initial: loaded.config,
+      sinks,
+      logger: pino({ level: 'silent' }),
+    });
     await writeFile(path, JSON.stringify({ sinks: [file('a'), file('b')] }));
-    const err = await reloader.reload('api').then(() => undefined, (e: unknown) => e);
+    const err = await reloader.reload('api').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(isBeaconError(err) && err.code === 'BEACON_E_RELOAD_REFUSED', String(err));
     assert.match(err.message, /cannot build sink "b"/);
-    assert.deepEqual(reloader.current.sinks.map((s) => (s as { name: string }).name), ['a']);
+    assert.deepEqual(
+      reloader.current.sinks.map((s) => (s as { name: string }).name),
+      ['a'],
+    );
   });
 
   test('runs reloads one at a time and refuses new ones once closing', async () => {
@@ -116,7 +163,12 @@ describe('ConfigReloader', () => {
     const sinks = new RecordingSinks();
     let open!: () => void;
     sinks.gate = new Promise((r) => (open = r));
-    const reloader = new ConfigReloader({ loadOptions: loaded.options, initial: loaded.config, sinks, logger: pino({ level: 'silent' }) });
+    const reloader = new ConfigReloader({
+      loadOptions: loaded.options,
+      initial: loaded.config,
+      sinks,
+      logger: pino({ level: 'silent' }),
+    });
     await writeFile(path, JSON.stringify({ sinks: [file('a'), file('b')] }));
     const first = reloader.reload('api');
     const second = reloader.reload('signal');
@@ -126,7 +178,10 @@ describe('ConfigReloader', () => {
     assert.deepEqual((await first).sinks.added, ['b']);
     assert.deepEqual((await second).sinks.unchanged, ['a', 'b'], 'the second ran after the first was applied');
     await reloader.close();
-    const err = await reloader.reload('api').then(() => undefined, (e: unknown) => e);
+    const err = await reloader.reload('api').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(isBeaconError(err) && /stopping/.test(err.message));
   });
 });

@@ -18,7 +18,14 @@ import { metricValue, send } from '../http/harness.js';
 /** `signup` needs an email and a plan of free or pro; other types have no schema. */
 function schemaDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-intake-schemas-'));
-  writeFileSync(join(dir, 'signup.json'), JSON.stringify({ type: 'object', required: ['email', 'plan'], properties: { email: { type: 'string' }, plan: { enum: ['free', 'pro'] } } }));
+  writeFileSync(
+    join(dir, 'signup.json'),
+    JSON.stringify({
+      type: 'object',
+      required: ['email', 'plan'],
+      properties: { email: { type: 'string' }, plan: { enum: ['free', 'pro'] } },
+    }),
+  );
   return dir;
 }
 
@@ -32,7 +39,13 @@ describe('strict schemas at the HTTP collector', () => {
     const config = configSchema.parse({ schemas: { dir: schemaDir(), mode: 'strict' } });
     recorder = createRecordingEmit();
     metrics = createMetrics();
-    http = createHttpServer({ config: config.server, emit: recorder.emit, metrics, logger: silentLogger, schemaCheck: processStrictCheck(config, metrics) });
+    http = createHttpServer({
+      config: config.server,
+      emit: recorder.emit,
+      metrics,
+      logger: silentLogger,
+      schemaCheck: processStrictCheck(config, metrics),
+    });
     port = (await http.listen(0, '127.0.0.1')).port;
   });
   after(() => http.drain(1000));
@@ -40,17 +53,33 @@ describe('strict schemas at the HTTP collector', () => {
   test('answers a pixel whose props fail the schema with 400, the code and the reasons', async () => {
     const res = await send(port, { path: '/t/signup?email=ann@example.com&plan=gold' });
     assert.equal(res.status, 400);
-    assert.deepEqual(res.json(), { code: 'BEACON_E_SCHEMA_INVALID', message: 'event type "signup" does not match its schema: props.plan must be one of "free", "pro"' });
+    assert.deepEqual(res.json(), {
+      code: 'BEACON_E_SCHEMA_INVALID',
+      message: 'event type "signup" does not match its schema: props.plan must be one of "free", "pro"',
+    });
     assert.equal(recorder.calls.length, 0, 'nothing reached the log');
   });
 
   test('answers POST /t/<type> the same way, and takes a valid one', async () => {
-    const bad = await send(port, { method: 'POST', path: '/t/signup', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ plan: 'pro' }) });
+    const bad = await send(port, {
+      method: 'POST',
+      path: '/t/signup',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ plan: 'pro' }),
+    });
     assert.equal(bad.status, 400);
     assert.match((bad.json() as { message: string }).message, /props is missing the required property "email"/);
-    const good = await send(port, { method: 'POST', path: '/t/signup', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'a@example.com', plan: 'pro' }) });
+    const good = await send(port, {
+      method: 'POST',
+      path: '/t/signup',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'a@example.com', plan: 'pro' }),
+    });
     assert.equal(good.status, 204);
-    assert.deepEqual(recorder.durable.map((e) => e.props), [{ email: 'a@example.com', plan: 'pro' }]);
+    assert.deepEqual(
+      recorder.durable.map((e) => e.props),
+      [{ email: 'a@example.com', plan: 'pro' }],
+    );
   });
 
   test('lists invalid batch elements in rejected with the code and keeps the valid ones', async () => {
@@ -68,22 +97,48 @@ describe('strict schemas at the HTTP collector', () => {
     assert.equal(res.status, 200);
     const body = res.json() as { accepted: number; rejected: { index: number; code: string; message: string }[] };
     assert.equal(body.accepted, 2);
-    assert.deepEqual(body.rejected.map((r) => [r.index, r.code]), [[1, 'BEACON_E_SCHEMA_INVALID']]);
+    assert.deepEqual(
+      body.rejected.map((r) => [r.index, r.code]),
+      [[1, 'BEACON_E_SCHEMA_INVALID']],
+    );
     assert.match(body.rejected[0]!.message, /required property "plan"/);
-    assert.deepEqual(recorder.durable.slice(before).map((e) => e.type), ['signup', 'click']);
+    assert.deepEqual(
+      recorder.durable.slice(before).map((e) => e.type),
+      ['signup', 'click'],
+    );
   });
 
   test('counts refusals per type and first reason, and in the intake ledger', async () => {
-    assert.equal(await metricValue(metrics.schemaInvalid, { type: 'signup', reason: '/plan:enum', action: 'rejected' }), 1);
-    assert.equal(await metricValue(metrics.schemaInvalid, { type: 'signup', reason: '/email:required', action: 'rejected' }), 1);
-    assert.equal(await metricValue(metrics.schemaInvalid, { type: 'signup', reason: '/plan:required', action: 'rejected' }), 1);
+    assert.equal(
+      await metricValue(metrics.schemaInvalid, { type: 'signup', reason: '/plan:enum', action: 'rejected' }),
+      1,
+    );
+    assert.equal(
+      await metricValue(metrics.schemaInvalid, { type: 'signup', reason: '/email:required', action: 'rejected' }),
+      1,
+    );
+    assert.equal(
+      await metricValue(metrics.schemaInvalid, { type: 'signup', reason: '/plan:required', action: 'rejected' }),
+      1,
+    );
     assert.equal(await metricValue(metrics.eventsRejected, { source: 'http', code: 'BEACON_E_SCHEMA_INVALID' }), 3);
   });
 });
 
 describe('the bad stream (schemas.mode: bad) in the enrichment chain', () => {
-  const schemas = () => SchemaSet.load(configSchema.parse({ schemas: { dir: schemaDir() }, sinks: [{ name: 'bad-rows', type: 'stdout', badStream: 'only' }] }).schemas);
-  const event = (type: string, props: Record<string, unknown>): TrackedEvent => ({ ...httpEvent(), type, props, meta: { source: 'http' } });
+  const schemas = () =>
+    SchemaSet.load(
+      configSchema.parse({
+        schemas: { dir: schemaDir() },
+        sinks: [{ name: 'bad-rows', type: 'stdout', badStream: 'only' }],
+      }).schemas,
+    );
+  const event = (type: string, props: Record<string, unknown>): TrackedEvent => ({
+    ...httpEvent(),
+    type,
+    props,
+    meta: { source: 'http' },
+  });
 
   test('flags an invalid event with meta.invalid and its reasons, keeps it, and counts it', async () => {
     const metrics = createMetrics();
@@ -96,7 +151,10 @@ describe('the bad stream (schemas.mode: bad) in the enrichment chain', () => {
     assert.deepEqual(invalid.meta.invalid, { schema: 'signup', reasons: ['props.plan must be one of "free", "pro"'] });
     assert.equal(valid.meta.invalid, undefined);
     assert.equal(unchecked.meta.invalid, undefined);
-    assert.equal(await metricValue(metrics.schemaInvalid, { type: 'signup', reason: '/plan:enum', action: 'flagged' }), 1);
+    assert.equal(
+      await metricValue(metrics.schemaInvalid, { type: 'signup', reason: '/plan:enum', action: 'flagged' }),
+      1,
+    );
   });
 
   test('does not check again an event a strict intake already passed', async () => {
@@ -112,6 +170,9 @@ describe('the bad stream (schemas.mode: bad) in the enrichment chain', () => {
   });
 
   test('without schemas the chain has no schema step', () => {
-    assert.equal(createEnrichChain(enrichConfig()).steps.some((s) => s.name === 'schema'), false);
+    assert.equal(
+      createEnrichChain(enrichConfig()).steps.some((s) => s.name === 'schema'),
+      false,
+    );
   });
 });

@@ -39,7 +39,9 @@ const signup = {
   },
   additionalProperties: false,
 };
-const common = { $defs: { item: { type: 'object', required: ['price'], properties: { price: { type: 'number', minimum: 0 } } } } };
+const common = {
+  $defs: { item: { type: 'object', required: ['price'], properties: { price: { type: 'number', minimum: 0 } } } },
+};
 
 describe('the schema set', () => {
   test('reads <type>.json from the dir, resolves $refs to _files, and checks only the types that have a schema', () => {
@@ -62,8 +64,15 @@ describe('the schema set', () => {
       ],
       key: '/:additionalProperties',
     });
-    assert.deepEqual(set.check('signup', { plan: 'free' }), { reasons: ['props is missing the required property "email"'], key: '/email:required' });
-    assert.equal(set.check('signup', { email: 'a@b.co', plan: 'pro', items: [{ price: 'x' }] })?.key, '/items/*/price:type', 'array indexes fold into the metric key');
+    assert.deepEqual(set.check('signup', { plan: 'free' }), {
+      reasons: ['props is missing the required property "email"'],
+      key: '/email:required',
+    });
+    assert.equal(
+      set.check('signup', { email: 'a@b.co', plan: 'pro', items: [{ price: 'x' }] })?.key,
+      '/items/*/price:type',
+      'array indexes fold into the metric key',
+    );
   });
 
   test('never throws on props of any shape', () => {
@@ -75,7 +84,10 @@ describe('the schema set', () => {
   });
 
   test('caps the reasons at MAX_REASONS and says how many more there were', () => {
-    const many = { type: 'object', properties: Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`f${i}`, { type: 'number' }])) };
+    const many = {
+      type: 'object',
+      properties: Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`f${i}`, { type: 'number' }])),
+    };
     const set = load({ types: { wide: join(dirWith({ 'wide.json': many }), 'wide.json') } });
     const violation = set.check('wide', Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`f${i}`, 'x'])));
     assert.equal(violation?.reasons.length, MAX_REASONS);
@@ -83,7 +95,11 @@ describe('the schema set', () => {
   });
 
   test('takes types: {type: file} relative to the working directory, over a dir file of the same type', () => {
-    const cwd = dirWith({ 'schemas/signup.json': signup, 'schemas/_common.json': common, 'strict/signup.json': { type: 'object', required: ['ref'] } });
+    const cwd = dirWith({
+      'schemas/signup.json': signup,
+      'schemas/_common.json': common,
+      'strict/signup.json': { type: 'object', required: ['ref'] },
+    });
     const set = load({ dir: 'schemas', types: { signup: 'strict/signup.json', order: 'schemas/signup.json' } }, cwd);
     assert.deepEqual(set.types, ['order', 'signup']);
     assert.equal(set.check('signup', { ref: 'x' }), undefined, 'the types entry wins over dir');
@@ -93,7 +109,12 @@ describe('the schema set', () => {
   test('follows $schema: a 2020-12 schema is checked with its own keywords', () => {
     const set = load({
       dir: dirWith({
-        'order.json': { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'array', prefixItems: [{ type: 'string' }, { type: 'number' }], items: false },
+        'order.json': {
+          $schema: 'https://json-schema.org/draft/2020-12/schema',
+          type: 'array',
+          prefixItems: [{ type: 'string' }, { type: 'number' }],
+          items: false,
+        },
       }),
     });
     assert.equal(set.check('order', ['sku', 3]), undefined);
@@ -102,7 +123,10 @@ describe('the schema set', () => {
 
   test('with requireSchema, a type without a schema is invalid', () => {
     const set = load({ dir: dirWith({ 'signup.json': { type: 'object' } }), requireSchema: true });
-    assert.deepEqual(set.check('mystery', {}), { reasons: ['no schema is configured for type "mystery" (schemas.requireSchema is on)'], key: 'no_schema' });
+    assert.deepEqual(set.check('mystery', {}), {
+      reasons: ['no schema is configured for type "mystery" (schemas.requireSchema is on)'],
+      key: 'no_schema',
+    });
     assert.equal(set.empty, false);
     assert.equal(load({}).empty, true, 'nothing configured: nothing is ever checked');
   });
@@ -113,11 +137,25 @@ describe('the schema set', () => {
       [{ types: { signup: '/nonexistent/signup.json' } }, /\/nonexistent\/signup\.json cannot be read/],
       [{ dir: dirWith({ 'a.json': '{ not json' }) }, /a\.json is not valid JSON/],
       [{ dir: dirWith({ 'a.json': '[1]' }) }, /a\.json must hold a JSON Schema object/],
-      [{ dir: dirWith({ 'a.json': { type: 'object', propertys: {} } }) }, /a\.json is not a usable JSON Schema: .*unknown keyword: "propertys"/],
+      [
+        { dir: dirWith({ 'a.json': { type: 'object', propertys: {} } }) },
+        /a\.json is not a usable JSON Schema: .*unknown keyword: "propertys"/,
+      ],
       [{ dir: dirWith({ 'a.json': { type: 'nonsense' } }) }, /a\.json is not a usable JSON Schema/],
-      [{ dir: dirWith({ 'a.json': { $ref: '_missing.json' } }) }, /a\.json is not a usable JSON Schema: .*_missing\.json/],
-      [{ dir: dirWith({ 'a.json': { type: 'string', format: 'no-such-format' } }) }, /a\.json.*unknown format "no-such-format"/],
-      [{ dir: dirWith({ 'a.json': { type: 'object' }, '_shared.json': { typo: 1, $defs: { x: { type: 'string' } } } }) }, /_shared\.json is not a usable JSON Schema: .*unknown keyword: "typo"/],
+      [
+        { dir: dirWith({ 'a.json': { $ref: '_missing.json' } }) },
+        /a\.json is not a usable JSON Schema: .*_missing\.json/,
+      ],
+      [
+        { dir: dirWith({ 'a.json': { type: 'string', format: 'no-such-format' } }) },
+        /a\.json.*unknown format "no-such-format"/,
+      ],
+      [
+        {
+          dir: dirWith({ 'a.json': { type: 'object' }, '_shared.json': { typo: 1, $defs: { x: { type: 'string' } } } }),
+        },
+        /_shared\.json is not a usable JSON Schema: .*unknown keyword: "typo"/,
+      ],
     ];
     for (const [raw, pattern] of cases) {
       const err = loadError(raw);

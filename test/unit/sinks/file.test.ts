@@ -9,15 +9,30 @@ import type { Clock } from '../../../src/ops/clock.js';
 import type { TrackedEvent } from '../../../src/event/trackedEvent.js';
 
 function events(n: number, from = 0): TrackedEvent[] {
-  return Array.from({ length: n }, (_, k) => ({ id: `e${from + k}`, type: 't', ts: 1, props: { pad: 'x'.repeat(40) }, meta: {} }));
+  return Array.from({ length: n }, (_, k) => ({
+    id: `e${from + k}`,
+    type: 't',
+    ts: 1,
+    props: { pad: 'x'.repeat(40) },
+    meta: {},
+  }));
 }
 
 function fakeClock(start: number): Clock & { time: number } {
-  return { time: start, now() { return this.time; }, sleep: async () => {} };
+  return {
+    time: start,
+    now() {
+      return this.time;
+    },
+    sleep: async () => {},
+  };
 }
 
 function sinkIn(dir: string, extra: Record<string, unknown>, clock: Clock) {
-  return new FileSink(fileConfigSchema.parse({ name: 'f', type: 'file', path: join(dir, 'a', 'b', 'events.ndjson'), ...extra }), { clock });
+  return new FileSink(
+    fileConfigSchema.parse({ name: 'f', type: 'file', path: join(dir, 'a', 'b', 'events.ndjson'), ...extra }),
+    { clock },
+  );
 }
 
 describe('file sink', () => {
@@ -28,7 +43,10 @@ describe('file sink', () => {
     await sink.deliver(events(3));
     await sink.close();
     const lines = readFileSync(join(dir, 'a', 'b', 'events.ndjson'), 'utf8').split('\n');
-    assert.deepEqual(lines.slice(0, 3).map((l) => JSON.parse(l).id), ['e0', 'e1', 'e2']);
+    assert.deepEqual(
+      lines.slice(0, 3).map((l) => JSON.parse(l).id),
+      ['e0', 'e1', 'e2'],
+    );
     assert.equal(lines[3], '');
   });
 
@@ -51,7 +69,9 @@ describe('file sink', () => {
     await sink.close();
     const names = readdirSync(join(dir, 'a', 'b')).sort();
     assert.deepEqual(names, ['events.2024-05-01T10-00-00.000Z.ndjson', 'events.ndjson']);
-    const first = readFileSync(join(dir, 'a', 'b', names[0]!), 'utf8').trim().split('\n');
+    const first = readFileSync(join(dir, 'a', 'b', names[0]!), 'utf8')
+      .trim()
+      .split('\n');
     assert.equal(first.length, 4, 'a batch is never split across files');
   });
 
@@ -72,7 +92,10 @@ describe('file sink', () => {
     const first = sinkIn(dir, {}, fakeClock(0));
     await first.open();
     await first.close();
-    const sink = new FileSink(fileConfigSchema.parse({ name: 'f', type: 'file', path: join(dir, 'a', 'b', 'events.ndjson', 'x.ndjson') }), { clock: fakeClock(0) });
+    const sink = new FileSink(
+      fileConfigSchema.parse({ name: 'f', type: 'file', path: join(dir, 'a', 'b', 'events.ndjson', 'x.ndjson') }),
+      { clock: fakeClock(0) },
+    );
     await assert.rejects(sink.open(), { name: 'SinkError', kind: 'fatal' });
   });
 });

@@ -42,7 +42,12 @@ function tempDir(): string {
 
 async function open(dataDir: string, now: number, store: Record<string, unknown> = {}): Promise<EmbeddedStore> {
   const config = embeddedStoreSchema.parse({ type: 'embedded', retention: { checkEvery: '1h' }, ...store });
-  const opened = await openEmbeddedStore(config, { dataDir, logger: silentLogger, clock: { now: () => now }, registry: new Registry() });
+  const opened = await openEmbeddedStore(config, {
+    dataDir,
+    logger: silentLogger,
+    clock: { now: () => now },
+    registry: new Registry(),
+  });
   stores.push(opened);
   return opened;
 }
@@ -86,11 +91,22 @@ describe('the embedded store', () => {
   test('stores one of a client id repeated within one request (same receive time), and counts every skip', async () => {
     const registry = new Registry();
     const config = embeddedStoreSchema.parse({ type: 'embedded', retention: { checkEvery: '1h' } });
-    const store = await openEmbeddedStore(config, { dataDir: tempDir(), logger: silentLogger, clock: { now: () => T0 }, registry });
+    const store = await openEmbeddedStore(config, {
+      dataDir: tempDir(),
+      logger: silentLogger,
+      clock: { now: () => T0 },
+      registry,
+    });
     stores.push(store);
-    const skipped = async (reason: string) => (await registry.getSingleMetric('beacon_store_embedded_skipped_total')!.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    const skipped = async (reason: string) =>
+      (await registry.getSingleMetric('beacon_store_embedded_skipped_total')!.get()).values.find(
+        (v) => v.labels.reason === reason,
+      )?.value ?? 0;
     // One /batch with the same client id twice: both records share the request's ts.
-    await store.sink.sink.deliver([event('twice', T0 + 10, { n: 1 }), { ...event('twice', T0 + 10, { n: 2 }), meta: { duplicate: true } }]);
+    await store.sink.sink.deliver([
+      event('twice', T0 + 10, { n: 1 }),
+      { ...event('twice', T0 + 10, { n: 2 }), meta: { duplicate: true } },
+    ]);
     assert.equal(await store.reader.countBetween(T0, T0 + 1000), 1);
     assert.deepEqual((await store.reader.byId('twice'))?.props, { n: 1 });
     assert.equal(await skipped('batch'), 1, 'the repeat is skipped, not silently');
@@ -138,27 +154,46 @@ describe('the embedded store', () => {
   test('answers a closed store with a retry for the sink and BEACON_E_STORE_UNAVAILABLE for queries', async () => {
     const store = await open(tempDir(), T0);
     await store.close();
-    await assert.rejects(store.sink.sink.deliver([event('late', T0)]), (err: unknown) => err instanceof SinkError && err.kind === 'retry' && err.errorType === 'store_closed');
+    await assert.rejects(
+      store.sink.sink.deliver([event('late', T0)]),
+      (err: unknown) => err instanceof SinkError && err.kind === 'retry' && err.errorType === 'store_closed',
+    );
     await assert.rejects(store.reader.countBetween(T0, T0 + 1), { code: 'BEACON_E_STORE_UNAVAILABLE' });
   });
 });
 
 describe('the embedded store under query load', () => {
   test('refuses queries past store.maxQueuedQueries with 503 BEACON_E_STORE_UNAVAILABLE and a Retry-After, and takes them again once the queue drains', async () => {
-    const db = await StoreDatabase.open({ dir: join(tempDir(), 'store'), memoryLimitBytes: 32 * 1024 ** 2, threads: 1, maxTempBytes: 1024 ** 3 });
+    const db = await StoreDatabase.open({
+      dir: join(tempDir(), 'store'),
+      memoryLimitBytes: 32 * 1024 ** 2,
+      threads: 1,
+      maxTempBytes: 1024 ** 3,
+    });
     try {
-      const reader = new EmbeddedStoreReader(db.reader, { queryTimeoutMs: 0, maxQueuedQueries: 2, retryAfterSeconds: 3 });
+      const reader = new EmbeddedStoreReader(db.reader, {
+        queryTimeoutMs: 0,
+        maxQueuedQueries: 2,
+        retryAfterSeconds: 3,
+      });
       // Hold the reader's connection, as a long query would.
       let release!: () => void;
       const held = db.reader.use(() => new Promise<void>((r) => (release = r)));
-      const accepted = [reader.countBetween(T0, T0 + 1), reader.countBetween(T0, T0 + 1), reader.countBetween(T0, T0 + 1)];
-      await assert.rejects(reader.countBetween(T0, T0 + 1), (err: Error & { code?: string; status?: number; details?: Record<string, unknown> }) => {
-        assert.equal(err.code, 'BEACON_E_STORE_UNAVAILABLE');
-        assert.equal(err.status, 503);
-        assert.equal(err.details?.retryAfterSeconds, 3);
-        assert.match(err.message, /2 queries are already waiting \(store\.maxQueuedQueries\)/);
-        return true;
-      });
+      const accepted = [
+        reader.countBetween(T0, T0 + 1),
+        reader.countBetween(T0, T0 + 1),
+        reader.countBetween(T0, T0 + 1),
+      ];
+      await assert.rejects(
+        reader.countBetween(T0, T0 + 1),
+        (err: Error & { code?: string; status?: number; details?: Record<string, unknown> }) => {
+          assert.equal(err.code, 'BEACON_E_STORE_UNAVAILABLE');
+          assert.equal(err.status, 503);
+          assert.equal(err.details?.retryAfterSeconds, 3);
+          assert.match(err.message, /2 queries are already waiting \(store\.maxQueuedQueries\)/);
+          return true;
+        },
+      );
       release();
       await held;
       assert.deepEqual(await Promise.all(accepted), [0, 0, 0]);
@@ -178,7 +213,9 @@ describe('the embedded store under query load', () => {
       },
       runAndReadAll: () => new Promise((_, reject) => (fail = reject)),
     };
-    const serial = { use: (fn: (c: unknown) => unknown) => Promise.resolve().then(() => fn(connection)) } as unknown as ConstructorParameters<typeof EmbeddedStoreReader>[0];
+    const serial = {
+      use: (fn: (c: unknown) => unknown) => Promise.resolve().then(() => fn(connection)),
+    } as unknown as ConstructorParameters<typeof EmbeddedStoreReader>[0];
     const reader = new EmbeddedStoreReader(serial, { queryTimeoutMs: 20, maxQueuedQueries: 8, retryAfterSeconds: 1 });
     await assert.rejects(reader.countBetween(T0, T0 + 1), (err: Error & { code?: string; status?: number }) => {
       assert.equal(err.code, 'BEACON_E_STORE_TIMEOUT');
@@ -203,15 +240,32 @@ describe('retention of the embedded store', () => {
   test('deletes events older than maxAge and keeps the rest', async () => {
     const now = T0 + 100 * DAY;
     const registry = new Registry();
-    const db = await StoreDatabase.open({ dir: join(tempDir(), 'store'), memoryLimitBytes: 32 * 1024 ** 2, threads: 1, maxTempBytes: 1024 ** 3 });
+    const db = await StoreDatabase.open({
+      dir: join(tempDir(), 'store'),
+      memoryLimitBytes: 32 * 1024 ** 2,
+      threads: 1,
+      maxTempBytes: 1024 ** 3,
+    });
     try {
-      await new EventWriter(db.writer).write([event('old-1', now - 40 * DAY), event('old-2', now - 30 * DAY - 1), event('keep-1', now - 30 * DAY + 1000), event('keep-2', now)]);
+      await new EventWriter(db.writer).write([
+        event('old-1', now - 40 * DAY),
+        event('old-2', now - 30 * DAY - 1),
+        event('keep-1', now - 30 * DAY + 1000),
+        event('keep-2', now),
+      ]);
       const metrics = embeddedStoreMetrics(registry);
-      const retention = new Retention(db, { maxAgeMs: 30 * DAY, maxBytes: 0 }, { clock: { now: () => now }, logger: silentLogger, metrics });
+      const retention = new Retention(
+        db,
+        { maxAgeMs: 30 * DAY, maxBytes: 0 },
+        { clock: { now: () => now }, logger: silentLogger, metrics },
+      );
       const result = await retention.run();
       assert.equal(result.deletedByAge, 2);
       const reader = new EmbeddedStoreReader(db.reader);
-      assert.deepEqual((await reader.recent({ limit: 10 })).map((e) => e.id), ['keep-2', 'keep-1']);
+      assert.deepEqual(
+        (await reader.recent({ limit: 10 })).map((e) => e.id),
+        ['keep-2', 'keep-1'],
+      );
       assert.match(await registry.metrics(), /beacon_store_embedded_deleted_total\{reason="age"\} 2/);
       assert.match(await registry.metrics(), /beacon_store_embedded_rows 2/);
       assert.equal((await retention.run()).deletedByAge, 0, 'a second run finds nothing more to delete');
@@ -221,7 +275,12 @@ describe('retention of the embedded store', () => {
   });
 
   test('deletes the oldest events until the live data is under maxBytes, once, and the file stops growing', async () => {
-    const db = await StoreDatabase.open({ dir: join(tempDir(), 'store'), memoryLimitBytes: 32 * 1024 ** 2, threads: 1, maxTempBytes: 1024 ** 3 });
+    const db = await StoreDatabase.open({
+      dir: join(tempDir(), 'store'),
+      memoryLimitBytes: 32 * 1024 ** 2,
+      threads: 1,
+      maxTempBytes: 1024 ** 3,
+    });
     // Bulk rows through SQL (the writer's path is tested above): distinct text, so the data does not compress to nothing.
     const fill = (from: number, to: number) =>
       db.writer.use((c) =>
@@ -238,16 +297,33 @@ describe('retention of the embedded store', () => {
       const full = await db.size();
       const maxBytes = Math.floor(full.usedBytes / 2);
       const rowGroupBytes = (full.usedBytes / 500_000) * 122_880;
-      const retention = new Retention(db, { maxAgeMs: 0, maxBytes }, { clock: { now: () => T0 }, logger: silentLogger, metrics: embeddedStoreMetrics(new Registry()) });
+      const retention = new Retention(
+        db,
+        { maxAgeMs: 0, maxBytes },
+        { clock: { now: () => T0 }, logger: silentLogger, metrics: embeddedStoreMetrics(new Registry()) },
+      );
 
       const first = await retention.run();
-      assert.ok(first.deletedBySize > 200_000 && first.deletedBySize < 300_000, `deleted ${first.deletedBySize} of 500000 to fit in half the bytes`);
+      assert.ok(
+        first.deletedBySize > 200_000 && first.deletedBySize < 300_000,
+        `deleted ${first.deletedBySize} of 500000 to fit in half the bytes`,
+      );
       assert.equal(await live(), 500_000 - first.deletedBySize);
-      assert.ok(first.size.usedBytes <= maxBytes + rowGroupBytes, `used ${first.size.usedBytes} <= ${maxBytes} + one row group (${Math.round(rowGroupBytes)})`);
+      assert.ok(
+        first.size.usedBytes <= maxBytes + rowGroupBytes,
+        `used ${first.size.usedBytes} <= ${maxBytes} + one row group (${Math.round(rowGroupBytes)})`,
+      );
       // The oldest went, and everything after the cut stayed.
-      assert.equal(await reader.countBetween(T0 + first.deletedBySize * 10, T0 + 500_000 * 10), 500_000 - first.deletedBySize);
+      assert.equal(
+        await reader.countBetween(T0 + first.deletedBySize * 10, T0 + 500_000 * 10),
+        500_000 - first.deletedBySize,
+      );
       assert.equal((await reader.recent({ limit: 1 }))[0]?.props.n, 499_999);
-      assert.equal((await retention.run()).deletedBySize, 0, 'deleted rows whose space is not freed yet are not deleted for again');
+      assert.equal(
+        (await retention.run()).deletedBySize,
+        0,
+        'deleted rows whose space is not freed yet are not deleted for again',
+      );
 
       // Keep filling: the live data stays under the limit, and freed blocks are reused, so the file stops growing.
       const files: number[] = [];
@@ -282,14 +358,22 @@ describe('the internal sink under the dispatcher', () => {
     await dispatcher.start();
     try {
       await log.append(Array.from({ length: 2500 }, (_, i) => event(`d-${i}`, T0 + i, {}, i % 2 ? 'click' : 'page')));
-      await log.append([{ ...event('bad-1', T0 + 5000), meta: { invalid: { schema: 'page', reasons: ['props.plan is required'] } } }]);
+      await log.append([
+        { ...event('bad-1', T0 + 5000), meta: { invalid: { schema: 'page', reasons: ['props.plan is required'] } } },
+      ]);
       await waitUntil('2500 events stored', async () => (await store.reader.countBetween(T0, T0 + 10_000)) === 2500);
       const status = dispatcher.status().find((s) => s.name === '_store')!;
       assert.equal(status.type, 'store');
-      await waitUntil('the store sink caught up', () => dispatcher.status().find((s) => s.name === '_store')!.lagEvents === 0);
+      await waitUntil(
+        'the store sink caught up',
+        () => dispatcher.status().find((s) => s.name === '_store')!.lagEvents === 0,
+      );
       assert.equal(await store.reader.byId('bad-1'), undefined, 'a schema-invalid event is not stored');
       await dispatcher.replayFromLog('_store', { kind: 'start' });
-      await waitUntil('the replay delivered', () => dispatcher.status().find((s) => s.name === '_store')!.delivered === 5000);
+      await waitUntil(
+        'the replay delivered',
+        () => dispatcher.status().find((s) => s.name === '_store')!.delivered === 5000,
+      );
       assert.equal(await store.reader.countBetween(T0, T0 + 10_000), 2500);
       assert.deepEqual(await store.reader.countsByBucket({ from: T0, to: T0 + 10_000, bucketMs: 10_000 }), [
         { bucket: Math.floor(T0 / 10_000) * 10_000, type: 'click', count: 1250 },

@@ -17,7 +17,10 @@ class FakeServer implements ReadTarget {
   reads = 0;
   pings: number[] = [];
   closed = false;
-  constructor(readonly role: 'writer' | 'replica', readonly label: string) {}
+  constructor(
+    readonly role: 'writer' | 'replica',
+    readonly label: string,
+  ) {}
 
   async read(): Promise<string> {
     this.reads++;
@@ -50,7 +53,9 @@ function setup(replicaCount: number, backoffMs = 20, maxBackoffMs = 80) {
     metrics: storeMetrics(registry),
     logger: silentLogger,
   });
-  const up = async (label: string) => (await registry.getSingleMetric('beacon_store_replica_up')!.get()).values.find((v) => v.labels.target === label)?.value;
+  const up = async (label: string) =>
+    (await registry.getSingleMetric('beacon_store_replica_up')!.get()).values.find((v) => v.labels.target === label)
+      ?.value;
   return { writer, replicas, set, registry, up };
 }
 
@@ -59,9 +64,19 @@ describe('replica set', () => {
     const { writer, replicas, set } = setup(3);
     const answers = [];
     for (let i = 0; i < 6; i++) answers.push(await set.read((t) => t.read()));
-    assert.deepEqual(answers, ['replica1:5432/db', 'replica2:5432/db', 'replica3:5432/db', 'replica1:5432/db', 'replica2:5432/db', 'replica3:5432/db']);
+    assert.deepEqual(answers, [
+      'replica1:5432/db',
+      'replica2:5432/db',
+      'replica3:5432/db',
+      'replica1:5432/db',
+      'replica2:5432/db',
+      'replica3:5432/db',
+    ]);
     assert.equal(writer.reads, 0);
-    assert.deepEqual(replicas.map((r) => r.reads), [2, 2, 2]);
+    assert.deepEqual(
+      replicas.map((r) => r.reads),
+      [2, 2, 2],
+    );
     await set.close();
   });
 
@@ -82,7 +97,14 @@ describe('replica set', () => {
     for (let i = 0; i < 4; i++) assert.equal(await set.read((t) => t.read()), 'replica2:5432/db');
     assert.equal(replicas[0]!.reads, 1);
     assert.equal(writer.reads, 0);
-    assert.deepEqual(set.health().map((h) => [h.target, h.up]), [['writer:5432/db', true], ['replica1:5432/db', false], ['replica2:5432/db', true]]);
+    assert.deepEqual(
+      set.health().map((h) => [h.target, h.up]),
+      [
+        ['writer:5432/db', true],
+        ['replica1:5432/db', false],
+        ['replica2:5432/db', true],
+      ],
+    );
     assert.match(set.health()[1]!.lastError!, /ECONNREFUSED/);
     await set.close();
   });
@@ -96,7 +118,10 @@ describe('replica set', () => {
     // Probes keep failing: the wait between them doubles up to the ceiling.
     await waitUntil('four probes', () => replicas[0]!.pings.length >= 4, 2000, 5);
     const gaps = replicas[0]!.pings.slice(1).map((t, i) => t - replicas[0]!.pings[i]!);
-    assert.ok(gaps[0]! >= 35 && gaps[1]! >= 75 && gaps[2]! >= 75 && gaps[2]! < 1000, `probe gaps ${gaps.join(', ')} ms: 40, 80, 80`);
+    assert.ok(
+      gaps[0]! >= 35 && gaps[1]! >= 75 && gaps[2]! >= 75 && gaps[2]! < 1000,
+      `probe gaps ${gaps.join(', ')} ms: 40, 80, 80`,
+    );
     replicas[0]!.down = false;
     await waitUntil('the replica back', async () => (await up('replica1:5432/db')) === 1, 2000, 5);
     const writerReads = writer.reads;
@@ -107,7 +132,10 @@ describe('replica set', () => {
 
   it('throws a failure that is about the query itself at once, without trying elsewhere', async () => {
     const { writer, replicas, set, up } = setup(2);
-    await assert.rejects(set.read(() => Promise.reject(new TableMissing('no table'))), TableMissing);
+    await assert.rejects(
+      set.read(() => Promise.reject(new TableMissing('no table'))),
+      TableMissing,
+    );
     assert.equal(writer.reads + replicas[0]!.reads + replicas[1]!.reads, 0);
     assert.equal(await up('replica1:5432/db'), 1, 'the replica stays in');
     await set.close();
@@ -139,7 +167,10 @@ describe('replica set', () => {
     assert.equal(await up('replica1:5432/db'), 1, 'the replicas stay in the rotation');
     assert.equal(await up('replica2:5432/db'), 1);
     assert.ok(set.health().every((h) => h.up));
-    assert.deepEqual([await set.read((t) => t.read()), await set.read((t) => t.read())].sort(), ['replica1:5432/db', 'replica2:5432/db']);
+    assert.deepEqual([await set.read((t) => t.read()), await set.read((t) => t.read())].sort(), [
+      'replica1:5432/db',
+      'replica2:5432/db',
+    ]);
     assert.equal(writer.reads, 0, 'nothing landed on the writer');
     assert.equal(replicas[0]!.pings.length + replicas[1]!.pings.length, 0, 'nothing to probe');
     await set.close();
@@ -147,20 +178,31 @@ describe('replica set', () => {
 
   it('answers a timeout on the writer (no replicas) with BEACON_E_STORE_TIMEOUT, not UNAVAILABLE', async () => {
     const { set } = setup(0);
-    await assert.rejects(set.read(() => Promise.reject(new ReadTimeoutError('mysql', 'writer', 300))), { code: 'BEACON_E_STORE_TIMEOUT' });
+    await assert.rejects(
+      set.read(() => Promise.reject(new ReadTimeoutError('mysql', 'writer', 300))),
+      { code: 'BEACON_E_STORE_TIMEOUT' },
+    );
     await set.close();
   });
 
   it('answers BEACON_E_STORE_UNAVAILABLE naming every server tried when the writer fails too', async () => {
     const { writer, replicas, set, registry } = setup(2, 10_000);
     for (const s of [writer, ...replicas]) s.down = true;
-    await assert.rejects(set.read((t) => t.read()), (err: Error & { code?: string; status?: number }) => {
-      assert.equal(err.code, 'BEACON_E_STORE_UNAVAILABLE');
-      assert.equal(err.status, 503);
-      assert.match(err.message, /replica replica1:5432\/db: connect ECONNREFUSED .*; replica replica2:5432\/db: .*; writer writer:5432\/db: connect ECONNREFUSED/);
-      return true;
-    });
-    const failed = (await registry.getSingleMetric('beacon_store_queries_total')!.get()).values.filter((v) => v.labels.outcome === 'failed').map((v) => `${v.labels.role} ${v.value}`);
+    await assert.rejects(
+      set.read((t) => t.read()),
+      (err: Error & { code?: string; status?: number }) => {
+        assert.equal(err.code, 'BEACON_E_STORE_UNAVAILABLE');
+        assert.equal(err.status, 503);
+        assert.match(
+          err.message,
+          /replica replica1:5432\/db: connect ECONNREFUSED .*; replica replica2:5432\/db: .*; writer writer:5432\/db: connect ECONNREFUSED/,
+        );
+        return true;
+      },
+    );
+    const failed = (await registry.getSingleMetric('beacon_store_queries_total')!.get()).values
+      .filter((v) => v.labels.outcome === 'failed')
+      .map((v) => `${v.labels.role} ${v.value}`);
     assert.deepEqual(failed.sort(), ['replica 1', 'replica 1', 'writer 1']);
     await set.close();
   });

@@ -38,7 +38,9 @@ describe('the store config', () => {
   });
 
   test('takes units, `none`, and an environment override of the type', async () => {
-    const store = validateConfig({ store: { type: 'embedded', retention: { maxAge: '90d', maxBytes: '8GiB' }, memoryLimit: '128MiB' } }).store;
+    const store = validateConfig({
+      store: { type: 'embedded', retention: { maxAge: '90d', maxBytes: '8GiB' }, memoryLimit: '128MiB' },
+    }).store;
     assert.equal(store.type === 'embedded' && store.retention.maxAge, 90 * 86_400_000);
     assert.equal(store.type === 'embedded' && store.memoryLimit, 128 * 1024 ** 2);
     assert.deepEqual(validateConfig({ store: { type: 'none' } }).store, { type: 'none' });
@@ -48,7 +50,10 @@ describe('the store config', () => {
 
   test('refuses unknown keys, bad values and unknown types, naming the field', () => {
     assert.match(refused({ store: { type: 'embedded', retension: {} } }).message, /retension/);
-    assert.match(refused({ store: { type: 'embedded', retention: { maxAge: 'a month' } } }).message, /store\.retention\.maxAge/);
+    assert.match(
+      refused({ store: { type: 'embedded', retention: { maxAge: 'a month' } } }).message,
+      /store\.retention\.maxAge/,
+    );
     assert.match(refused({ store: { type: 'embedded', threads: 0 } }).message, /store\.threads/);
     assert.match(refused({ store: { type: 'duckdb' } }).message, /store\.type/);
     assert.match(refused({ store: { type: 'none', retention: {} } }).message, /retention/);
@@ -58,7 +63,11 @@ describe('the store config', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'beacon-store-config-'));
     try {
       const config = validateConfig({ dataDir, sinks: [{ name: '_store', type: 'stdout' }] });
-      await assert.rejects(openStore(config, { logger: silentLogger, clock: { now: Date.now } }), (err: unknown) => err instanceof BeaconError && err.code === 'BEACON_E_CONFIG_FIELD' && /sinks\.0\.name/.test(err.message));
+      await assert.rejects(
+        openStore(config, { logger: silentLogger, clock: { now: Date.now } }),
+        (err: unknown) =>
+          err instanceof BeaconError && err.code === 'BEACON_E_CONFIG_FIELD' && /sinks\.0\.name/.test(err.message),
+      );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -67,7 +76,9 @@ describe('the store config', () => {
   test('has every key of the embedded store documented in docs/query-api.md and docs/configuration.md', () => {
     for (const doc of ['query-api.md', 'configuration.md']) {
       const text = readFileSync(fileURLToPath(new URL(`../../../docs/${doc}`, import.meta.url)), 'utf8');
-      const missing = keyPaths(embeddedStoreSchema).filter((p) => !text.includes(`\`store.${p}\``) && !text.includes(`\`store.${p}.`));
+      const missing = keyPaths(embeddedStoreSchema).filter(
+        (p) => !text.includes(`\`store.${p}\``) && !text.includes(`\`store.${p}.`),
+      );
       assert.deepEqual(missing, [], `${doc} does not name ${missing.join(', ')}`);
     }
   });

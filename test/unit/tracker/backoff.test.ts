@@ -4,8 +4,14 @@ import { retryDelay } from '../../../tracker/src/backoff.js';
 
 describe("the tracker's retry delay", () => {
   it('doubles from 1 s, jittered between half and all of it', () => {
-    assert.deepEqual([1, 2, 3, 4].map((n) => retryDelay(n, 0, 1)), [1000, 2000, 4000, 8000]);
-    assert.deepEqual([1, 2, 3, 4].map((n) => retryDelay(n, 0, 0)), [500, 1000, 2000, 4000]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => retryDelay(n, 0, 1)),
+      [1000, 2000, 4000, 8000],
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => retryDelay(n, 0, 0)),
+      [500, 1000, 2000, 4000],
+    );
   });
 
   it('stops growing at 5 minutes, however many failures', () => {

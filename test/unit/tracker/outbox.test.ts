@@ -18,9 +18,16 @@ describe("the tracker's UTF-8 length", () => {
   });
 
   it('agrees with Buffer.byteLength on any well-formed string, and on the JSON of any string', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (text) => utf8Length(text) === Buffer.byteLength(text, 'utf8')));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), (text) => utf8Length(text) === Buffer.byteLength(text, 'utf8')),
+    );
     // Lone surrogates too: JSON.stringify escapes them, and the tracker measures JSON.
-    fc.assert(fc.property(fc.string({ unit: 'binary' }), (text) => utf8Length(JSON.stringify(text)) === Buffer.byteLength(JSON.stringify(text), 'utf8')));
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        (text) => utf8Length(JSON.stringify(text)) === Buffer.byteLength(JSON.stringify(text), 'utf8'),
+      ),
+    );
   });
 });
 
@@ -40,10 +47,19 @@ describe("the tracker's batch split", () => {
   it('keeps at most 20 events, skips what it is told to, and sends an event over the bound alone', () => {
     const small = Array.from({ length: 30 }, (_, i) => event(`s${i}`));
     assert.equal(nextBatch(small, () => false).length, 20);
-    assert.deepEqual(nextBatch(small, (e) => e.id !== 's3').map((e) => e.id), ['s3']);
+    assert.deepEqual(
+      nextBatch(small, (e) => e.id !== 's3').map((e) => e.id),
+      ['s3'],
+    );
     const huge = [event('big', '漢'.repeat(25_000)), event('after')];
-    assert.deepEqual(nextBatch(huge, () => false).map((e) => e.id), ['big']);
-    assert.deepEqual(nextBatch([event('before'), ...huge], () => false).map((e) => e.id), ['before']);
+    assert.deepEqual(
+      nextBatch(huge, () => false).map((e) => e.id),
+      ['big'],
+    );
+    assert.deepEqual(
+      nextBatch([event('before'), ...huge], () => false).map((e) => e.id),
+      ['before'],
+    );
   });
 });
 
@@ -68,7 +84,12 @@ describe("the tracker's outbox", () => {
     mock.method(Date, 'now', () => now);
     mock.timers.enable({ apis: ['setTimeout'] });
     data = new Map();
-    store = { get: (k) => data.get(k) ?? null, set: (k, v) => void data.set(k, v), remove: (k) => void data.delete(k), keys: () => [...data.keys()] };
+    store = {
+      get: (k) => data.get(k) ?? null,
+      set: (k, v) => void data.set(k, v),
+      remove: (k) => void data.delete(k),
+      keys: () => [...data.keys()],
+    };
     fetches = [];
     beacons = [];
     answers = [];
@@ -105,7 +126,8 @@ describe("the tracker's outbox", () => {
   /** Lets the fake fetches answer and their handlers run. */
   const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
   const ids = (calls: Call[]) => calls.flatMap((c) => (JSON.parse(c.body) as WireEvent[]).map((e) => e.id));
-  const stored = (tab = 'tab1') => (JSON.parse(data.get(`beacon_q.${tab}`) ?? '{"e":[]}') as { e: WireEvent[]; b?: Record<string, number> });
+  const stored = (tab = 'tab1') =>
+    JSON.parse(data.get(`beacon_q.${tab}`) ?? '{"e":[]}') as { e: WireEvent[]; b?: Record<string, number> };
 
   it('sends by keepalive fetch, not sendBeacon, when the tab is hidden, and keeps the events stored through a 503', async () => {
     const outbox = createOutbox('https://c.example', 'same-origin', store, 'tab1');
@@ -119,7 +141,11 @@ describe("the tracker's outbox", () => {
     assert.deepEqual(ids(fetches), ['a', 'b']);
     assert.equal(fetches[0]!.keepalive, true);
     await settle();
-    assert.deepEqual(stored().e.map((e) => e.id), ['a', 'b'], 'a 503 loses nothing');
+    assert.deepEqual(
+      stored().e.map((e) => e.id),
+      ['a', 'b'],
+      'a 503 loses nothing',
+    );
 
     mock.timers.tick(1000); // the first retry comes within 0.5-1 s
     await settle();
@@ -135,7 +161,10 @@ describe("the tracker's outbox", () => {
     answers = ['TypeError'];
     mock.timers.tick(1000);
     await settle();
-    assert.deepEqual(fetches.map((f) => f.keepalive), [true, false]);
+    assert.deepEqual(
+      fetches.map((f) => f.keepalive),
+      [true, false],
+    );
     assert.equal(data.has('beacon_q.tab1'), false, 'delivered by the second try');
 
     // Two TypeErrors: a real network error, retried with back-off, events kept.
@@ -144,7 +173,10 @@ describe("the tracker's outbox", () => {
     mock.timers.tick(1000);
     await settle();
     assert.equal(fetches.length, 4, 'one retry without keepalive, not more');
-    assert.deepEqual(stored().e.map((e) => e.id), ['b']);
+    assert.deepEqual(
+      stored().e.map((e) => e.id),
+      ['b'],
+    );
     mock.timers.tick(1000);
     await settle();
     assert.equal(data.has('beacon_q.tab1'), false);
@@ -153,7 +185,10 @@ describe("the tracker's outbox", () => {
     outbox.add(event('cjk', '漢'.repeat(21_000)));
     mock.timers.tick(1000);
     await settle();
-    assert.deepEqual(fetches.slice(5).map((f) => [ids([f]), f.keepalive]), [[['cjk'], false]]);
+    assert.deepEqual(
+      fetches.slice(5).map((f) => [ids([f]), f.keepalive]),
+      [[['cjk'], false]],
+    );
   });
 
   it('keeps beaconed events stored on pagehide and resends them from the next page after the grace', async () => {
@@ -165,7 +200,11 @@ describe("the tracker's outbox", () => {
     assert.deepEqual(ids(beacons), ['a', 'b']);
     assert.doesNotMatch(beacons[0]!.url, /resend/, 'the first beacon is no resend');
     assert.deepEqual(fetches, []);
-    assert.deepEqual(stored().e.map((e) => e.id), ['a', 'b'], 'still stored: sendBeacon tells nothing of the answer');
+    assert.deepEqual(
+      stored().e.map((e) => e.id),
+      ['a', 'b'],
+      'still stored: sendBeacon tells nothing of the answer',
+    );
     assert.deepEqual(stored().b, { a: now, b: now });
 
     // The next page of the tab, at once: new events go, the beaconed ones wait.
@@ -177,14 +216,25 @@ describe("the tracker's outbox", () => {
     mock.timers.tick(1000);
     await settle();
     assert.deepEqual(ids(fetches), ['c']);
-    assert.match((fetches as Call[])[0]!.url, /^https:\/\/c\.example\/batch\?cs=[0-9a-f]{8}$/, 'new events are no resend');
-    assert.deepEqual(stored().e.map((e) => e.id), ['a', 'b']);
+    assert.match(
+      (fetches as Call[])[0]!.url,
+      /^https:\/\/c\.example\/batch\?cs=[0-9a-f]{8}$/,
+      'new events are no resend',
+    );
+    assert.deepEqual(
+      stored().e.map((e) => e.id),
+      ['a', 'b'],
+    );
 
     now += 60_000;
     mock.timers.tick(60_000);
     await settle();
     assert.deepEqual(ids(fetches.slice(1)), ['a', 'b'], 'resent after the grace, with the same ids');
-    assert.match((fetches as Call[])[1]!.url, /\?cs=[0-9a-f]{8}&resend=1$/, 'marked as a blind resend, for the collector to drop what it holds');
+    assert.match(
+      (fetches as Call[])[1]!.url,
+      /\?cs=[0-9a-f]{8}&resend=1$/,
+      'marked as a blind resend, for the collector to drop what it holds',
+    );
     assert.equal(data.has('beacon_q.tab1'), false);
   });
 

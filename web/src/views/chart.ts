@@ -72,7 +72,8 @@ export function drawChart(canvas: HTMLCanvasElement, data: ChartData, hover?: nu
 
   // A clock label every 3 minutes (or every fifth of the window when it is shorter).
   const windowMs = (n - 1) * data.intervalMs;
-  const labelEvery = windowMs >= 6 * 60_000 ? 3 * 60_000 : Math.max(data.intervalMs, Math.round(windowMs / 5 / 1000) * 1000);
+  const labelEvery =
+    windowMs >= 6 * 60_000 ? 3 * 60_000 : Math.max(data.intervalMs, Math.round(windowMs / 5 / 1000) * 1000);
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
   const start = data.end - windowMs;
@@ -128,5 +129,7 @@ function formatTick(v: number): string {
 function hhmm(t: number, seconds: boolean): string {
   const d = new Date(t);
   const p = (n: number) => String(n).padStart(2, '0');
-  return seconds ? `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}` : `${p(d.getHours())}:${p(d.getMinutes())}`;
+  return seconds
+    ? `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
+    : `${p(d.getHours())}:${p(d.getMinutes())}`;
 }

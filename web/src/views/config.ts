@@ -14,7 +14,11 @@ export function createConfigView(api: BeaconApi, poller: StatusPoller): View {
     { class: 'view config-view', id: 'view-config' },
     facts,
     h('h2', {}, 'Running configuration'),
-    h('p', { class: 'lead' }, 'Defaults filled in; passwords, tokens and credentials in URLs are shown as ***. Change it in the config file (or BEACON_ environment variables) and restart Beacon.'),
+    h(
+      'p',
+      { class: 'lead' },
+      'Defaults filled in; passwords, tokens and credentials in URLs are shown as ***. Change it in the config file (or BEACON_ environment variables) and restart Beacon.',
+    ),
     note,
     pre,
   );
@@ -44,7 +48,12 @@ export function createConfigView(api: BeaconApi, poller: StatusPoller): View {
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(0, 'SHAPE', (err as Error).message);
       pre.hidden = true;
-      setText(note, e.status === 403 ? 'The configuration needs an admin token; this one can only read.' : `Configuration unavailable: ${e.message}`);
+      setText(
+        note,
+        e.code === 'BEACON_E_FORBIDDEN'
+          ? 'The configuration needs an admin token; this one can only read.'
+          : `Configuration unavailable: ${e.message}`,
+      );
     }
   }
 

@@ -38,8 +38,24 @@ export function createDeadLetterPanel(api: BeaconApi, afterReplay: () => void) {
     const admin = api.access === 'admin';
     const waiting = view?.count ?? 0;
     replayButton.disabled = !admin || replaying || waiting === 0;
-    setText(replayButton, replaying ? 'Replaying…' : waiting > 0 ? `Replay ${count(waiting)} dead letter${waiting === 1 ? '' : 's'}` : 'Replay');
-    setText(replayNote, !admin ? (api.access === 'read' ? 'Replay needs an admin token; this one can only read.' : 'Replay needs an admin token.') : waiting === 0 && view ? 'Nothing waits in this dead letter.' : '');
+    setText(
+      replayButton,
+      replaying
+        ? 'Replaying…'
+        : waiting > 0
+          ? `Replay ${count(waiting)} dead letter${waiting === 1 ? '' : 's'}`
+          : 'Replay',
+    );
+    setText(
+      replayNote,
+      !admin
+        ? api.access === 'read'
+          ? 'Replay needs an admin token; this one can only read.'
+          : 'Replay needs an admin token.'
+        : waiting === 0 && view
+          ? 'Nothing waits in this dead letter.'
+          : '',
+    );
   }
   api.onAccess(updateButton);
 
@@ -50,12 +66,22 @@ export function createDeadLetterPanel(api: BeaconApi, afterReplay: () => void) {
     try {
       view = parseDeadLetters(await api.get(`/api/v1/sinks/${encodeURIComponent(name)}/dead-letters?limit=${SAMPLES}`));
       if (sink !== name) return;
-      setText(summary, view.count === 0 ? 'Empty: this destination has refused nothing that still waits for a replay.' : `${count(view.count)} event${view.count === 1 ? '' : 's'} (${bytes(view.bytes)}) wait here. The newest ${Math.min(SAMPLES, view.samples.length)} are below with the reason each was refused.`);
+      setText(
+        summary,
+        view.count === 0
+          ? 'Empty: this destination has refused nothing that still waits for a replay.'
+          : `${count(view.count)} event${view.count === 1 ? '' : 's'} (${bytes(view.bytes)}) wait here. The newest ${Math.min(SAMPLES, view.samples.length)} are below with the reason each was refused.`,
+      );
       renderSamples(view);
     } catch (err) {
       view = undefined;
       const e = err instanceof ApiError ? err : new ApiError(0, 'SHAPE', (err as Error).message);
-      setText(summary, e.status === 404 && e.code !== 'BEACON_E_SINK_UNKNOWN' ? 'This Beacon does not serve dead-letter samples (GET /api/v1/sinks/{name}/dead-letters); Replay still works.' : `Could not read the dead letter: ${e.message}`);
+      setText(
+        summary,
+        e.status === 404 && e.code !== 'BEACON_E_SINK_UNKNOWN'
+          ? 'This Beacon does not serve dead-letter samples (GET /api/v1/sinks/{name}/dead-letters); Replay still works.'
+          : `Could not read the dead letter: ${e.message}`,
+      );
       replace(samples);
     } finally {
       loading = false;
@@ -92,7 +118,9 @@ export function createDeadLetterPanel(api: BeaconApi, afterReplay: () => void) {
     updateButton();
     setText(result, '');
     try {
-      const r = parseReplay(await api.post(`/api/v1/sinks/${encodeURIComponent(name)}/replay`, { from: 'dead-letter' }));
+      const r = parseReplay(
+        await api.post(`/api/v1/sinks/${encodeURIComponent(name)}/replay`, { from: 'dead-letter' }),
+      );
       setText(
         result,
         `Replayed ${count(r.replayed)}: ${count(r.delivered)} delivered, ${count(r.deadLettered)} refused again${r.unreadable > 0 ? `, ${count(r.unreadable)} unreadable lines kept` : ''}.`,
@@ -100,7 +128,12 @@ export function createDeadLetterPanel(api: BeaconApi, afterReplay: () => void) {
       result.dataset.tone = r.deadLettered > 0 ? 'warn' : 'ok';
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(0, 'SHAPE', (err as Error).message);
-      setText(result, e.status === 403 ? 'Replay needs an admin token; this one can only read.' : `Replay failed: ${e.message}`);
+      setText(
+        result,
+        e.code === 'BEACON_E_FORBIDDEN'
+          ? 'Replay needs an admin token; this one can only read.'
+          : `Replay failed: ${e.message}`,
+      );
       result.dataset.tone = 'bad';
     } finally {
       replaying = false;

@@ -36,7 +36,11 @@ export function createDestinationsView(api: BeaconApi, poller: StatusPoller, tra
   const element = h(
     'section',
     { class: 'view destinations-view', id: 'view-destinations' },
-    h('p', { class: 'lead' }, 'Every destination (sink) reads the log on its own: one that is down never holds up the others, and nothing is lost while it is down.'),
+    h(
+      'p',
+      { class: 'lead' },
+      'Every destination (sink) reads the log on its own: one that is down never holds up the others, and nothing is lost while it is down.',
+    ),
     note,
     grid,
     dlq.element,
@@ -59,7 +63,8 @@ export function createDestinationsView(api: BeaconApi, poller: StatusPoller, tra
   function card(s: SinkView): Card {
     const existing = cards.get(s.name);
     if (existing) return existing;
-    const stat = (label: string, value: HTMLElement, hint: string) => h('div', { class: 'stat', title: hint }, h('span', { class: 'stat-label' }, label), value);
+    const stat = (label: string, value: HTMLElement, hint: string) =>
+      h('div', { class: 'stat', title: hint }, h('span', { class: 'stat-label' }, label), value);
     const c: Card = {
       root: h('article', { class: 'card', 'data-sink': s.name }),
       state: h('span', { class: 'state' }),
@@ -80,10 +85,18 @@ export function createDestinationsView(api: BeaconApi, poller: StatusPoller, tra
       h(
         'div',
         { class: 'stats' },
-        stat('Lag', c.lag, 'Events stored in the log that this destination has not received yet, and the age of the oldest'),
+        stat(
+          'Lag',
+          c.lag,
+          'Events stored in the log that this destination has not received yet, and the age of the oldest',
+        ),
         stat('Rate', c.rate, 'Events delivered per second, over the last refresh'),
         stat('Delivered', c.delivered, 'Events this destination acknowledged since Beacon started'),
-        stat('Dead-lettered', c.deadLettered, 'Events this destination refused for good since Beacon started; they wait in its dead letter for a replay'),
+        stat(
+          'Dead-lettered',
+          c.deadLettered,
+          'Events this destination refused for good since Beacon started; they wait in its dead letter for a replay',
+        ),
       ),
       c.lastError,
       h('footer', {}, c.dlqButton),
@@ -100,7 +113,12 @@ export function createDestinationsView(api: BeaconApi, poller: StatusPoller, tra
       return;
     }
     const { sinks } = u.status;
-    setText(note, sinks.length === 0 ? 'No destinations are configured: events are kept in the log only. Add one under `sinks:` in the config.' : '');
+    setText(
+      note,
+      sinks.length === 0
+        ? 'No destinations are configured: events are kept in the log only. Add one under `sinks:` in the config.'
+        : '',
+    );
     for (const s of sinks) {
       const c = card(s);
       const health = describeSink(s, tracker.failingSince(s.name), u.at);
@@ -110,13 +128,19 @@ export function createDestinationsView(api: BeaconApi, poller: StatusPoller, tra
       c.root.dataset.state = s.state;
       setText(c.detail, health.detail);
       setText(c.lag, s.lagEvents === 0 ? '0' : `${count(s.lagEvents)} · ${duration(s.lagSeconds)}`);
-      if (c.prev && u.at > c.prev.at) c.rateValue = Math.max(0, s.delivered - c.prev.delivered) / ((u.at - c.prev.at) / 1000);
+      if (c.prev && u.at > c.prev.at)
+        c.rateValue = Math.max(0, s.delivered - c.prev.delivered) / ((u.at - c.prev.at) / 1000);
       c.prev = { delivered: s.delivered, at: u.at };
       setText(c.rate, rate(c.rateValue));
       setText(c.delivered, count(s.delivered));
       setText(c.deadLettered, count(s.deadLettered));
       c.deadLettered.dataset.tone = s.deadLettered > 0 ? 'warn' : '';
-      setText(c.lastError, s.lastError ? `Last error (${s.lastError.kind}${s.lastError.at !== undefined ? `, ${ago(s.lastError.at, u.at)}` : ''}): ${s.lastError.message}` : '');
+      setText(
+        c.lastError,
+        s.lastError
+          ? `Last error (${s.lastError.kind}${s.lastError.at !== undefined ? `, ${ago(s.lastError.at, u.at)}` : ''}): ${s.lastError.message}`
+          : '',
+      );
       c.lastError.hidden = !s.lastError;
       const w = waiting.get(s.name);
       setText(c.dlqButton, w ? `Dead letters (${count(w)} waiting)` : 'Dead letters');

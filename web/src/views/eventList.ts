@@ -30,7 +30,11 @@ export class EventList {
     private readonly onSelect: (e: LiveEvent) => void,
   ) {
     this.spacer = h('div', { class: 'events-spacer' });
-    this.element = h('div', { class: 'events', role: 'list', 'aria-label': 'Live events, newest first', tabindex: 0 }, this.spacer);
+    this.element = h(
+      'div',
+      { class: 'events', role: 'list', 'aria-label': 'Live events, newest first', tabindex: 0 },
+      this.spacer,
+    );
     this.element.addEventListener('scroll', () => this.render());
     this.element.addEventListener('click', (ev) => this.pick((ev.target as Element).closest('.row')));
     this.element.addEventListener('keydown', (ev) => {
@@ -48,7 +52,9 @@ export class EventList {
     if (arrived.length === 0) return;
     const fresh = arrived.slice(-this.capacity).reverse();
     const scrolled = this.element.scrollTop > 0;
-    this.items = fresh.concat(this.items.length + fresh.length > this.capacity ? this.items.slice(0, this.capacity - fresh.length) : this.items);
+    this.items = fresh.concat(
+      this.items.length + fresh.length > this.capacity ? this.items.slice(0, this.capacity - fresh.length) : this.items,
+    );
     this.spacer.style.height = `${this.items.length * ROW_HEIGHT}px`;
     this.element.dataset.count = String(this.items.length);
     // Keep what the reader looks at in place; at the top, show the newest.
@@ -118,6 +124,10 @@ function fill(el: HTMLElement, item: LiveItem): void {
   const e = item.event;
   el.className = 'row';
   const flags = h('span', { class: 'flags' });
+  // Where the event came from: Beacon's own endpoints (http), a queue, or a compatible protocol (posthog, segment, ...).
+  const source = typeof e.meta.source === 'string' ? e.meta.source.slice(0, 24) : undefined;
+  if (source !== undefined)
+    flags.append(h('span', { class: 'flag source', 'data-source': source, title: `received by ${source}` }, source));
   if (e.meta.bot === true) flags.append(h('span', { class: 'flag bot' }, 'bot'));
   if (e.meta.duplicate === true) flags.append(h('span', { class: 'flag dup' }, 'duplicate'));
   const geo = e.meta.geo as { country?: unknown } | undefined;
@@ -126,5 +136,10 @@ function fill(el: HTMLElement, item: LiveItem): void {
     .slice(0, 6)
     .map(([k, v]) => `${k}=${short(v, 32)}`)
     .join('  ');
-  el.replaceChildren(h('span', { class: 'ts' }, clockMs(e.ts)), h('span', { class: 'type' }, e.type), h('span', { class: 'props' }, props || '(no props)'), flags);
+  el.replaceChildren(
+    h('span', { class: 'ts' }, clockMs(e.ts)),
+    h('span', { class: 'type' }, e.type),
+    h('span', { class: 'props' }, props || '(no props)'),
+    flags,
+  );
 }

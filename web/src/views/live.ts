@@ -52,7 +52,11 @@ export function createLiveView(api: BeaconApi): View {
   const connection = h('span', { class: 'conn', role: 'status' });
   const counters = h('span', { class: 'counters muted' });
   const filterError = h('div', { class: 'filter-error', role: 'alert' });
-  const emptyNote = h('p', { class: 'muted empty-note' }, 'Waiting for events. Send one with:  curl -d \'{"plan":"pro"}\' ' + `${location.origin}/t/signup`);
+  const emptyNote = h(
+    'p',
+    { class: 'muted empty-note' },
+    'Waiting for events. Send one with:  curl -d \'{"plan":"pro"}\' ' + `${location.origin}/t/signup`,
+  );
   const detail = createEventDetail();
   const list = new EventList(MAX_ROWS, (e) => detail.show(e));
 
@@ -120,7 +124,12 @@ export function createLiveView(api: BeaconApi): View {
         return;
       }
       if (e.code === CLOSE_FORBIDDEN) {
-        setConnection(`this token may not watch the live stream: ${e.reason}`, 'bad');
+        setConnection(
+          /BEACON_E_FORBIDDEN/.test(e.reason)
+            ? `this token may not watch the live stream: ${e.reason}`
+            : `the live stream is refused: ${e.reason}`,
+          'bad',
+        );
         return;
       }
       if (!visible) return;

@@ -29,7 +29,11 @@ export class EmailChannel implements AlertChannel {
       try {
         ca = readFileSync(config.ca, 'utf8');
       } catch (err) {
-        throw new BeaconError('BEACON_E_CONFIG_FIELD', `alerts.channels "${config.name}".ca: cannot read ${config.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { field: 'ca' });
+        throw new BeaconError(
+          'BEACON_E_CONFIG_FIELD',
+          `alerts.channels "${config.name}".ca: cannot read ${config.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+          { field: 'ca' },
+        );
       }
     }
     const options: SMTPTransport.Options = {
@@ -64,7 +68,11 @@ export class EmailChannel implements AlertChannel {
     } catch (err) {
       const e = err as Error & { code?: string; responseCode?: number };
       const reply = e.responseCode ? ` (SMTP ${e.responseCode})` : e.code ? ` (${e.code})` : '';
-      throw new ChannelError(`sending mail via ${this.config.host}:${this.config.port} failed${reply}: ${e.message}`, isPermanent(e), { cause: err });
+      throw new ChannelError(
+        `sending mail via ${this.config.host}:${this.config.port} failed${reply}: ${e.message}`,
+        isPermanent(e),
+        { cause: err },
+      );
     }
   }
 

@@ -4,7 +4,12 @@ import { channelConfigSchema, type ChannelDefinition } from '../channel.js';
 import { EmailChannel } from './emailChannel.js';
 
 /** An address as mail clients write it: `ops@example.com` or `Beacon <beacon@example.com>`. */
-const address = z.string().regex(/^[^@\s<>]+@[^@\s<>]+$|^[^<>]*<[^@\s<>]+@[^@\s<>]+>$/, 'an email address such as ops@example.com or "Beacon <beacon@example.com>"');
+const address = z
+  .string()
+  .regex(
+    /^[^@\s<>]+@[^@\s<>]+$|^[^<>]*<[^@\s<>]+@[^@\s<>]+>$/,
+    'an email address such as ops@example.com or "Beacon <beacon@example.com>"',
+  );
 
 export const emailChannelSchema = channelConfigSchema('email', {
   /** SMTP server (your mail relay, or a provider's submission host). */

@@ -26,7 +26,11 @@ export class WebhookChannel implements AlertChannel {
     try {
       const res = await request(this.config.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': `beacon/${n.beacon.version}`, ...this.config.headers },
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'user-agent': `beacon/${n.beacon.version}`,
+          ...this.config.headers,
+        },
         body,
         signal: AbortSignal.timeout(this.config.timeout),
       });
@@ -34,11 +38,17 @@ export class WebhookChannel implements AlertChannel {
       answer = (await res.body.text()).slice(0, 200);
     } catch (err) {
       const e = err as Error & { code?: string; cause?: { code?: string } };
-      const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${this.config.timeout} ms` : (e.code ?? e.cause?.code ?? e.message);
+      const why =
+        e.name === 'TimeoutError' || e.name === 'AbortError'
+          ? `no answer within ${this.config.timeout} ms`
+          : (e.code ?? e.cause?.code ?? e.message);
       throw new ChannelError(`POST to ${this.origin} failed: ${why}`, false, { cause: err });
     }
     if (status >= 200 && status < 300) return;
-    throw new ChannelError(`POST to ${this.origin} answered ${status}${answer ? `: ${answer}` : ''}`, isPermanentStatus(status));
+    throw new ChannelError(
+      `POST to ${this.origin} answered ${status}${answer ? `: ${answer}` : ''}`,
+      isPermanentStatus(status),
+    );
   }
 
   async close(): Promise<void> {}

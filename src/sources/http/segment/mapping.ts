@@ -1,21 +1,26 @@
 import { isIP } from 'node:net';
+import { compatibleType } from '../../../event/compatibleType.js';
 import { uuidv7 } from '../../../event/ids.js';
 import type { TrackedEvent } from '../../../event/trackedEvent.js';
-import { checkProps, checkType, markClientId, MAX_ID_CHARS, MAX_URL_CHARS, type EventRules, type Rejection, type RequestFacts } from '../events.js';
+import { checkProps, checkType, MAX_ID_CHARS, MAX_URL_CHARS, type EventRules } from '../../../event/rules.js';
+import { type Rejection } from '../../../event/rejection.js';
+import { type RequestFacts } from '../../../event/fromSubmitted.js';
 
 /**
  * One Segment message (a track, page, screen, identify, group or alias call, as the Segment
  * HTTP API and its SDKs send it) turned into a TrackedEvent. docs/segment.md has the mapping
  * table; in short:
  *
- * - type: a track call's `event` (normalised, see `normalizeEventName`); the other calls
- *   their own name (`page`, `screen`, `identify`, `group`, `alias`).
+ * - type: a track call's `event`, made a valid type by `compatibleType` (any name Segment
+ *   takes becomes a distinct valid type; the original is kept in `meta.segment.event`); the
+ *   other calls their own name (`page`, `screen`, `identify`, `group`, `alias`).
  * - props: `properties` (track, page, screen) or `traits` (identify, group), plus `name` and
  *   `category` (page, screen), `groupId` (group), `previousId` (alias) when given.
  * - id: `messageId`, kept as a client-given id, so an SDK's retry is caught by the duplicate
  *   id memory; a server-made UUIDv7 when absent.
  * - partyId: `anonymousId`, else `userId`; `meta.userId`: `userId`.
- * - clientTs: `timestamp` (or `originalTimestamp`).
+ * - clientTs: `timestamp` (or `originalTimestamp`); one that is not a date is kept as sent in
+ *   `meta.segment.timestamp` instead (Segment takes the message all the same).
  * - ip: `context.ip`, else the request's address; ua: `context.userAgent` (the request's own
  *   User-Agent is the SDK's, not the user's); url / referrer: `context.page.url` / `.referrer`.
  *   `ip` and `userAgent` are moved out of the context, so the raw IP is never written beside the
@@ -23,9 +28,10 @@ import { checkProps, checkType, markClientId, MAX_ID_CHARS, MAX_URL_CHARS, type 
  * - meta: `{source: 'segment', segment: {call, event?}, userId?, context?}`; `integrations`,
  *   `_metadata`, `sentAt` and `writeKey` are not kept.
  *
- * The same rules as /batch apply: type pattern, props size and depth (the context is held to
- * the props limits too), id lengths. A message never throws out of here: it becomes an event
- * or a Rejection.
+ * The same checks as /batch apply, with the limits Segment itself has at least (`rules` come
+ * from `compatibleRules`: 32 KB per message, no depth limit short of 64 levels): type
+ * pattern, props size and depth (the context is held to the props limits too), id lengths.
+ * A message never throws out of here: it becomes an event or a Rejection.
  */
 
 export const SEGMENT_CALLS = ['track', 'page', 'screen', 'identify', 'group', 'alias'] as const;
@@ -42,9 +48,13 @@ export interface BatchDefaults {
 
 const CALLS: ReadonlySet<string> = new Set(SEGMENT_CALLS);
 
-/** Every run of characters a Beacon type may not hold becomes one `_`: "Order Completed" -> "Order_Completed". */
-export function normalizeEventName(name: string): string {
-  return name.trim().replace(/[^A-Za-z0-9_.:-]+/g, '_');
+/**
+ * A track call's name as a Beacon type that `pattern` accepts, distinct for distinct names:
+ * kept when valid as it is, otherwise `compatibleType`'s form ("Order Completed" ->
+ * "Order_Completed.<10 hex>", "$pageleave" -> "pageleave.<10 hex>").
+ */
+export function normalizeEventName(name: string, pattern?: RegExp): string {
+  return compatibleType(name, pattern);
 }
 
 export function isSegmentCall(value: unknown): value is SegmentCall {
@@ -63,7 +73,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function segmentId(value: unknown, field: string): string | undefined | Rejection {
   if (value === undefined || value === null || value === '') return undefined;
   const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
-  if (typeof text !== 'string' || text.length > MAX_ID_CHARS) return bad(`"${field}" must be a string of at most ${MAX_ID_CHARS} characters`);
+  if (typeof text !== 'string' || text.length > MAX_ID_CHARS)
+    return bad(`"${field}" must be a string of at most ${MAX_ID_CHARS} characters`);
   return text;
 }
 
@@ -71,11 +82,16 @@ function isRejected(value: unknown): value is Rejection {
   return isObject(value) && typeof value.code === 'string' && typeof value.message === 'string';
 }
 
-function timestamp(value: unknown): number | undefined | Rejection {
+/** Milliseconds, undefined when absent, NaN when it is not a date (Segment still takes such a message). */
+function timestamp(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
-  const ms = typeof value === 'number' ? (Number.isFinite(value) && value >= 0 ? Math.round(value) : NaN) : typeof value === 'string' ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) return bad('"timestamp" must be an ISO 8601 date or milliseconds since the epoch');
-  return ms;
+  return typeof value === 'number'
+    ? Number.isFinite(value) && value >= 0
+      ? Math.round(value)
+      : NaN
+    : typeof value === 'string'
+      ? Date.parse(value)
+      : NaN;
 }
 
 function urlField(value: unknown): string | undefined {
@@ -103,19 +119,26 @@ export function segmentEvent(
   if (isRejected(userId)) return userId;
   const anonymousId = segmentId(message.anonymousId, 'anonymousId');
   if (isRejected(anonymousId)) return anonymousId;
-  if (userId === undefined && anonymousId === undefined) return bad('a Segment message needs a "userId" or an "anonymousId"');
+  if (userId === undefined && anonymousId === undefined)
+    return bad('a Segment message needs a "userId" or an "anonymousId"');
 
   let id: string;
   const clientId = message.messageId !== undefined && message.messageId !== null;
   if (!clientId) id = uuidv7(facts.ts);
-  else if (typeof message.messageId === 'string' && message.messageId.length > 0 && message.messageId.length <= MAX_ID_CHARS) id = message.messageId;
+  else if (
+    typeof message.messageId === 'string' &&
+    message.messageId.length > 0 &&
+    message.messageId.length <= MAX_ID_CHARS
+  )
+    id = message.messageId;
   else return bad(`"messageId" must be a string of 1 to ${MAX_ID_CHARS} characters`);
 
   let type: string = kind;
   let originalName: string | undefined;
   if (kind === 'track') {
-    if (typeof message.event !== 'string' || message.event.length === 0) return bad('a track call needs its "event" name');
-    type = options.normalizeEventNames ? normalizeEventName(message.event) : message.event;
+    if (typeof message.event !== 'string' || message.event.length === 0)
+      return bad('a track call needs its "event" name');
+    type = options.normalizeEventNames ? normalizeEventName(message.event, rules.typePattern) : message.event;
     if (type !== message.event) originalName = message.event;
   }
   const badType = checkType(type, rules);
@@ -148,7 +171,8 @@ export function segmentEvent(
   if (badProps) return badProps;
 
   const ownContext = message.context;
-  if (ownContext !== undefined && ownContext !== null && !isObject(ownContext)) return bad('"context" must be a JSON object');
+  if (ownContext !== undefined && ownContext !== null && !isObject(ownContext))
+    return bad('"context" must be a JSON object');
   const context: Record<string, unknown> = { ...defaults.context, ...(ownContext ?? {}) };
   const contextIp = context.ip;
   const contextUa = context.userAgent;
@@ -157,12 +181,13 @@ export function segmentEvent(
   const badContext = checkProps(context, rules, rawBound);
   if (badContext) return { code: badContext.code, message: badContext.message.replace(/^props/, 'context') };
 
-  const clientTs = timestamp(message.timestamp ?? message.originalTimestamp);
-  if (isRejected(clientTs)) return clientTs;
+  // Segment refuses no message for its timestamp: one that is not a date is kept in meta, without clientTs.
+  const sentTimestamp = message.timestamp ?? message.originalTimestamp;
+  const clientTs = timestamp(sentTimestamp);
 
   // Keys are added in the json codec's order (meta last) so the log can stringify the event as it is.
   const event = { id, type, ts: facts.ts, props } as TrackedEvent;
-  if (clientTs !== undefined) event.clientTs = clientTs;
+  if (clientTs !== undefined && !Number.isNaN(clientTs)) event.clientTs = clientTs;
   event.partyId = anonymousId ?? userId;
   const ip = typeof contextIp === 'string' && isIP(contextIp) !== 0 ? contextIp : facts.ip;
   if (ip !== undefined) event.ip = ip;
@@ -176,9 +201,10 @@ export function segmentEvent(
 
   const segment: Record<string, unknown> = { call: kind };
   if (originalName !== undefined) segment.event = originalName;
+  if (Number.isNaN(clientTs)) segment.timestamp = sentTimestamp;
   event.meta = { source: 'segment', segment };
   if (userId !== undefined) event.meta.userId = userId;
   if (Object.keys(context).length > 0) event.meta.context = context;
-  if (clientId) markClientId(event);
+  if (clientId) facts.marks?.markClientId(event);
   return event;
 }

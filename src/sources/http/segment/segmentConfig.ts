@@ -13,16 +13,20 @@ export const segmentSchema = z
     /** Write keys a sender may use (HTTP Basic user name, or `writeKey` in the body as analytics.js sends it). */
     writeKeys: z.array(z.string().min(8, 'a write key needs at least 8 characters')).default([]),
     /**
-     * Turn a track call's event name into a Beacon type by replacing every run of characters
-     * outside `A-Z a-z 0-9 _ . : -` with `_` ("Order Completed" -> "Order_Completed"); the
-     * original name is kept in `meta.segment.event`. Off: the name must match
-     * server.limits.typePattern as it is.
+     * Derive a valid Beacon type from any track call's event name (src/event/compatibleType.ts:
+     * kept when it matches server.limits.typePattern, else "Order Completed" ->
+     * "Order_Completed.<10 hex>"); the original name is kept in `meta.segment.event`. Off: the
+     * name must match server.limits.typePattern as it is, else the message is refused.
      */
     normalizeEventNames: z.boolean().default(true),
   })
   .superRefine((s, ctx) => {
     if (s.enabled && s.writeKeys.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['writeKeys'], message: 'segment.enabled needs at least one write key in segment.writeKeys' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['writeKeys'],
+        message: 'segment.enabled needs at least one write key in segment.writeKeys',
+      });
     }
   });
 

@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import { BeaconError } from '../../../errors/beaconError.js';
 import type { ClickHouseSinkConfig } from '../../../sinks/clickhouse/index.js';
 import { clickhouseCode, serverText } from '../../../sinks/clickhouse/clickhouseErrors.js';
-import { quoteIdent, tableParts } from '../../../sinks/clickhouse/clickhouseSink.js';
 import { ReplicaSet, type ReadTarget } from '../replicaSet.js';
-import type { SqlDialect, SqlParams, SqlValue } from '../sqlDialect.js';
+import { DATETIME, literalParams, queryDialect, tableParts, type TableTarget } from '../../../sql/clickhouse.js';
+import type { QueryDialect } from '../../../sql/dialect.js';
 import type { ClickHouseStoreConfig } from '../sqlStoreConfig.js';
 import { SqlStoreReader, type SqlBackend } from '../sqlStoreReader.js';
 import type { StoreMetrics } from '../storeMetrics.js';
@@ -37,15 +37,27 @@ import { checkColumns, tableHints, tableMissing } from '../tableCheck.js';
  * not reuse read exactly.
  */
 const INTEGER_TIME = /^(Nullable\()?U?Int(64|32)\)?$/;
-const DATETIME = /^(Nullable\()?DateTime(\('[^']*'\))?\)?$/;
 const TEXT = /^(Nullable\()?String\)?$/;
 
 /** Codes about the statement or table, which the server answers the same every time. */
 const STATEMENT_CODES = new Set([16, 36, 43, 44, 46, 47, 53, 60, 62, 81, 386]);
 
-export function openClickHouseStore(store: ClickHouseStoreConfig, sink: ClickHouseSinkConfig, columns: StoreColumns, context: { logger: Logger; metrics: StoreMetrics }): SqlStoreReader<ClickHouseTarget> {
+export function openClickHouseStore(
+  store: ClickHouseStoreConfig,
+  sink: ClickHouseSinkConfig,
+  columns: StoreColumns,
+  context: { logger: Logger; metrics: StoreMetrics },
+): SqlStoreReader<ClickHouseTarget> {
   const target = new ClickHouseTarget(sink, store);
-  const servers = new ReplicaSet(target, [], { kind: 'clickhouse', backoffMs: 1000, maxBackoffMs: 1000, isUnavailable, isTimeout: (err) => clickhouseCode(err) === 159, metrics: context.metrics, logger: context.logger });
+  const servers = new ReplicaSet(target, [], {
+    kind: 'clickhouse',
+    backoffMs: 1000,
+    maxBackoffMs: 1000,
+    isUnavailable,
+    isTimeout: (err) => clickhouseCode(err) === 159,
+    metrics: context.metrics,
+    logger: context.logger,
+  });
   return new SqlStoreReader(new ClickHouseBackend(sink, columns), servers, columns);
 }
 
@@ -88,7 +100,7 @@ export class ClickHouseTarget implements ReadTarget {
 
 class ClickHouseBackend implements SqlBackend<ClickHouseTarget> {
   readonly kind = 'clickhouse';
-  private readonly target: { database: string; table: string };
+  private readonly target: TableTarget;
 
   constructor(
     private readonly sink: ClickHouseSinkConfig,
@@ -97,12 +109,20 @@ class ClickHouseBackend implements SqlBackend<ClickHouseTarget> {
     this.target = tableParts(sink.table, sink.database);
   }
 
-  async describe(target: ClickHouseTarget): Promise<SqlDialect> {
+  async describe(target: ClickHouseTarget): Promise<QueryDialect> {
     const p = literalParams();
     const [database, table] = [p.ref(this.target.database), p.ref(this.target.table)];
-    const engines = await target.query(`SELECT engine FROM system.tables WHERE database = ${database} AND name = ${table}`);
-    const rows = await target.query(`SELECT name, type FROM system.columns WHERE database = ${database} AND table = ${table}`);
-    const described = { at: `clickhouse ${target.label}`, table: `${this.target.database}.${this.target.table}`, sink: this.sink.name };
+    const engines = await target.query(
+      `SELECT engine FROM system.tables WHERE database = ${database} AND name = ${table}`,
+    );
+    const rows = await target.query(
+      `SELECT name, type FROM system.columns WHERE database = ${database} AND table = ${table}`,
+    );
+    const described = {
+      at: `clickhouse ${target.label}`,
+      table: `${this.target.database}.${this.target.table}`,
+      sink: this.sink.name,
+    };
     if (engines.length === 0 || rows.length === 0) throw tableMissing(described);
     const types = new Map(rows.map((r) => [String(r.name), String(r.type)]));
     checkColumns(described, types, this.columns, {
@@ -111,7 +131,7 @@ class ClickHouseBackend implements SqlBackend<ClickHouseTarget> {
       json: (type) => TEXT.test(type),
       jsonTypes: 'a String holding JSON',
     });
-    return clickhouseDialect(this.target, types, this.columns, /ReplacingMergeTree$/.test(String(engines[0]!.engine)));
+    return queryDialect(this.target, types, this.columns.field, /ReplacingMergeTree$/.test(String(engines[0]!.engine)));
   }
 
   run(target: ClickHouseTarget, statement: { sql: string }): Promise<Record<string, unknown>[]> {
@@ -129,50 +149,13 @@ class ClickHouseBackend implements SqlBackend<ClickHouseTarget> {
       47: hints.columnGone,
     };
     const hint = code !== undefined ? why[code] : undefined;
-    return new BeaconError('BEACON_E_STORE_QUERY', `clickhouse store: ${serverText(err)} (Code ${code ?? 'unknown'})${hint ? `: ${hint}` : ''}`, { code }, { cause: err });
+    return new BeaconError(
+      'BEACON_E_STORE_QUERY',
+      `clickhouse store: ${serverText(err)} (Code ${code ?? 'unknown'})${hint ? `: ${hint}` : ''}`,
+      { code },
+      { cause: err },
+    );
   }
-}
-
-function clickhouseDialect(target: { database: string; table: string }, types: ReadonlyMap<string, string>, columns: StoreColumns, replacing: boolean): SqlDialect {
-  const isDateTime = (column: string) => DATETIME.test(types.get(column)!);
-  const props = quoteIdent(columns.field.props);
-  const id = quoteIdent(columns.field.id);
-  const table = `${quoteIdent(target.database)}.${quoteIdent(target.table)}`;
-  return {
-    table,
-    countFrom: replacing ? `${table} FINAL` : table,
-    quote: quoteIdent,
-    params: literalParams,
-    timeMs: (column) => (isDateTime(column) ? `(toUInt64(${quoteIdent(column)}) * 1000)` : quoteIdent(column)),
-    // A DateTime holds whole seconds: second s is at or past `ms` exactly when s >= ceil(ms / 1000), for >= and < alike.
-    timeValue: (p, column, ms) => (isDateTime(column) ? `toDateTime(${p.ref(Math.ceil(ms / 1000))})` : p.ref(ms)),
-    floorTo: (ms, bucket) => `(intDiv(${ms}, ${bucket()}) * ${bucket()})`,
-    propText: (p, key) => {
-      // visitParam* take the key as it is written inside the JSON text's quotes.
-      const k = () => p.ref(JSON.stringify(key).slice(1, -1));
-      return `if(visitParamHas(${props}, ${k()}), if(startsWith(visitParamExtractRaw(${props}, ${k()}), '"'), visitParamExtractString(${props}, ${k()}), nullIf(visitParamExtractRaw(${props}, ${k()}), 'null')), NULL)`;
-    },
-    exact: (expr) => expr,
-    countEvents: replacing ? 'count()' : `uniqExact(${id})`,
-    onePerId: ` LIMIT 1 BY ${id}`,
-  };
-}
-
-/** Values as literals in the statement: strings escaped, numbers only as safe integers. */
-export function literalParams(): SqlParams {
-  const values: SqlValue[] = [];
-  return {
-    values,
-    ref(value) {
-      values.push(value);
-      if (typeof value === 'number') {
-        if (!Number.isSafeInteger(value)) throw new Error(`clickhouse store: ${value} is not a safe integer`);
-        return String(value);
-      }
-      if (typeof value !== 'string') throw new Error('clickhouse store: only text and integers are written into statements');
-      return `'${value.replace(/[\\']/g, (c) => `\\${c}`).replace(/\0/g, '\\0')}'`;
-    },
-  };
 }
 
 function isUnavailable(err: unknown): boolean {

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { BeaconError } from '../../../errors/beaconError.js';
 import type { MysqlSinkConfig } from '../../../sinks/mysql/index.js';
-import { quoteIdent, quoteTable } from '../../../sinks/mysql/mysqlSink.js';
 import { replicaSetFor } from '../replicaSet.js';
-import { positionalParams, type SqlDialect } from '../sqlDialect.js';
+import type { QueryDialect } from '../../../sql/dialect.js';
+import { queryDialect, SERVER_DEFAULTS } from '../../../sql/mysql.js';
+import { sqlWhere } from '../../../sinks/sqlSinkFields.js';
 import type { MysqlStoreConfig } from '../sqlStoreConfig.js';
 import { SqlStoreReader, type SqlBackend } from '../sqlStoreReader.js';
 import type { StoreMetrics } from '../storeMetrics.js';
@@ -29,13 +30,30 @@ const JSON_TYPES = new Set(['json', 'longtext', 'mediumtext', 'text', 'varchar']
  * network read/write errors. Statement time limits (MySQL 3024, MariaDB 1969) are not here:
  * they are timeouts of the query (TIMEOUT_ERRNOS), answered without failing over.
  */
-const SERVER_ERRNOS = new Set([1040, 1044, 1045, 1049, 1053, 1129, 1152, 1153, 1158, 1159, 1160, 1161, 1203, 1205, 1213, 1226, 1317, 1698, 1927]);
+const SERVER_ERRNOS = new Set([
+  1040, 1044, 1045, 1049, 1053, 1129, 1152, 1153, 1158, 1159, 1160, 1161, 1203, 1205, 1213, 1226, 1317, 1698, 1927,
+]);
 const TIMEOUT_ERRNOS = new Set([1969, 3024]);
 
-export function openMysqlStore(store: MysqlStoreConfig, sink: MysqlSinkConfig, columns: StoreColumns, context: { logger: Logger; metrics: StoreMetrics }): SqlStoreReader<MysqlTarget> {
+export function openMysqlStore(
+  store: MysqlStoreConfig,
+  sink: MysqlSinkConfig,
+  columns: StoreColumns,
+  context: { logger: Logger; metrics: StoreMetrics },
+): SqlStoreReader<MysqlTarget> {
   const target = (server: MysqlServer, role: 'writer' | 'replica') =>
-    new MysqlTarget(server, { role, poolSize: store.poolSize, queryTimeoutMs: store.queryTimeout, connectTimeoutMs: store.connectTimeout, programName: `beacon store ${sink.name} (${role})` });
-  const replicas = replicaSetFor(store, { writer: sinkServer(sink), replica: replicaServer, target }, { kind: 'mysql', isUnavailable, isTimeout, metrics: context.metrics, logger: context.logger });
+    new MysqlTarget(server, {
+      role,
+      poolSize: store.poolSize,
+      queryTimeoutMs: store.queryTimeout,
+      connectTimeoutMs: store.connectTimeout,
+      programName: `beacon store ${sink.name} (${role})`,
+    });
+  const replicas = replicaSetFor(
+    store,
+    { writer: sinkServer(sink), replica: replicaServer, target },
+    { kind: 'mysql', isUnavailable, isTimeout, metrics: context.metrics, logger: context.logger },
+  );
   return new SqlStoreReader(new MysqlBackend(sink, columns), replicas, columns);
 }
 
@@ -47,9 +65,12 @@ class MysqlBackend implements SqlBackend<MysqlTarget> {
     private readonly columns: StoreColumns,
   ) {}
 
-  async describe(target: MysqlTarget): Promise<SqlDialect> {
+  async describe(target: MysqlTarget): Promise<QueryDialect> {
     const [schema, table] = this.sink.table.includes('.') ? this.sink.table.split('.') : [undefined, this.sink.table];
-    const rows = await target.query('SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?', [schema ?? null, table]);
+    const rows = await target.query(
+      'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?',
+      [schema ?? null, table],
+    );
     const described = { at: `mysql ${target.label}`, table: this.sink.table, sink: this.sink.name };
     if (rows.length === 0) throw tableMissing(described);
     const types = new Map(rows.map((r) => [String(r.name), String(r.type).toLowerCase()]));
@@ -59,7 +80,7 @@ class MysqlBackend implements SqlBackend<MysqlTarget> {
       json: (type) => JSON_TYPES.has(type),
       jsonTypes: 'JSON or a text column holding JSON',
     });
-    return mysqlDialect(this.sink.table, types, this.columns);
+    return queryDialect(this.sink.table, types, this.columns.field);
   }
 
   run(target: MysqlTarget, statement: { sql: string; values: unknown[] }): Promise<Record<string, unknown>[]> {
@@ -73,31 +94,13 @@ class MysqlBackend implements SqlBackend<MysqlTarget> {
     const hints = tableHints(this.sink.table, this.sink.name);
     const why: Record<number, string> = { 1146: hints.tableGone, 1054: hints.columnGone, 1142: hints.noGrant };
     const hint = errno !== undefined ? why[errno] : undefined;
-    return new BeaconError('BEACON_E_STORE_QUERY', `mysql store: ${detail}${hint ? `: ${hint}` : ''}`, { errno }, { cause: err });
+    return new BeaconError(
+      'BEACON_E_STORE_QUERY',
+      `mysql store: ${detail}${hint ? `: ${hint}` : ''}`,
+      { errno },
+      { cause: err },
+    );
   }
-}
-
-function mysqlDialect(table: string, types: ReadonlyMap<string, string>, columns: StoreColumns): SqlDialect {
-  const isDatetime = (column: string) => types.get(column) === 'datetime' || types.get(column) === 'timestamp';
-  const props = quoteIdent(columns.field.props);
-  return {
-    table: quoteTable(table),
-    countFrom: quoteTable(table),
-    quote: quoteIdent,
-    params: positionalParams,
-    // TIMESTAMPDIFF counts from a fixed DATETIME, so it works past 2038 where UNIX_TIMESTAMP stops.
-    timeMs: (column) => (isDatetime(column) ? `(TIMESTAMPDIFF(MICROSECOND, DATE '1970-01-01', ${quoteIdent(column)}) DIV 1000)` : `CAST(${quoteIdent(column)} AS SIGNED)`),
-    // mysql2 writes a Date as a UTC 'YYYY-MM-DD HH:MM:SS.mmm' literal (timezone 'Z'), which an index on the column serves.
-    timeValue: (p, column, ms) => p.ref(isDatetime(column) ? new Date(ms) : ms),
-    floorTo: (ms, bucket) => `((${ms}) DIV ${bucket()} * ${bucket()})`,
-    propText: (p, key) => {
-      const path = `$.${JSON.stringify(key)}`;
-      return `(CASE WHEN JSON_TYPE(JSON_EXTRACT(${props}, ${p.ref(path)})) = 'NULL' THEN NULL ELSE JSON_UNQUOTE(JSON_EXTRACT(${props}, ${p.ref(path)})) END)`;
-    },
-    exact: (expr) => `CONVERT(${expr} USING utf8mb4) COLLATE utf8mb4_bin`,
-    countEvents: 'COUNT(*)',
-    onePerId: '',
-  };
 }
 
 function isTimeout(err: unknown): boolean {
@@ -116,13 +119,8 @@ function isUnavailable(err: unknown): boolean {
 /** The sink's server: its url, or host/port/user/password/database with the sink's defaults. */
 export function sinkServer(sink: MysqlSinkConfig): MysqlServer {
   const url = sink.url ? new URL(sink.url) : undefined;
-  return {
-    host: url?.hostname || sink.host || 'localhost',
-    port: Number(url?.port || sink.port || 3306),
-    user: (url ? decodeURIComponent(url.username) : sink.user) || 'root',
-    password: url ? decodeURIComponent(url.password) : (sink.password ?? ''),
-    database: (url ? decodeURIComponent(url.pathname.slice(1)) : sink.database) || '',
-  };
+  const { host, port, user, database } = sqlWhere(sink, SERVER_DEFAULTS);
+  return { host, port, user, password: url ? decodeURIComponent(url.password) : (sink.password ?? ''), database };
 }
 
 /** A replica URL, with the user, password and database it leaves out taken from the writer. */

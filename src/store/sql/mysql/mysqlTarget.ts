@@ -36,7 +36,10 @@ export class MysqlTarget implements ReadTarget {
   /** Connections already switched to UTC (the pool reuses them). */
   private readonly prepared = new WeakSet<object>();
 
-  constructor(server: MysqlServer, private readonly options: MysqlTargetOptions) {
+  constructor(
+    server: MysqlServer,
+    private readonly options: MysqlTargetOptions,
+  ) {
     this.role = options.role;
     this.label = `${server.host}:${server.port}/${server.database}`;
     this.pool = mysql.createPool({

@@ -38,11 +38,22 @@ export class PgTarget implements ReadTarget {
   readonly label: string;
   private readonly pool: pg.Pool;
 
-  constructor(server: PgServer, private readonly options: PgTargetOptions) {
+  constructor(
+    server: PgServer,
+    private readonly options: PgTargetOptions,
+  ) {
     this.role = options.role;
     this.label = `${server.host}:${server.port}/${server.database}`;
     this.pool = new pg.Pool({
-      ...(server.url ? { connectionString: server.url } : { host: server.host, port: server.port, user: server.user, password: server.password, database: server.database }),
+      ...(server.url
+        ? { connectionString: server.url }
+        : {
+            host: server.host,
+            port: server.port,
+            user: server.user,
+            password: server.password,
+            database: server.database,
+          }),
       max: options.poolSize,
       connectionTimeoutMillis: options.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
@@ -51,7 +62,9 @@ export class PgTarget implements ReadTarget {
       application_name: options.applicationName.slice(0, 63),
     });
     // An idle connection whose server went away: the pool drops it; the next read reconnects.
-    this.pool.on('error', (err) => options.logger.debug({ target: this.label, err: err.message }, 'postgres store: an idle connection closed'));
+    this.pool.on('error', (err) =>
+      options.logger.debug({ target: this.label, err: err.message }, 'postgres store: an idle connection closed'),
+    );
   }
 
   async query(sql: string, values: readonly unknown[]): Promise<Record<string, unknown>[]> {
@@ -61,7 +74,10 @@ export class PgTarget implements ReadTarget {
     try {
       const answer = client.query<Record<string, unknown>>({ text: sql, values: values as unknown[] });
       const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ReadTimeoutError('postgres', this.label, this.options.queryTimeoutMs + 1000)), this.options.queryTimeoutMs + 1000);
+        timer = setTimeout(
+          () => reject(new ReadTimeoutError('postgres', this.label, this.options.queryTimeoutMs + 1000)),
+          this.options.queryTimeoutMs + 1000,
+        );
       });
       answer.catch(() => {}); // a late failure after the deadline has no one to tell
       return (await Promise.race([answer, deadline])).rows;

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { BeaconError } from '../../../errors/beaconError.js';
 import type { PostgresSinkConfig } from '../../../sinks/postgres/index.js';
-import { quoteIdent, quoteTable } from '../../../sinks/postgres/postgresSink.js';
 import { replicaSetFor } from '../replicaSet.js';
-import { numberedParams, type SqlDialect } from '../sqlDialect.js';
+import type { QueryDialect } from '../../../sql/dialect.js';
+import { queryDialect, quoteTable, SERVER_DEFAULTS } from '../../../sql/postgres.js';
+import { sqlWhere } from '../../../sinks/sqlSinkFields.js';
 import type { PostgresStoreConfig } from '../sqlStoreConfig.js';
 import { SqlStoreReader, type SqlBackend } from '../sqlStoreReader.js';
 import type { StoreMetrics } from '../storeMetrics.js';
@@ -24,7 +25,12 @@ const JSON_TYPES = /^(jsonb|json|text|character varying)$/;
 /** SQLSTATE classes that are about the statement (so every server answers the same), not about reaching the server. */
 const STATEMENT_CLASSES = ['0A', '21', '22', '2F', '39', '3F', '42'];
 
-export function openPostgresStore(store: PostgresStoreConfig, sink: PostgresSinkConfig, columns: StoreColumns, context: { logger: Logger; metrics: StoreMetrics }): SqlStoreReader<PgTarget> {
+export function openPostgresStore(
+  store: PostgresStoreConfig,
+  sink: PostgresSinkConfig,
+  columns: StoreColumns,
+  context: { logger: Logger; metrics: StoreMetrics },
+): SqlStoreReader<PgTarget> {
   const target = (server: PgServer, role: 'writer' | 'replica') =>
     new PgTarget(server, {
       role,
@@ -34,7 +40,11 @@ export function openPostgresStore(store: PostgresStoreConfig, sink: PostgresSink
       applicationName: `beacon store ${sink.name} (${role})`,
       logger: context.logger,
     });
-  const replicas = replicaSetFor(store, { writer: sinkServer(sink), replica: replicaServer, target }, { kind: 'postgres', isUnavailable, isTimeout, metrics: context.metrics, logger: context.logger });
+  const replicas = replicaSetFor(
+    store,
+    { writer: sinkServer(sink), replica: replicaServer, target },
+    { kind: 'postgres', isUnavailable, isTimeout, metrics: context.metrics, logger: context.logger },
+  );
   return new SqlStoreReader(new PostgresBackend(sink, columns), replicas, columns);
 }
 
@@ -46,7 +56,7 @@ class PostgresBackend implements SqlBackend<PgTarget> {
     private readonly columns: StoreColumns,
   ) {}
 
-  async describe(target: PgTarget): Promise<SqlDialect> {
+  async describe(target: PgTarget): Promise<QueryDialect> {
     const rows = await target.query(
       `SELECT to_regclass($1) IS NOT NULL AS exists, a.attname AS name, format_type(a.atttypid, NULL) AS type
          FROM (SELECT 1) one
@@ -62,7 +72,7 @@ class PostgresBackend implements SqlBackend<PgTarget> {
       json: (type) => JSON_TYPES.test(type),
       jsonTypes: 'jsonb, json or text holding JSON',
     });
-    return postgresDialect(this.sink.table, types, this.columns);
+    return queryDialect(this.sink.table, types, this.columns.field);
   }
 
   run(target: PgTarget, statement: { sql: string; values: unknown[] }): Promise<Record<string, unknown>[]> {
@@ -75,31 +85,13 @@ class PostgresBackend implements SqlBackend<PgTarget> {
     const detail = `${e.message ?? String(err)} (SQLSTATE ${state})`;
     const hints = tableHints(this.sink.table, this.sink.name);
     const why: Record<string, string> = { '42P01': hints.tableGone, '42703': hints.columnGone, '42501': hints.noGrant };
-    return new BeaconError('BEACON_E_STORE_QUERY', `postgres store: ${detail}${why[state] ? `: ${why[state]}` : ''}`, { sqlState: state }, { cause: err });
+    return new BeaconError(
+      'BEACON_E_STORE_QUERY',
+      `postgres store: ${detail}${why[state] ? `: ${why[state]}` : ''}`,
+      { sqlState: state },
+      { cause: err },
+    );
   }
-}
-
-function postgresDialect(table: string, types: ReadonlyMap<string, string>, columns: StoreColumns): SqlDialect {
-  const isTimestamp = (column: string) => types.get(column)!.startsWith('timestamp');
-  const props = quoteIdent(columns.field.props);
-  const propsJson = /^json/.test(types.get(columns.field.props)!) ? props : `${props}::jsonb`;
-  return {
-    table: quoteTable(table),
-    countFrom: quoteTable(table),
-    quote: quoteIdent,
-    params: numberedParams,
-    timeMs: (column) => (isTimestamp(column) ? `floor(extract(epoch from ${quoteIdent(column)}) * 1000)::int8` : `${quoteIdent(column)}::int8`),
-    timeValue: (p, column, ms) => {
-      if (!isTimestamp(column)) return p.ref(ms);
-      // Epoch plus an interval is exact to the microsecond, unlike to_timestamp's float seconds.
-      return `(${types.get(column) === 'timestamp with time zone' ? 'timestamptz' : 'timestamp'} 'epoch' + ${p.ref(ms)} * interval '1 millisecond')`;
-    },
-    floorTo: (ms, bucket) => `((${ms}) / ${bucket()} * ${bucket()})`,
-    propText: (p, key) => `(${propsJson} ->> ${p.ref(key)})`,
-    exact: (expr) => expr,
-    countEvents: 'count(*)',
-    onePerId: '',
-  };
 }
 
 /** The server cancelled the statement at statement_timeout (57014 query_canceled): too slow, not down. */
@@ -117,12 +109,13 @@ function isUnavailable(err: unknown): boolean {
 /** The sink's server: its url, or host/port/user/password/database with the sink's defaults. */
 export function sinkServer(sink: PostgresSinkConfig): PgServer {
   const url = sink.url ? new URL(sink.url) : undefined;
+  const { host, port, user, database } = sqlWhere(sink, SERVER_DEFAULTS);
   return {
-    host: url?.hostname || sink.host || 'localhost',
-    port: Number(url?.port || sink.port || 5432),
-    user: (url ? decodeURIComponent(url.username) : sink.user) || 'postgres',
+    host,
+    port,
+    user,
     password: url ? decodeURIComponent(url.password) || undefined : sink.password,
-    database: (url ? decodeURIComponent(url.pathname.slice(1)) : sink.database) || 'postgres',
+    database,
     url: sink.url,
   };
 }
