@@ -32,11 +32,16 @@ describe('a collector process killed with SIGKILL', () => {
       sinks: [{ name: 'archive', type: 'file', path: 'out/events.ndjson' }],
     });
     const acked: string[] = [];
+    // Like a real client: each request has a timeout. Node's cluster primary accepts every
+    // connection and hands it to a collector; one it accepts in the instant a collector dies,
+    // before it has seen the death, goes to the dead process and hangs until that timeout
+    // (docs/operations.md, "Several collector processes").
     const send = async (id: string) => {
       const res = await fetch(`${beacon.url}/batch`, {
         method: 'POST',
         body: JSON.stringify([{ type: 'crash', id }]),
         headers: { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(10_000),
       });
       if (res.status === 200) acked.push(id);
       return res.status;
@@ -47,16 +52,20 @@ describe('a collector process killed with SIGKILL', () => {
     assert.equal(collectors.length, 2, 'two collector processes');
     process.kill(collectors[0]!, 'SIGKILL');
 
-    // A request sent on a keep-alive connection to the killed process fails (the socket is
-    // gone); a client retries it with the same event id. Sent one at a time, at most one can.
+    // A request sent on the keep-alive connection to the killed process fails (the socket is
+    // gone), and the new connection its retry opens may be the one the primary hands to the
+    // dead process before it saw it die; the client retries with the same event id. Sent one
+    // at a time, so at most those two attempts can fail, and every event is acked in the end.
     let failed = 0;
     for (let i = 0; i < 100; i++) {
-      const status = await send(`after-${i}`).catch(() => 0);
-      if (status === 200) continue;
-      failed++;
-      assert.equal(await send(`after-${i}`), 200, `the retry of after-${i} failed too`);
+      let status = await send(`after-${i}`).catch(() => 0);
+      for (let attempt = 1; status !== 200 && attempt <= 3; attempt++) {
+        failed++;
+        status = await send(`after-${i}`).catch(() => 0);
+      }
+      assert.equal(status, 200, `after-${i} was refused on every retry`);
     }
-    assert.ok(failed <= 1, `${failed} requests failed after the kill; only one can have been on the dead connection`);
+    assert.ok(failed <= 2, `${failed} attempts failed after the kill; only two can have met the dead process`);
 
     await waitFor(
       'a replacement collector',

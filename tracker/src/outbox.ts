@@ -46,6 +46,12 @@ const BEACON_GRACE_MS = 60_000;
  * knows the ids (`enrich.duplicates.ids.ttl`, 24 h by default); older beaconed events are dropped.
  */
 const BEACON_RESEND_WITHIN_MS = 12 * 3600_000;
+/**
+ * A request unanswered this long is abandoned and retried with back-off (the same ids, so the
+ * collector drops a copy it already stored). A connection can hang with no error: one a
+ * collector process took over as it died, a proxy that lost its upstream.
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 interface Saved {
   t: number;
@@ -163,11 +169,22 @@ export function createOutbox(endpoint: string, credentials: RequestCredentials, 
     // keepalive fetch over the quota (which it counts over all of the page's keepalive requests
     // in flight) with a TypeError, as it does a network error: try such a request once more
     // without keepalive before counting it as failed.
-    const post = (keepalive: boolean): Promise<Response> =>
-      fetch(url(body, batch), { method: 'POST', body, credentials, keepalive }).catch((error: unknown) => {
-        if (keepalive && error instanceof TypeError) return post(false);
-        throw error;
-      });
+    const post = (keepalive: boolean): Promise<Response> => {
+      const abort = typeof AbortController === 'function' ? new AbortController() : undefined;
+      const timer = abort && setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
+      return fetch(url(body, batch), { method: 'POST', body, credentials, keepalive, signal: abort?.signal }).then(
+        (answer) => {
+          clearTimeout(timer);
+          return answer;
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          // An abort is a DOMException, not a TypeError: a timed-out request is not tried again at once.
+          if (keepalive && error instanceof TypeError) return post(false);
+          throw error;
+        },
+      );
+    };
     post(utf8Length(body) < BATCH_BYTES).then(
       (answer) => {
         const status = answer.status;

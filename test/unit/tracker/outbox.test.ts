@@ -76,7 +76,7 @@ describe("the tracker's outbox", () => {
   let fetches: Call[];
   let beacons: Call[];
   /** What the next fetches do, in order; then 200. */
-  let answers: Array<number | 'TypeError'>;
+  let answers: Array<number | 'TypeError' | 'hang'>;
   let beaconAccepts: boolean;
 
   beforeEach(() => {
@@ -108,6 +108,12 @@ describe("the tracker's outbox", () => {
       fetches.push({ url, body: init.body as string, keepalive: init.keepalive === true });
       const answer = answers.shift() ?? 200;
       if (answer === 'TypeError') throw new TypeError('Failed to fetch');
+      if (answer === 'hang') {
+        // No answer, ever: only the request's own abort signal ends it.
+        return new Promise<Response>((_, reject) =>
+          init.signal!.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))),
+        );
+      }
       return new Response(null, { status: answer });
     });
   });
@@ -189,6 +195,35 @@ describe("the tracker's outbox", () => {
       fetches.slice(5).map((f) => [ids([f]), f.keepalive]),
       [[['cjk'], false]],
     );
+  });
+
+  it('abandons a request unanswered for 30 s and sends the same events again after the back-off', async () => {
+    const outbox = createOutbox('https://c.example', 'same-origin', store, 'tab1');
+    outbox.adopt();
+    outbox.add(event('a'));
+    answers = ['hang'];
+    mock.timers.tick(1000);
+    await settle();
+    assert.equal(fetches.length, 1);
+    mock.timers.tick(29_999);
+    await settle();
+    assert.equal(fetches.length, 1, 'still waiting for the answer');
+    outbox.add(event('b'));
+    mock.timers.tick(1);
+    await settle();
+    assert.deepEqual(
+      stored().e.map((e) => e.id),
+      ['a', 'b'],
+      'kept through the timeout',
+    );
+    // The back-off after one failure is at most a few seconds; then both go, and are delivered.
+    for (let i = 0; i < 60 && data.has('beacon_q.tab1'); i++) {
+      mock.timers.tick(1000);
+      await settle();
+    }
+    assert.deepEqual(ids(fetches.slice(1)), ['a', 'b']);
+    assert.equal(fetches[1]!.keepalive, true, 'an abort is not taken for the keepalive quota');
+    assert.equal(data.has('beacon_q.tab1'), false, 'delivered by the resend');
   });
 
   it('keeps beaconed events stored on pagehide and resends them from the next page after the grace', async () => {
