@@ -10,6 +10,7 @@ interface ZodDefLike {
   shape?: Record<string, z.ZodType>;
   innerType?: z.ZodType;
   in?: z.ZodType;
+  out?: z.ZodType;
   element?: z.ZodType;
   options?: z.ZodType[];
   discriminator?: string;
@@ -19,13 +20,13 @@ function defOf(schema: z.ZodType): ZodDefLike {
   return (schema as unknown as { _zod: { def: ZodDefLike } })._zod.def;
 }
 
-/** Strips optional/default/pipe wrappers. */
+/** Strips optional/default/pipe wrappers (a `z.preprocess` is a pipe from a transform: its shape is the pipe's output). */
 function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema;
   for (;;) {
     const d = defOf(s);
     if (d.innerType) s = d.innerType;
-    else if (d.type === 'pipe' && d.in) s = d.in;
+    else if (d.type === 'pipe' && d.in) s = defOf(d.in).type === 'transform' && d.out ? d.out : d.in;
     else return s;
   }
 }

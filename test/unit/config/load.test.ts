@@ -61,6 +61,14 @@ describe('config validation', () => {
     assert.match(err.message, /dispatch\.maxFailoverDuration: expected a duration such as 200ms, 30s/);
   });
 
+  it('takes a log without a type as the local log, so one setting tunes the default', () => {
+    const c = validateConfig({ log: { maxBytes: '512MiB' } });
+    assert.equal(c.log.type, 'local');
+    assert.equal(c.log.maxBytes, 512 * 1024 * 1024);
+    const err = configError(() => validateConfig({ log: { maxByte: '512MiB' } }));
+    assert.match(err.message, /log\.maxByte: unknown key; did you mean maxBytes\?/);
+  });
+
   it('lists the known log types for an unknown one', () => {
     const err = configError(() => validateConfig({ log: { type: 'locl' } }));
     assert.match(err.message, /log\.type: expected one of "local", "jetstream"; got "locl"/);
@@ -169,6 +177,12 @@ describe('config loading', () => {
       'BEACON_SERVER__PORT',
       'BEACON_SERVER__TRUSTPROXY',
     ]);
+  });
+
+  it('tunes the default local log from one environment variable', async () => {
+    const { config } = await loadConfig({ env: { BEACON_LOG__MAXBYTES: '2GiB' } });
+    assert.equal(config.log.type, 'local');
+    assert.equal(config.log.maxBytes, 2 * 1024 ** 3);
   });
 
   it('names the environment variable a bad value came from', async () => {
