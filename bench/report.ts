@@ -17,8 +17,10 @@ export interface Ratio {
   label: string;
   /** NaN when it could not be measured. */
   value: number;
-  /** Shown as "≥ target". */
+  /** Shown as "≥ target" (or "≤ target" with `lowerIsBetter`). */
   target?: number;
+  /** The target is a ceiling (a latency), not a floor. */
+  lowerIsBetter?: boolean;
   /** Absolute figures with a target of their own (e.g. 400k events/s). */
   kind?: 'ratio' | 'absolute';
   unit?: string;
@@ -47,6 +49,7 @@ export const fmt = {
 export function verdict(r: Ratio): string {
   if (!Number.isFinite(r.value)) return 'not measured';
   if (r.target === undefined) return '';
+  if (r.lowerIsBetter) return r.value <= r.target ? 'ok' : 'ABOVE TARGET';
   return r.value >= r.target ? 'ok' : 'BELOW TARGET';
 }
 
@@ -59,7 +62,8 @@ function ratioValue(r: Ratio): string {
 
 function ratioTarget(r: Ratio): string {
   if (r.target === undefined) return '';
-  return r.kind === 'absolute' ? `≥ ${fmt.int(r.target)}${r.unit ? ` ${r.unit}` : ''}` : `≥ ${r.target}`;
+  const bound = r.lowerIsBetter ? '≤' : '≥';
+  return r.kind === 'absolute' ? `${bound} ${fmt.int(r.target)}${r.unit ? ` ${r.unit}` : ''}` : `${bound} ${r.target}`;
 }
 
 function textTable(header: string[], rows: string[][]): string {

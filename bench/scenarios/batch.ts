@@ -5,7 +5,8 @@ import { fmt, newResult, type ScenarioResult } from '../report.js';
 import { wrkProblems, type WrkResult } from '../wrk.js';
 import { postScript } from '../wrkScripts.js';
 
-export const BATCH_TARGET_EVENTS_PER_SEC = 400_000;
+/** Issue 13's target for the defaults the bench runs (embedded store on); 400k is its target with `store.type: none`. */
+export const BATCH_TARGET_EVENTS_PER_SEC = 300_000;
 
 /** `n` small events, as a browser tracker would send them; distinct enough to not look duplicated. */
 export function batchBody(n: number, seed = 0): string {
