@@ -1,4 +1,5 @@
-import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
+import type * as ClickHouse from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import {
   CONNECTION_CLOSE_MS,
@@ -23,6 +24,9 @@ import { columnMapping, valueAt, type ColumnMapping } from '../sqlColumns.js';
 import type { ClickHouseSinkConfig } from './index.js';
 import { badRow, classifyClickHouseError, rowReason, type ClickHouseWhere } from './clickhouseErrors.js';
 import { noTable, requireMappedColumns } from '../sqlTableChecks.js';
+import { lazyRequire } from '../../net/lazyRequire.js';
+
+const clickhouse = lazyRequire<typeof ClickHouse>('@clickhouse/client');
 
 /** The attempt of a `deliver` called outside the loop: never aborted (the client's request_timeout still bounds each request). */
 const UNBOUNDED: Attempt = { signal: new AbortController().signal };
@@ -84,13 +88,13 @@ export class ClickHouseSink implements Sink {
 
   async open(): Promise<void> {
     if (this.client) return;
-    const client = createClient({
+    const client = clickhouse().createClient({
       url: this.config.url,
       username: this.config.user,
       password: this.config.password,
       request_timeout: this.config.requestTimeoutMs,
       application: `beacon-sink-${this.context.name}`,
-      log: { level: ClickHouseLogLevel.OFF },
+      log: { level: clickhouse().ClickHouseLogLevel.OFF },
     });
     try {
       const ping = await client.ping();

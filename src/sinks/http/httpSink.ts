@@ -1,12 +1,16 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { Pool } from 'undici';
+import type * as Undici from 'undici';
+import type { Pool } from 'undici';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { encodeLines, getCodec } from '../../event/codecs/registry.js';
 import type { Codec } from '../../event/codecs/codec.js';
 import { SinkError, type Attempt, type Sink, type SinkContext, type SinkDeadlines, whenAborted } from '../sink.js';
 import type { HttpSinkConfig } from './index.js';
 import { classifyNetworkError, classifyStatus } from './responseClass.js';
+import { lazyRequire } from '../../net/lazyRequire.js';
+
+const undici = lazyRequire<typeof Undici>('undici');
 
 const gzip = promisify(gzipCallback);
 
@@ -45,7 +49,7 @@ export class HttpSink implements Sink {
 
   async open(): Promise<void> {
     // HTTP has no session to set up; the pool connects lazily and keeps connections alive.
-    this.pool ??= new Pool(this.url.origin, {
+    this.pool ??= new (undici().Pool)(this.url.origin, {
       connections: this.config.connections,
       keepAliveTimeout: 30_000,
       connect: { timeout: this.config.timeoutMs },

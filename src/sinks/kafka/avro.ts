@@ -1,9 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import avro from 'avsc';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type * as Registry from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { lazyRequire } from '../../net/lazyRequire.js';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { SinkError } from '../sink.js';
 import type { KafkaAvroConfig } from './kafkaConfig.js';
+
+const schemaRegistry = lazyRequire<typeof Registry>('@kafkajs/confluent-schema-registry');
 
 /**
  * Avro in the Confluent wire format for the Kafka sink, key and value alike:
@@ -80,7 +84,7 @@ export class AvroRecords {
   private readonly subjects = new Map<string, Subjects>();
 
   constructor(private readonly config: KafkaAvroConfig) {
-    this.registry = new SchemaRegistry({
+    this.registry = new (schemaRegistry().SchemaRegistry)({
       host: config.schemaRegistry.url.replace(/\/+$/, ''),
       clientId: 'beacon',
       ...(config.schemaRegistry.auth ? { auth: config.schemaRegistry.auth } : {}),
@@ -138,7 +142,7 @@ export class AvroRecords {
 
   private async register(subject: string, schema: string): Promise<number> {
     try {
-      const { id } = await this.registry.register({ type: SchemaType.AVRO, schema }, { subject });
+      const { id } = await this.registry.register({ type: schemaRegistry().SchemaType.AVRO, schema }, { subject });
       return id;
     } catch (err) {
       throw registryFailure(err, `registering the schema under subject "${subject}"`);

@@ -1,12 +1,7 @@
 import { readFileSync } from 'node:fs';
-import kafkajs, {
-  type ISocketFactory,
-  type KafkaConfig,
-  type LogEntry,
-  type Message,
-  type Producer,
-  type SASLOptions,
-} from 'kafkajs';
+import { lazyRequire } from '../../net/lazyRequire.js';
+import type Kafkajs from 'kafkajs';
+import type { ISocketFactory, KafkaConfig, LogEntry, Message, Producer, SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Codec } from '../../event/codecs/codec.js';
 import { getCodec } from '../../event/codecs/registry.js';
@@ -25,7 +20,7 @@ import { classifyKafkaError } from './errorClass.js';
 import { kafkaCodec, kafkaRetries, type KafkaSinkConfig } from './kafkaConfig.js';
 import { compileTopic, fieldText, type TopicResult } from './recordFields.js';
 
-const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
+const kafkajs = lazyRequire<typeof Kafkajs>('kafkajs');
 
 /** What a test may swap: the network under the client (e.g. to route through a TcpProxy). */
 export interface KafkaSinkSeams {
@@ -74,12 +69,12 @@ export class KafkaSink implements Sink {
   async open(): Promise<void> {
     if (this.producer) return;
     await this.avro?.open();
-    const kafka = new Kafka(this.clientConfig());
+    const kafka = new (kafkajs().Kafka)(this.clientConfig());
     const producer = kafka.producer({
       idempotent: this.config.idempotent,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: true,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: kafkajs().Partitioners.DefaultPartitioner,
       // `retries` is the one place kafkajs may resend inside an attempt (0 by default); past
       // that the attempt fails, shows in the sink's status, and the dispatcher backs off.
       retry: { retries: kafkaRetries(this.config), initialRetryTime: 100, maxRetryTime: 2_000 },
@@ -133,7 +128,8 @@ export class KafkaSink implements Sink {
           topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
           acks: this.config.acks === 'all' ? -1 : this.config.acks,
           timeout: this.config.requestTimeoutMs,
-          compression: this.config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+          compression:
+            this.config.compression === 'gzip' ? kafkajs().CompressionTypes.GZIP : kafkajs().CompressionTypes.None,
         });
       } catch (err) {
         throw classifyKafkaError(err);
@@ -177,7 +173,7 @@ export class KafkaSink implements Sink {
       // No client-level retries (connect, metadata): under the producer's they would multiply
       // its waits (each resend retrying its own connect) and hide an outage from the status.
       retry: { retries: 0 },
-      logLevel: logLevel.WARN,
+      logLevel: kafkajs().logLevel.WARN,
       logCreator: () => (entry) => this.log(entry),
     };
     if (this.seams.socketFactory) config.socketFactory = this.seams.socketFactory;

@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { connectAsync, type MqttClient } from 'mqtt';
+import type * as Mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { getCodec } from '../../event/codecs/registry.js';
 import type { Codec } from '../../event/codecs/codec.js';
 import { compileTemplate, routeBatch, unroutableError, type EventTemplate } from '../eventTemplate.js';
 import { SinkError, type Sink, type SinkContext, type SinkDeadlines, closeOrDestroy } from '../sink.js';
 import type { MqttSinkConfig } from './index.js';
+import { lazyRequire } from '../../net/lazyRequire.js';
+
+const mqtt = lazyRequire<typeof Mqtt>('mqtt');
 
 /** Characters a substituted value may not carry into a topic: levels, wildcards, NUL. */
 const cleanLevel = (value: string) => value.replace(/[/+#\0]/g, '_');
@@ -46,7 +50,7 @@ export class MqttSink implements Sink {
   async open(): Promise<void> {
     let client: MqttClient;
     try {
-      client = await connectAsync(
+      client = await mqtt().connectAsync(
         this.config.url,
         {
           clientId: this.config.clientId ?? `beacon-sink-${this.context.name}-${randomBytes(4).toString('hex')}`,

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import {
   CONNECTION_CLOSE_MS,
@@ -19,6 +19,9 @@ import { BrokenConnection } from '../connection.js';
 import { classifyMysqlError, isDataError, rowReason } from './mysqlErrors.js';
 import { sqlWhere, type SqlWhere } from '../sqlSinkFields.js';
 import { noTable, noUniqueId, requireMappedColumns } from '../sqlTableChecks.js';
+import { lazyRequire } from '../../net/lazyRequire.js';
+
+const mysql2 = lazyRequire<typeof mysql>('mysql2/promise');
 
 /**
  * LOAD DATA LOCAL refused as an operation, not for its data: 1148 ER_NOT_ALLOWED_COMMAND
@@ -112,7 +115,7 @@ export class MysqlSink implements Sink {
     const url = this.config.url ? new URL(this.config.url) : undefined;
     let connection: mysql.Connection | undefined;
     try {
-      connection = await mysql.createConnection({
+      connection = await mysql2().createConnection({
         host: this.where.host,
         port: this.where.port,
         user: this.where.user,

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { CONNECTION_CLOSE_MS, type Sink, type SinkContext, type SinkDeadlines, whenAborted } from '../sink.js';
 import { insertBatch, type InsertTarget } from '../../sql/batchInsert.js';
@@ -10,6 +10,9 @@ import { BrokenConnection } from '../connection.js';
 import { classifyPgError, isDataError, rowReason, sqlState } from './pgErrors.js';
 import { sqlWhere, type SqlWhere } from '../sqlSinkFields.js';
 import { noTable, noUniqueId, requireMappedColumns } from '../sqlTableChecks.js';
+import { lazyRequire } from '../../net/lazyRequire.js';
+
+const pgModule = lazyRequire<typeof pg>('pg');
 
 /** COPY refused as an operation on this table, not for its data: 0A000, e.g. "COPY FROM not supported with row-level security". */
 const COPY_UNSUPPORTED = new Set(['0A000']);
@@ -58,7 +61,7 @@ export class PostgresSink implements Sink {
     if (this.client && !this.link.broken) return;
     await this.close();
     this.link.reset();
-    const client = new pg.Client({
+    const client = new (pgModule().Client)({
       ...(this.config.url
         ? { connectionString: this.config.url }
         : {

@@ -1,12 +1,6 @@
-import {
-  ClientClosedError,
-  ConnectionTimeoutError,
-  ErrorReply,
-  MultiErrorReply,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-} from 'redis';
+import type { ErrorReply } from 'redis';
 import { SinkError } from '../sink.js';
+import { redis } from '../../net/redisClient.js';
 
 /**
  * How a Redis error maps to a failure kind:
@@ -32,6 +26,7 @@ export function classifyRedisError(err: unknown, stage: string): SinkError {
     });
   }
   const e = err as { message?: string; code?: unknown } | undefined;
+  const { ConnectionTimeoutError, SocketTimeoutError, SocketClosedUnexpectedlyError, ClientClosedError } = redis();
   const timeout = err instanceof ConnectionTimeoutError || err instanceof SocketTimeoutError;
   const lost =
     err instanceof SocketClosedUnexpectedlyError || err instanceof ClientClosedError || typeof e?.code === 'string';
@@ -44,6 +39,7 @@ export function classifyRedisError(err: unknown, stage: string): SinkError {
 
 /** A MULTI whose replies hold errors reports them together; the first one says what went wrong. */
 function firstReplyError(err: unknown): ErrorReply | undefined {
+  const { MultiErrorReply, ErrorReply } = redis();
   if (err instanceof MultiErrorReply) {
     for (const reply of err.errors()) if (reply instanceof ErrorReply) return reply;
     return undefined;

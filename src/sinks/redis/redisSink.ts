@@ -1,14 +1,14 @@
-import { createClient, MultiErrorReply } from 'redis';
 import type { TrackedEvent } from '../../event/trackedEvent.js';
 import { getCodec } from '../../event/codecs/registry.js';
 import type { Codec } from '../../event/codecs/codec.js';
 import { compileTemplate, routeBatch, type EventTemplate } from '../eventTemplate.js';
 import { SinkError, type Sink, type SinkContext, type SinkDeadlines, closeOrDestroy } from '../sink.js';
 import type { RedisSinkConfig } from './index.js';
+import { redis } from '../../net/redisClient.js';
 import { classifyRedisError } from './redisErrors.js';
 
 function newClient(config: RedisSinkConfig, name: string) {
-  return createClient({
+  return redis().createClient({
     url: config.url,
     password: config.password,
     name: `beacon-sink-${name}`,
@@ -116,7 +116,7 @@ export class RedisSink implements Sink {
 
   /** With a templated key, WRONGTYPE replies name the commands (events) whose key cannot take them. */
   private refusedByKey(err: unknown): { at: number; reason: string }[] | undefined {
-    if (this.key.constant || !(err instanceof MultiErrorReply)) return undefined;
+    if (this.key.constant || !(err instanceof redis().MultiErrorReply)) return undefined;
     const refused = err.errorIndexes.map((at) => ({ at, reason: err.replies[at]?.message ?? 'refused' }));
     return refused.every((r) => r.reason.startsWith('WRONGTYPE')) ? refused : undefined;
   }

@@ -2,19 +2,15 @@ import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { lazyRequire } from '../../net/lazyRequire.js';
 import type { ObjectTarget } from './lakeWriter.js';
 import type { PlanJournal } from './planJournal.js';
 import type { SinkError } from '../sink.js';
 import { classifyS3Error, type S3Where } from './s3Errors.js';
+
+const sdk = lazyRequire<typeof S3Sdk>('@aws-sdk/client-s3');
 
 export interface S3TargetOptions {
   endpoint: string | undefined;
@@ -67,7 +63,7 @@ export class S3Target implements ObjectTarget {
   /** Connects, checks the bucket and the credentials with one listing, and aborts uploads an earlier run left open. */
   async open(): Promise<void> {
     const timeout = this.options.requestTimeoutMs ?? 60_000;
-    this.client = new S3Client({
+    this.client = new (sdk().S3Client)({
       ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
       region: this.options.region,
       forcePathStyle: this.options.forcePathStyle,
@@ -83,7 +79,7 @@ export class S3Target implements ObjectTarget {
       },
     });
     try {
-      await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, MaxKeys: 1 }));
+      await this.client.send(new (sdk().ListObjectsV2Command)({ Bucket: this.options.bucket, MaxKeys: 1 }));
     } catch (err) {
       throw this.classify(err, 'checking the bucket');
     }
@@ -91,7 +87,11 @@ export class S3Target implements ObjectTarget {
     for (const upload of this.options.journal.openUploads()) {
       try {
         await this.client.send(
-          new AbortMultipartUploadCommand({ Bucket: this.options.bucket, Key: upload.key, UploadId: upload.uploadId }),
+          new (sdk().AbortMultipartUploadCommand)({
+            Bucket: this.options.bucket,
+            Key: upload.key,
+            UploadId: upload.uploadId,
+          }),
         );
       } catch (err) {
         const name = (err as { name?: string }).name;
@@ -108,7 +108,7 @@ export class S3Target implements ObjectTarget {
     const body = await readFile(path);
     try {
       await this.s3().send(
-        new PutObjectCommand({
+        new (sdk().PutObjectCommand)({
           Bucket: this.options.bucket,
           Key: key,
           Body: body,
@@ -147,7 +147,9 @@ export class S3Target implements ObjectTarget {
     let uploadId: string | undefined;
     const file = await open(path, 'r');
     try {
-      const created = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key, ContentType: contentType }));
+      const created = await s3.send(
+        new (sdk().CreateMultipartUploadCommand)({ Bucket, Key: key, ContentType: contentType }),
+      );
       uploadId = created.UploadId!;
       await this.options.journal.uploadStarted({ key, uploadId });
       const parts: { ETag: string; PartNumber: number }[] = [];
@@ -156,7 +158,7 @@ export class S3Target implements ObjectTarget {
         const chunk = Buffer.allocUnsafe(length);
         await file.read(chunk, 0, length, offset);
         const part = await s3.send(
-          new UploadPartCommand({
+          new (sdk().UploadPartCommand)({
             Bucket,
             Key: key,
             UploadId: uploadId,
@@ -168,14 +170,19 @@ export class S3Target implements ObjectTarget {
         parts.push({ ETag: part.ETag!, PartNumber: n });
       }
       await s3.send(
-        new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        new (sdk().CompleteMultipartUploadCommand)({
+          Bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
       );
       await this.options.journal.uploadEnded(uploadId);
     } catch (err) {
       if (uploadId !== undefined) {
         // Abort now; if that fails too, the id stays in the journal and the next open aborts it.
         try {
-          await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }));
+          await s3.send(new (sdk().AbortMultipartUploadCommand)({ Bucket, Key: key, UploadId: uploadId }));
           await this.options.journal.uploadEnded(uploadId);
         } catch {
           /* left for the next open */

@@ -1,9 +1,13 @@
 import { hostname } from 'node:os';
-import { connect, type MqttClient } from 'mqtt';
+import type * as Mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { Backoff } from '../../retry/backoff.js';
 import { QueueSource } from '../queueIntake.js';
 import type { Emit } from '../source.js';
 import type { MqttSourceConfig } from './index.js';
+import { lazyRequire } from '../../net/lazyRequire.js';
+
+const mqtt = lazyRequire<typeof Mqtt>('mqtt');
 
 /**
  * Takes messages from subscribed topics at QoS 1 and sends the PUBACK only after their events
@@ -31,7 +35,7 @@ export class MqttSource extends QueueSource<MqttSourceConfig> {
   private refused = false;
 
   async start(emit: Emit): Promise<void> {
-    const client = connect(this.config.url, {
+    const client = mqtt().connect(this.config.url, {
       clientId: this.config.clientId ?? `beacon-${hostname()}-${this.name}`,
       username: this.config.username,
       password: this.config.password,

@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
-import { createClient } from 'redis';
+import { redis } from '../../net/redisClient.js';
 import { systemClock } from '../../ops/clock.js';
 import { QueueSource } from '../queueIntake.js';
 import type { Emit, SourceContext } from '../source.js';
 import type { RedisSourceConfig } from './index.js';
 
 function newClient(config: RedisSourceConfig, name: string) {
-  return createClient({
+  return redis().createClient({
     url: config.url,
     password: config.password,
     name: `beacon-source-${name}`,

@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type Nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { BeaconError } from '../../../errors/beaconError.js';
 import { bodyText, subjectLine, type AlertNotification } from '../../notification.js';
 import { ChannelError, type AlertChannel } from '../channel.js';
 import type { EmailChannelConfig } from './index.js';
+import { lazyRequire } from '../../../net/lazyRequire.js';
+
+const nodemailer = lazyRequire<typeof Nodemailer>('nodemailer');
 
 /** SMTP reply codes (and nodemailer error codes) after which the same message would fail again. */
 function isPermanent(err: { code?: string; responseCode?: number }): boolean {
@@ -49,7 +53,7 @@ export class EmailChannel implements AlertChannel {
       tls: { rejectUnauthorized: config.verifyCertificate, ...(ca ? { ca } : {}) },
       ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.password } } : {}),
     };
-    this.transport = nodemailer.createTransport(options);
+    this.transport = nodemailer().createTransport(options);
   }
 
   async send(n: AlertNotification): Promise<void> {

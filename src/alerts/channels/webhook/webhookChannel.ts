@@ -1,8 +1,11 @@
-import { request } from 'undici';
+import type * as Undici from 'undici';
 import type { AlertNotification } from '../../notification.js';
 import { ChannelError, type AlertChannel } from '../channel.js';
 import type { WebhookChannelConfig } from './index.js';
 import { webhookPayload } from './payload.js';
+import { lazyRequire } from '../../../net/lazyRequire.js';
+
+const undici = lazyRequire<typeof Undici>('undici');
 
 /** 408 and 429 say "later"; every other 4xx says the request itself is wrong. */
 function isPermanentStatus(status: number): boolean {
@@ -24,7 +27,7 @@ export class WebhookChannel implements AlertChannel {
     let status: number;
     let answer = '';
     try {
-      const res = await request(this.config.url, {
+      const res = await undici().request(this.config.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json; charset=utf-8',

@@ -1,4 +1,5 @@
-import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
+import type * as ClickHouse from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
 import { BeaconError } from '../../../errors/beaconError.js';
 import type { ClickHouseSinkConfig } from '../../../sinks/clickhouse/index.js';
@@ -11,6 +12,9 @@ import { SqlStoreReader, type SqlBackend } from '../sqlStoreReader.js';
 import type { StoreMetrics } from '../storeMetrics.js';
 import type { StoreColumns } from '../storeSink.js';
 import { checkColumns, tableHints, tableMissing } from '../tableCheck.js';
+import { lazyRequire } from '../../../net/lazyRequire.js';
+
+const clickhouse = lazyRequire<typeof ClickHouse>('@clickhouse/client');
 
 /**
  * The store over the table a clickhouse sink writes: a ReplacingMergeTree ordered by the id,
@@ -70,7 +74,7 @@ export class ClickHouseTarget implements ReadTarget {
   constructor(sink: ClickHouseSinkConfig, store: ClickHouseStoreConfig) {
     const url = new URL(sink.url);
     this.label = `${url.host}/${tableParts(sink.table, sink.database).database}`;
-    this.client = createClient({
+    this.client = clickhouse().createClient({
       url: sink.url,
       username: sink.user,
       password: sink.password,
@@ -79,7 +83,7 @@ export class ClickHouseTarget implements ReadTarget {
       application: `beacon-store-${sink.name}`,
       // The server stops a query at the same deadline the client gives up at.
       clickhouse_settings: { max_execution_time: Math.max(1, Math.ceil(store.queryTimeout / 1000)) },
-      log: { level: ClickHouseLogLevel.OFF },
+      log: { level: clickhouse().ClickHouseLogLevel.OFF },
     });
   }
 

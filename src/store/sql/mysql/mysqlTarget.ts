@@ -1,6 +1,9 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import type { ReadTarget } from '../replicaSet.js';
 import { ReadTimeoutError } from '../readTimeout.js';
+import { lazyRequire } from '../../../net/lazyRequire.js';
+
+const mysql2 = lazyRequire<typeof mysql>('mysql2/promise');
 
 /** Where one MySQL / MariaDB server is and who to log in as. */
 export interface MysqlServer {
@@ -42,7 +45,7 @@ export class MysqlTarget implements ReadTarget {
   ) {
     this.role = options.role;
     this.label = `${server.host}:${server.port}/${server.database}`;
-    this.pool = mysql.createPool({
+    this.pool = mysql2().createPool({
       host: server.host,
       port: server.port,
       user: server.user,

@@ -1,7 +1,10 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { ReadTarget } from '../replicaSet.js';
 import { ReadTimeoutError } from '../readTimeout.js';
+import { lazyRequire } from '../../../net/lazyRequire.js';
+
+const pgModule = lazyRequire<typeof pg>('pg');
 
 /** Where one PostgreSQL server is and who to log in as (the password only travels to pg). */
 export interface PgServer {
@@ -44,7 +47,7 @@ export class PgTarget implements ReadTarget {
   ) {
     this.role = options.role;
     this.label = `${server.host}:${server.port}/${server.database}`;
-    this.pool = new pg.Pool({
+    this.pool = new (pgModule().Pool)({
       ...(server.url
         ? { connectionString: server.url }
         : {
