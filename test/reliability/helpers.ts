@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, open } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,17 +74,22 @@ export interface NdjsonRead {
   badLines: string[];
 }
 
-/** Reads a file sink's NDJSON output (an absent file reads as empty). */
+/**
+ * Reads a file sink's NDJSON output (an absent file reads as empty), line by line: a long
+ * outage run's file passes the largest string V8 can hold (~512 MiB).
+ */
 export async function readNdjsonIds(path: string): Promise<NdjsonRead> {
-  let text = '';
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
   const ids: string[] = [];
   const badLines: string[] = [];
-  for (const line of text.split('\n')) {
+  let lines: AsyncIterable<string>;
+  try {
+    const file = await open(path);
+    lines = file.readLines({ encoding: 'utf8' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return { ids, badLines };
+  }
+  for await (const line of lines) {
     if (line === '') continue;
     try {
       const obj = JSON.parse(line) as { id?: unknown };
