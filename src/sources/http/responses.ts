@@ -82,8 +82,14 @@ export function sendError(
   if (hasUnreadBody(req)) discardRest(req);
 }
 
-/** How much of a refused body is read (and dropped) after the answer before the connection is cut. */
-export const LINGER_BYTES = 1024 * 1024;
+/**
+ * How much of a refused body is read (and dropped) after the answer before the connection is
+ * cut. A client still sending when the cut comes may lose the answer to the reset (Node's
+ * client reports EPIPE instead of the 413), so this covers bodies a few times
+ * `server.limits.bodyBytes` (1 MiB at first, which a 2 MiB body lost now and then); reading
+ * and dropping costs no parsing, and the request timeout bounds the time.
+ */
+export const LINGER_BYTES = 8 * 1024 * 1024;
 
 function discardRest(req: IncomingMessage): void {
   const socket = req.socket;
